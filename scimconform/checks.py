@@ -1,0 +1,184 @@
+"""Small named checks on one exchange. Each raises `CheckFailure` naming what was expected and seen.
+
+Checks know nothing of cases or reports: the replay engine wraps a `CheckFailure` into a
+`ConformanceFailure` that carries the case, its severity, the fix and a curl reproducer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from scimconform import attrpath
+from scimconform.client import SCIM_MEDIA_TYPE, Exchange, NotJsonError
+from scimconform.validation import schema_errors
+
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+
+class CheckFailure(AssertionError):
+    """One broken rule: `check` is the check's name, `message` says expected versus observed."""
+
+    def __init__(self, check: str, message: str) -> None:
+        super().__init__(f"{check}: {message}")
+        self.check = check
+        self.message = message
+
+
+def _show(value: Any) -> str:
+    if value is attrpath.MISSING:
+        return "absent"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def body(exchange: Exchange, check: str) -> Any:
+    """The parsed body, or a failure of `check` saying why there is none."""
+    try:
+        return exchange.json()
+    except NotJsonError as exc:
+        raise CheckFailure(check, str(exc)) from None
+
+
+def resources(exchange: Exchange, check: str) -> list[Any]:
+    """The resources in a response: the `Resources` of a ListResponse, or the body itself."""
+    document = body(exchange, check)
+    if isinstance(document, dict) and (key := attrpath.get(document, "Resources")) is not attrpath.MISSING:
+        return list(key) if isinstance(key, list) else []
+    if isinstance(document, dict) and LIST_RESPONSE in (document.get("schemas") or []):
+        return []
+    return [document]
+
+
+def the_resource(exchange: Exchange, check: str) -> dict[str, Any]:
+    found = resources(exchange, check)
+    if len(found) != 1 or not isinstance(found[0], dict):
+        raise CheckFailure(check, f"expected exactly one resource in the response, found {len(found)}")
+    return found[0]
+
+
+def answered(exchange: Exchange) -> None:
+    if exchange.transport_error:
+        raise CheckFailure("answered", exchange.transport_error)
+
+
+def status_code(exchange: Exchange, allowed: Iterable[int]) -> None:
+    allowed = sorted(allowed)
+    if exchange.status not in allowed:
+        detail = ""
+        if exchange.response_body:
+            try:
+                doc = exchange.json()
+                detail = f" ({doc.get('detail')})" if isinstance(doc, dict) and doc.get("detail") else ""
+            except NotJsonError:
+                detail = ""
+        shown = " or ".join(map(str, allowed))
+        raise CheckFailure("status_code", f"expected HTTP {shown}, got {exchange.status}{detail}")
+
+
+def content_type(exchange: Exchange) -> None:
+    """Entra expects `application/scim+json` on every response with a body (entra-wire §1.2)."""
+    if not exchange.response_body:
+        return
+    media = (exchange.header("content-type") or "").split(";")[0].strip().lower()
+    if media != SCIM_MEDIA_TYPE:
+        raise CheckFailure("content_type", f"expected Content-Type {SCIM_MEDIA_TYPE}, got {media or 'none'}")
+
+
+def json_schema(exchange: Exchange, ref: str, items: str | None = None) -> None:
+    """The body follows schema `ref`; with `items`, each of its `Resources` follows that one too."""
+    if exchange.status == 204:
+        return
+    document = body(exchange, "json_schema")
+    problems = schema_errors(document, ref)
+    if items and isinstance(document, dict) and isinstance(document.get("Resources"), list):
+        for index, resource in enumerate(document["Resources"]):
+            problems += schema_errors(resource, items, prefix=f"$.Resources[{index}]")
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise CheckFailure("json_schema", f"{ref} schema violated at {problems[0]}{more}")
+
+
+def total_results(exchange: Exchange, expected: int) -> None:
+    document = body(exchange, "total_results")
+    observed = document.get("totalResults", attrpath.MISSING) if isinstance(document, dict) else attrpath.MISSING
+    if observed != expected or isinstance(observed, bool):
+        raise CheckFailure("total_results", f"expected totalResults {expected}, got {_show(observed)}")
+    listed = resources(exchange, "total_results")
+    if len(listed) != expected:
+        raise CheckFailure("total_results", f"totalResults is {expected} but Resources holds {len(listed)}")
+
+
+def attribute_values(exchange: Exchange, expected: dict[str, Any]) -> None:
+    """Each attribute holds exactly the value Entra sent: same type, same text (entra-wire §1.2)."""
+    resource = the_resource(exchange, "attribute_values")
+    for path, value in expected.items():
+        observed = attrpath.get(resource, path)
+        if observed != value or type(observed) is not type(value):
+            raise CheckFailure("attribute_values", f"{path}: expected {_show(value)}, got {_show(observed)}")
+
+
+def attributes_absent(exchange: Exchange, paths: Iterable[str]) -> None:
+    for resource in resources(exchange, "attributes_absent"):
+        for path in paths:
+            if isinstance(resource, dict) and attrpath.get(resource, path) is not attrpath.MISSING:
+                raise CheckFailure("attributes_absent", f"{path} was returned although the request excluded it")
+
+
+def resource_id(exchange: Exchange, expected: str) -> None:
+    observed = the_resource(exchange, "resource_id").get("id", attrpath.MISSING)
+    if observed != expected:
+        raise CheckFailure("resource_id", f"expected the resource with id {_show(expected)}, got {_show(observed)}")
+
+
+def has_id(exchange: Exchange) -> None:
+    observed = the_resource(exchange, "has_id").get("id")
+    if not isinstance(observed, str) or not observed:
+        raise CheckFailure("has_id", f"expected a non-empty string id, got {_show(observed)}")
+
+
+def member_values(exchange: Exchange, expected: Iterable[str]) -> None:
+    """The group's members are exactly `expected`, no more and no fewer."""
+    members = attrpath.get(the_resource(exchange, "member_values"), "members")
+    observed = sorted(str(m.get("value")) for m in members if isinstance(m, dict)) if isinstance(members, list) else []
+    wanted = sorted(expected)
+    if observed != wanted:
+        raise CheckFailure("member_values", f"expected members {_show(wanted)}, got {_show(observed)}")
+
+
+def schemas_cover(exchange: Exchange, schema_urn: str, paths: Iterable[str]) -> None:
+    """Every mapped attribute is discoverable in /Schemas, case-insensitively (gallery test 15)."""
+    definitions = {str(r.get("id", "")).lower(): r for r in resources(exchange, "schemas_cover") if isinstance(r, dict)}
+    missing = [p for p in paths if not _discoverable(definitions, schema_urn, attrpath.parse(p))]
+    if missing:
+        raise CheckFailure("schemas_cover", f"/Schemas does not describe {', '.join(missing)}")
+
+
+# RFC 7643 §3.1: common attributes belong to every resource and are not part of any schema definition.
+COMMON_ATTRIBUTES = frozenset({"id", "externalid", "meta", "schemas"})
+
+
+def _discoverable(definitions: dict[str, Any], core_urn: str, path: attrpath.AttrPath) -> bool:
+    if path.urn is None and path.attr.lower() in COMMON_ATTRIBUTES:
+        return True
+    schema = definitions.get((path.urn or core_urn).lower())
+    if schema is None:
+        return False
+    attribute = _named(schema.get("attributes"), path.attr)
+    if attribute is None:
+        return False
+    sub = path.sub or ("value" if path.filter else None)
+    return sub is None or _named(attribute.get("subAttributes"), sub) is not None
+
+
+def _named(attributes: Any, name: str) -> dict[str, Any] | None:
+    if not isinstance(attributes, list):
+        return None
+    return next((a for a in attributes if isinstance(a, dict) and str(a.get("name", "")).lower() == name.lower()), None)
+
+
+def resource_types_include(exchange: Exchange, names: Iterable[str]) -> None:
+    listed = {str(r.get("name", "")).lower() for r in resources(exchange, "resource_types_include") if isinstance(r, dict)}
+    missing = [n for n in names if n.lower() not in listed]
+    if missing:
+        raise CheckFailure("resource_types_include", f"/ResourceTypes does not list {', '.join(missing)}")

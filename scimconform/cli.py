@@ -1,0 +1,161 @@
+"""The `scimconform` command: run the suites, list the catalogue, serve the reference server.
+
+Exit codes: 0 every blocking case passed, 1 conformance failures (or resources left behind),
+2 bad usage, bad configuration or a target that cannot be judged. A user's mistake gets one line
+naming the cause, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from scimconform import __version__
+from scimconform.catalogue import load_catalogue
+from scimconform.datafiles import data_dir
+from scimconform.errors import ConfigError, HarnessError
+from scimconform.profiles import load_profile
+from scimconform.settings import DIALECT_NAMES, Settings, load_settings
+from scimconform.target import configured_target
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except HarnessError as exc:
+        print(f"scimconform: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("scimconform: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scimconform", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"scimconform {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="replay Entra's provisioning traffic against a SCIM endpoint")
+    run.add_argument("--url", help="Tenant URL (default: start the embedded reference server)")
+    run.add_argument("--token-env", help="environment variable holding the bearer token (default SCIM_TOKEN)")
+    run.add_argument("--profile", help="attribute-mapping profile name or YAML file (default entra-default)")
+    run.add_argument("--dialect", help=f"{', '.join(DIALECT_NAMES)} or all (default all)")
+    run.add_argument("--seed", type=int, help="seed for test identities, printed in every report")
+    run.add_argument("--report-dir", type=Path, help="where reports go (default reports/)")
+    run.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
+    run.add_argument("-k", dest="select", help="run only cases whose ID matches this pytest -k expression")
+    run.set_defaults(handler=_run)
+
+    listing = commands.add_parser("list", help="print the case catalogue")
+    listing.add_argument("--faults", action="store_true", help="list the reference server's named faults instead")
+    listing.set_defaults(handler=_list)
+
+    serve = commands.add_parser("serve", help="run the reference SCIM server on loopback")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--token", help="bearer token to require (default: the server's development token)")
+    serve.add_argument("--fault", action="append", default=[], help="switch a named fault on (repeatable)")
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings(
+        args.config,
+        url=args.url,
+        token_env=args.token_env,
+        profile=args.profile,
+        dialect=args.dialect,
+        seed=args.seed,
+        report_dir=args.report_dir,
+    )
+    _check_before_run(settings)
+    report_dir = settings.report_dir
+    summary = report_dir / "summary.json"
+    # Never --clean-alluredir: with pytest-xdist a restarted worker wipes every result (allure.md §3).
+    shutil.rmtree(report_dir / "allure-results", ignore_errors=True)
+    summary.unlink(missing_ok=True)
+    pytest_args = [
+        str(data_dir("suites")),
+        "-q",
+        "--tb=no",
+        "-rN",
+        f"--junitxml={report_dir / 'junit.xml'}",
+        "-o",
+        "junit_suite_name=scimconform",
+        f"--alluredir={report_dir / 'allure-results'}",
+        f"--scim-report-dir={report_dir}",
+        f"--scim-profile={settings.profile}",
+        f"--scim-dialect={settings.dialect}",
+        f"--scim-token-env={settings.token_env}",
+    ]
+    if args.config:
+        pytest_args.append(f"--scim-config={args.config}")
+    if settings.url:
+        pytest_args.append(f"--scim-url={settings.url}")
+    if settings.seed is not None:
+        pytest_args.append(f"--scim-seed={settings.seed}")
+    if args.select:
+        pytest_args += ["-k", args.select]
+    status = pytest.main(pytest_args)
+    if status == pytest.ExitCode.INTERRUPTED:
+        print(f"scimconform: interrupted; partial reports are in {report_dir}", file=sys.stderr)
+        return 130
+    if not summary.is_file():
+        print(f"scimconform: error: the run ended before any case ran (pytest exit {int(status)})", file=sys.stderr)
+        return EXIT_USAGE
+    verdict = json.loads(summary.read_text(encoding="utf-8"))
+    if verdict["target_error"]:
+        print(f"scimconform: error: {verdict['target_error']}", file=sys.stderr)
+    print(f"scimconform: reports written to {report_dir}/ (junit.xml, allure-results/, summary.json)")
+    return int(verdict["verdict"]["exit_code"])
+
+
+def _check_before_run(settings: Settings) -> None:
+    """Fail fast, with one line, on anything that would stop the run later."""
+    load_profile(settings.profile)
+    load_catalogue()
+    configured_target(settings)
+
+
+def _list(args: argparse.Namespace) -> int:
+    if args.faults:
+        from scimconform.server import FAULTS
+
+        for name, rule in FAULTS.items():
+            print(f"{name:<34} {rule}")
+        return EXIT_OK
+    for case in load_catalogue():
+        print(f"{case.id:<16} {case.severity:<8} {case.title}")
+        print(f"{'':<25} source: {case.source}")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from scimconform.server import DEFAULT_TOKEN, ReferenceServer, UnknownFaultError, serve_forever
+
+    try:
+        app = ReferenceServer(token=args.token or DEFAULT_TOKEN, faults=args.fault)
+    except UnknownFaultError as exc:
+        raise ConfigError(str(exc)) from None
+    print(f"scimconform reference server on http://{args.host}:{args.port}/scim/v2 (Ctrl-C stops)")
+    try:
+        serve_forever(app, args.host, args.port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""How each Entra dialect puts a change on the wire as a PATCH body.
+
+Sequences say *what* changes (replace these attributes, add those members); a dialect says *how
+Entra would send it* (entra-wire §2.1, §2.2, §3.3):
+
+- `default` (no Tenant-URL flag): `Add`/`Replace`/`Remove`, booleans as the strings "True"/"False",
+  one operation per attribute, member removal as `path: members` with a value list.
+- `aadOptscim062020`: lower-case ops, real booleans; value-filtered paths keep their own operation
+  while several other attributes collapse into one path-less `replace` with dotted and URN keys;
+  member removal as `members[value eq "…"]`.
+- `tutorial`: the tutorial's printed samples: `Replace` with a real boolean, members with `"$ref": null`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from scimconform import attrpath
+
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+@dataclass(frozen=True)
+class Change:
+    """An abstract change: `op` is add, replace, add-members or remove-members."""
+
+    op: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    pascal_case: bool
+    string_booleans: bool
+    collapse_replace: bool
+    member_ref_null: bool
+    remove_members_by_filter: bool
+
+    def op(self, name: str) -> str:
+        return name.capitalize() if self.pascal_case else name
+
+    def value(self, value: Any) -> Any:
+        if self.string_booleans and isinstance(value, bool):
+            return "True" if value else "False"
+        return value
+
+    def render(self, changes: list[Change]) -> dict[str, Any]:
+        operations: list[dict[str, Any]] = []
+        for change in changes:
+            operations += self._operations(change)
+        return {"schemas": [PATCH_SCHEMA], "Operations": operations}
+
+    def _operations(self, change: Change) -> list[dict[str, Any]]:
+        if change.op in ("add-members", "remove-members"):
+            return self._member_operations(change.op, list(change.values))
+        op = self.op(change.op)
+        filtered = {p: v for p, v in change.values.items() if attrpath.parse(p).value_filtered}
+        plain = {p: v for p, v in change.values.items() if p not in filtered}
+        if not self.collapse_replace:
+            return [{"op": op, "path": p, "value": self.value(v)} for p, v in change.values.items()]
+        # Flag dialect: an element that may not exist yet is set with `replace` on its filtered path,
+        # which the server must turn into an add (entra-wire §3.3c; issue: "replace on the value-filtered path").
+        operations = [{"op": "replace", "path": p, "value": self.value(v)} for p, v in filtered.items()]
+        if len(plain) == 1 or (plain and change.op == "add"):
+            operations += [{"op": op, "path": p, "value": self.value(v)} for p, v in plain.items()]
+        elif plain:
+            operations.append({"op": op, "value": {p: self.value(v) for p, v in plain.items()}})
+        return operations
+
+    def _member_operations(self, kind: str, member_ids: list[str]) -> list[dict[str, Any]]:
+        def member(member_id: str) -> dict[str, Any]:
+            return {"$ref": None, "value": member_id} if self.member_ref_null else {"value": member_id}
+
+        if kind == "add-members":
+            return [{"op": self.op("add"), "path": "members", "value": [member(m) for m in member_ids]}]
+        if self.remove_members_by_filter:
+            return [{"op": self.op("remove"), "path": f'members[value eq "{m}"]'} for m in member_ids]
+        return [{"op": self.op("remove"), "path": "members", "value": [member(m) for m in member_ids]}]
+
+
+DIALECTS = {
+    d.name: d
+    for d in (
+        Dialect("default", pascal_case=True, string_booleans=True, collapse_replace=False,
+                member_ref_null=False, remove_members_by_filter=False),
+        Dialect("aadOptscim062020", pascal_case=False, string_booleans=False, collapse_replace=True,
+                member_ref_null=False, remove_members_by_filter=True),
+        Dialect("tutorial", pascal_case=True, string_booleans=False, collapse_replace=False,
+                member_ref_null=True, remove_members_by_filter=False),
+    )
+}

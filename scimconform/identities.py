@@ -1,0 +1,109 @@
+"""Test identities: seeded fake people and groups, each name carrying the run tag.
+
+The run tag (`scf` + 6 hex digits) is fresh for every run and appears in every userName, displayName
+and externalId this run creates, so nothing the run touches can be mistaken for a real account.
+The seed makes the values repeatable; names deliberately include non-ASCII letters.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import unicodedata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from faker import Faker
+
+from scimconform.profiles import ObjectMapping
+
+LOCALES = ["de_DE", "fr_FR", "es_ES", "pl_PL", "sv_SE", "en_US"]
+RUN_TAG_ENV = "SCIMCONFORM_RUN_TAG"
+
+
+def new_run_tag() -> str:
+    return "scf" + secrets.token_hex(3)
+
+
+@dataclass
+class Identity:
+    """One object this run may create: its attribute values and, once created, its server id."""
+
+    resource_type: str
+    label: str
+    values: dict[str, Any]
+    id: str | None = None
+    members: list[str] = field(default_factory=list)
+
+
+def _ascii(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(c for c in folded.lower() if c.isalnum()) or "x"
+
+
+class IdentityFactory:
+    """Makes identities for one profile; values differ per call but repeat for the same seed."""
+
+    def __init__(self, seed: int, run_tag: str) -> None:
+        self.seed = seed
+        self.run_tag = run_tag
+        self._faker = Faker(LOCALES)
+        self._faker.seed_instance(seed)
+        self._random = random.Random(seed)
+        self._counter = 0
+        # pytest-xdist workers share one run tag; their labels must not collide.
+        self._worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        self._generators: dict[str, Callable[[dict[str, Any], str], Any]] = {
+            "upn": lambda v, label: f"{label}.{_ascii(v['_given'])}.{_ascii(v['_family'])}@example.com",
+            "email": lambda v, label: f"{label}.mail@example.com",
+            "mail-nickname": lambda v, label: label,
+            "object-id": lambda v, label: f"{self.run_tag}-{uuid.UUID(int=self._random.getrandbits(128))}",
+            "active": lambda v, label: True,
+            "given-name": lambda v, label: v["_given"],
+            "family-name": lambda v, label: v["_family"],
+            "formatted-name": lambda v, label: f"{v['_given']} {v['_family']}",
+            "display-name": lambda v, label: f"{v['_given']} {v['_family']} ({self.run_tag})",
+            "group-name": lambda v, label: f"{label} {self._faker.bs().title()}",
+            "job-title": lambda v, label: self._faker.job(),
+            "language-tag": lambda v, label: self._faker.random_element(["en-US", "de-DE", "fr-FR", "pl-PL", "sv-SE"]),
+            "street-address": lambda v, label: self._faker.street_address(),
+            "city": lambda v, label: self._faker.city(),
+            "region": lambda v, label: self._faker.administrative_unit(),
+            "postal-code": lambda v, label: self._faker.postcode(),
+            "country-code": lambda v, label: self._faker.country_code(),
+            "phone": lambda v, label: self._faker.msisdn(),
+            "employee-number": lambda v, label: str(self._faker.random_number(digits=8, fix_len=True)),
+            "department": lambda v, label: self._faker.word().title(),
+        }
+
+    def known_generators(self) -> list[str]:
+        return sorted(self._generators)
+
+    def new(self, mapping: ObjectMapping) -> Identity:
+        self._counter += 1
+        label = f"{self.run_tag}{'-' + self._worker if self._worker else ''}-{mapping.resource_type[0].lower()}{self._counter}"
+        seeds = {"_given": self._faker.first_name(), "_family": self._faker.last_name()}
+        values = {a.path: self._generate(a.generate, seeds, label) for a in mapping.attributes}
+        return Identity(mapping.resource_type, label, values)
+
+    def changed_value(self, identity: Identity, path: str, generate: str) -> Any:
+        """A new value for one attribute, guaranteed to differ from the current one."""
+        self._counter += 1
+        label = f"{identity.label}-v{self._counter}"
+        seeds = {"_given": self._faker.first_name(), "_family": self._faker.last_name()}
+        for _ in range(10):
+            value = self._generate(generate, seeds, label)
+            if value != identity.values.get(path):
+                return value
+            seeds = {"_given": self._faker.first_name(), "_family": self._faker.last_name()}
+        raise RuntimeError(f"could not generate a fresh value for {path}")
+
+    def _generate(self, generator: str, seeds: dict[str, Any], label: str) -> Any:
+        try:
+            make = self._generators[generator]
+        except KeyError:
+            raise ValueError(f"unknown value generator {generator!r}; known: {', '.join(self.known_generators())}") from None
+        return make(seeds, label)

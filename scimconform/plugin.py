@@ -1,0 +1,274 @@
+"""The pytest plugin: options, the case parametrization, fixtures, and result collection.
+
+It stays inert in any session that collects no scimconform suite. One session fixture owns the
+target, the recording client, the ledger and the identity factory; `scim_case` hands each test one
+case in one dialect and cleans up after it, whatever happened. At the end of the session it sweeps
+anything left, writes `summary.json` and prints the verdict.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Generator, Iterator
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scimconform.catalogue import Case, load_catalogue
+from scimconform.client import RecordingClient, encode_query
+from scimconform.errors import HarnessError, TargetError
+from scimconform.identities import RUN_TAG_ENV, IdentityFactory, new_run_tag
+from scimconform.ledger import Ledger
+from scimconform.profiles import Profile, load_profile
+from scimconform.replay import CaseRun, CaseSkipped, ConformanceFailure, PreconditionFailed, RunContext
+from scimconform.reporting import allure as allure_report
+from scimconform.reporting.console import render_verdict
+from scimconform.reporting.results import CaseResult, RunRecord
+from scimconform.settings import Settings, load_settings
+from scimconform.target import Target, configured_target, embedded_target
+
+STATE = pytest.StashKey["PluginState"]()
+
+
+@dataclass(frozen=True)
+class CaseParam:
+    """One parametrized test: a case and the dialect it replays (None for dialect-free cases)."""
+
+    case: Case
+    dialect: str | None
+
+    @property
+    def id(self) -> str:
+        return self.case.id + (f"-{self.dialect}" if self.dialect else "")
+
+
+class PluginState:
+    """Per-session state, built lazily the first time a scimconform suite is collected."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        option = config.getoption
+        config_file = option("scim_config")
+        self.settings: Settings = load_settings(
+            Path(config_file) if config_file else None,
+            url=option("scim_url"),
+            token_env=option("scim_token_env"),
+            profile=option("scim_profile"),
+            dialect=option("scim_dialect"),
+            seed=option("scim_seed"),
+            report_dir=option("scim_report_dir"),
+        )
+        self.profile: Profile = load_profile(self.settings.profile)
+        self.catalogue = load_catalogue()
+        self.seed = self.settings.seed if self.settings.seed is not None else random.SystemRandom().randrange(10**6)
+        self.run_tag = os.environ.setdefault(RUN_TAG_ENV, new_run_tag())
+        self.target_template = configured_target(self.settings)
+        self.record = RunRecord(
+            target=self.target_template.base_url if self.target_template else "embedded",
+            embedded=self.target_template is None,
+            profile=self.profile.name,
+            dialects=self.dialects,
+            seed=self.seed,
+            run_tag=self.run_tag,
+        )
+
+    @property
+    def dialects(self) -> tuple[str, ...]:
+        """The URL's flag picks the dialect, as in Entra, unless one was asked for explicitly."""
+        url_dialect = self.target_template.url_dialect if self.target_template else None
+        if url_dialect and self.settings.dialect == "all":
+            return (url_dialect,)
+        return self.settings.dialects
+
+    def params(self, suite: str) -> list[CaseParam]:
+        params = []
+        for case in self.catalogue:
+            if case.suite == suite:
+                dialects: tuple[str | None, ...] = self.dialects if case.uses_dialect else (None,)
+                params += [CaseParam(case, d) for d in dialects]
+        return params
+
+
+def _state(config: pytest.Config) -> PluginState:
+    if STATE not in config.stash:
+        try:
+            config.stash[STATE] = PluginState(config)
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return config.stash[STATE]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("scimconform", "SCIM conformance against Microsoft Entra ID's provisioning traffic")
+    group.addoption("--scim-url", help="Tenant URL of the SCIM endpoint (default: the embedded reference server)")
+    group.addoption("--scim-token-env", help="environment variable holding the bearer token (default SCIM_TOKEN)")
+    group.addoption("--scim-profile", help="attribute-mapping profile: a shipped name or a YAML file")
+    group.addoption("--scim-dialect", help="default, aadOptscim062020, tutorial or all")
+    group.addoption("--scim-seed", type=int, help="seed for test identities, to repeat a run")
+    group.addoption("--scim-config", help="settings file (default: scimconform.yaml if present)")
+    group.addoption("--scim-report-dir", help="where summary.json is written (default reports/)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "scim_suite(name): run the YAML cases of fixtures/cases/<name>/")
+    config.pluginmanager.register(ResultCollector(config), "scimconform-results")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "scim_case" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("scim_suite")
+    if marker is None:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid} uses scim_case without a scim_suite marker")
+    params = _state(metafunc.config).params(marker.args[0])
+    metafunc.parametrize("scim_case", params, ids=[p.id for p in params], indirect=True)
+
+
+@dataclass
+class Session:
+    """What every case shares: the live target, its client, the ledger and the identity factory."""
+
+    target: Target
+    context: RunContext
+    target_error: str | None
+
+
+@pytest.fixture(scope="session")
+def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
+    state = _state(request.config)
+    with ExitStack() as stack:
+        target = state.target_template or stack.enter_context(embedded_target())
+        client = RecordingClient(target, timeout=state.settings.timeout)
+        stack.callback(client.close)
+        client.listeners.append(allure_report.attach_exchange)
+        context = RunContext(
+            client=client,
+            profile=state.profile,
+            factory=IdentityFactory(state.seed, state.run_tag),
+            ledger=Ledger(),
+            observer=allure_report.AllureSteps(),
+        )
+        session = Session(target, context, preflight(client))
+        state.record.target_error = session.target_error
+        try:
+            yield session
+        finally:
+            state.record.leftovers += context.ledger.clean(client)
+
+
+def preflight(client: RecordingClient) -> str | None:
+    """One probe before any case: can the target be reached, does it accept the token, is it SCIM?"""
+    exchange = client.send("GET", "/Users", {"filter": 'userName eq "scimconform-preflight"'})
+    if exchange.transport_error:
+        return f"target {client.target.base_url} unreachable: {exchange.transport_error}"
+    if exchange.status in (401, 403):
+        return f"the target refused the bearer token (HTTP {exchange.status}): check the token and --token-env"
+    try:
+        exchange.json()
+    except ValueError:
+        if exchange.status in (200, 301, 302, 303, 307, 308, 404, 405):
+            kind = exchange.header("content-type") or "no content type"
+            return (
+                f"{client.target.base_url} does not look like a SCIM endpoint: GET /Users?"
+                f"{encode_query({'filter': 'userName eq …'})} answered HTTP {exchange.status} with {kind}, not JSON; "
+                "check the Tenant URL"
+            )
+    return None
+
+
+@pytest.fixture
+def scim_case(request: pytest.FixtureRequest, scim_session: Session) -> Iterator[CaseRun]:
+    param: CaseParam = request.param
+    state = _state(request.config)
+    allure_report.describe_case(param.case, param.dialect, state.profile.name)
+    if scim_session.target_error:
+        raise TargetError(scim_session.target_error)
+    run = CaseRun(param.case, param.dialect, scim_session.context)
+    try:
+        yield run
+    finally:
+        state.record.leftovers += run.cleanup()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    try:
+        return (yield)
+    except CaseSkipped as skip:
+        pytest.skip(str(skip))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    param = getattr(getattr(item, "callspec", None), "params", {}).get("scim_case")
+    if not isinstance(param, CaseParam):
+        return report
+    error = call.excinfo.value if call.excinfo else None
+    if isinstance(error, ConformanceFailure | PreconditionFailed | HarnessError):
+        report.longrepr = str(error)
+    status = _status(report, error)
+    if status is not None:
+        message = _one_line(error)
+        if report.skipped and isinstance(report.longrepr, tuple):
+            message = str(report.longrepr[2]).removeprefix("Skipped: ")
+        case = param.case
+        result = CaseResult(case.id, case.title, param.dialect, status, case.severity, case.source,
+                            message, report.duration, case.fix)
+        report.user_properties.append(("scim_result", asdict(result)))
+    return report
+
+
+def _one_line(error: BaseException | None) -> str:
+    """What a reader of the summary needs first: the request and what went wrong with it."""
+    if error is None or isinstance(error, pytest.skip.Exception):
+        return ""
+    if isinstance(error, ConformanceFailure):
+        return f"{error.exchange.label}: {error.observed}"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _status(report: pytest.TestReport, error: BaseException | None) -> str | None:
+    """The case's status from this phase's report, or None when this phase decides nothing."""
+    if report.when == "call":
+        if report.passed:
+            return "passed"
+        if report.skipped:
+            return "skipped"
+        if isinstance(error, ConformanceFailure):
+            return "failed" if error.severity == "blocking" else "warning"
+        return "error"
+    if report.when == "setup" and not report.passed:
+        return "skipped" if report.skipped else "error"
+    return None
+
+
+class ResultCollector:
+    """Gathers case results from reports (also those xdist workers send) and ends the run."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def _state(self) -> PluginState | None:
+        return self.config.stash.get(STATE, None)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        state = self._state()
+        for name, value in report.user_properties:
+            if name == "scim_result" and state is not None and isinstance(value, dict):
+                state.record.results.append(CaseResult(**value))
+
+    @pytest.hookimpl(trylast=True)  # after the runner's teardown, so the final sweep's leftovers are in
+    def pytest_sessionfinish(self) -> None:
+        state = self._state()
+        if state is not None and not hasattr(self.config, "workerinput"):
+            state.record.write(state.settings.report_dir / "summary.json")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        state = self._state()
+        if state is not None and not hasattr(self.config, "workerinput"):
+            terminalreporter.section("scimconform verdict")
+            render_verdict(state.record, terminalreporter.write_line)

@@ -1,0 +1,161 @@
+"""Attribute-mapping profiles: which SCIM attributes Entra sends for an app, and how it matches.
+
+A profile is YAML in `fixtures/profiles/` (or any file the user names). It decides the body of
+Entra's POST, which attributes the update cases change, and whether group cases run at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scimconform import attrpath
+from scimconform.datafiles import data_dir
+from scimconform.errors import ConfigError
+
+USER_SCHEMAS = [
+    "urn:ietf:params:scim:schemas:core:2.0:User",
+    # Entra lists the enterprise extension even when it sends no enterprise attribute (entra-wire §2.1).
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+]
+GROUP_SCHEMAS = [
+    "urn:ietf:params:scim:schemas:core:2.0:Group",
+    "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group",
+]
+
+# Named attribute selections the cases use instead of naming attributes a profile may not map.
+SELECTORS = ("all", "updatable", "matching", "optional", "value-filtered", "single-valued")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One mapped target attribute."""
+
+    path: str
+    generate: str
+    type: str = "string"
+    matching: int | None = None
+    required: bool = False
+
+    @property
+    def parsed(self) -> attrpath.AttrPath:
+        return attrpath.parse(self.path)
+
+
+@dataclass(frozen=True)
+class ObjectMapping:
+    """The mapping of one object type (users or groups)."""
+
+    resource_type: str
+    attributes: tuple[Attribute, ...]
+    create_extras: dict[str, Any] = field(default_factory=dict)
+    primary_elements: tuple[str, ...] = ()
+
+    @property
+    def matching(self) -> Attribute:
+        return min((a for a in self.attributes if a.matching is not None), key=lambda a: a.matching or 0)
+
+    def select(self, selector: str | list[str]) -> list[Attribute]:
+        """The attributes a case's selector names, in mapping order."""
+        if isinstance(selector, list):
+            wanted = {p.lower() for p in selector}
+            return [a for a in self.attributes if a.path.lower() in wanted]
+        match selector:
+            case "all":
+                return list(self.attributes)
+            case "matching":
+                return [self.matching]
+            case "updatable":
+                return [a for a in self.attributes if a.matching is None and a.type == "string"]
+            case "optional":
+                return [a for a in self.select("updatable") if not a.required]
+            case "value-filtered":
+                return [a for a in self.select("updatable") if a.parsed.value_filtered]
+            case "single-valued":
+                return [a for a in self.select("updatable") if not a.parsed.value_filtered]
+        raise ValueError(f"unknown attribute selector {selector!r}; known: {', '.join(SELECTORS)}")
+
+    def create_body(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Entra's POST body for an object with these attribute values (entra-wire §2.1, §2.2)."""
+        schemas = USER_SCHEMAS if self.resource_type == "User" else GROUP_SCHEMAS
+        body: dict[str, Any] = {"schemas": list(schemas)}
+        primaries = {p.lower() for p in self.primary_elements}
+        for attribute in self.attributes:
+            if attribute.path in values:
+                parsed = attribute.parsed
+                element = f'{parsed.attr}[{parsed.filter[0]} eq "{parsed.filter[1]}"]' if parsed.filter else ""
+                attrpath.put(body, attribute.path, values[attribute.path], primary=element.lower() in primaries)
+        body["meta"] = {"resourceType": self.resource_type}
+        body.update(self.create_extras)
+        return body
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    title: str
+    users: ObjectMapping
+    groups: ObjectMapping | None
+    source: Path
+
+    def mapping(self, resource_type: str) -> ObjectMapping:
+        mapping = self.users if resource_type == "User" else self.groups
+        if mapping is None:
+            raise ValueError(f"profile {self.name} maps no {resource_type} objects")
+        return mapping
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in (data_dir("fixtures") / "profiles").glob("*.yaml"))
+
+
+def load_profile(name_or_file: str) -> Profile:
+    """Load a shipped profile by name, or a profile file by path."""
+    path = Path(name_or_file)
+    if not path.suffix:
+        path = data_dir("fixtures") / "profiles" / f"{name_or_file}.yaml"
+        if not path.is_file():
+            raise ConfigError(f"unknown profile {name_or_file!r}: choose one of {', '.join(available_profiles())} or give a file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read profile {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    return _build(data, path)
+
+
+def _build(data: Any, path: Path) -> Profile:
+    where = str(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: a profile is a mapping with name, users and optionally groups")
+    try:
+        users = _mapping(data["users"], "User", f"{where}: users")
+        groups = _mapping(data["groups"], "Group", f"{where}: groups") if data.get("groups") else None
+        return Profile(name=str(data["name"]), title=str(data.get("title", data["name"])), users=users, groups=groups, source=path)
+    except KeyError as exc:
+        raise ConfigError(f"{where}: missing field {exc.args[0]!r}") from None
+
+
+def _mapping(data: Any, resource_type: str, where: str) -> ObjectMapping:
+    if not isinstance(data, dict) or not isinstance(data.get("attributes"), list):
+        raise ConfigError(f"{where}: expected a mapping with a list of attributes")
+    attributes = []
+    for index, item in enumerate(data["attributes"]):
+        if not isinstance(item, dict) or "path" not in item or "generate" not in item:
+            raise ConfigError(f"{where}.attributes[{index}]: each attribute needs path and generate")
+        try:
+            attributes.append(Attribute(**item))
+        except TypeError as exc:
+            raise ConfigError(f"{where}.attributes[{index}]: {exc}") from None
+    if not any(a.matching is not None for a in attributes):
+        raise ConfigError(f"{where}: no attribute is marked matching; Entra needs one to find existing objects")
+    return ObjectMapping(
+        resource_type=resource_type,
+        attributes=tuple(attributes),
+        create_extras=dict(data.get("create_extras") or {}),
+        primary_elements=tuple(data.get("primary_elements") or ()),
+    )

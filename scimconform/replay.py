@@ -1,0 +1,290 @@
+"""The replay engine: runs one case's steps through the recording client and applies its checks.
+
+A step is one HTTP request and its expectations. Bodies come from the profile (`create`), from a
+dialect (`patch`: what changes, rendered as Entra would send it) or from a literal template (`json`).
+Template strings refer to the case's identities: `{user.id}`, `{user.userName}`, `{upper:user.userName}`,
+`{match:user}` (the matching-attribute filter Entra sends), `{guid}`.
+
+Setup steps establish a precondition; when one fails the case cannot be judged and is an error,
+not a failure. Setup PATCHes use the RFC-shaped dialect, so only the step under test speaks the
+dialect being tested.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from scimconform import checks
+from scimconform.catalogue import Case
+from scimconform.checks import CheckFailure
+from scimconform.client import Exchange, RecordingClient
+from scimconform.dialects import DIALECTS, Change, Dialect
+from scimconform.identities import Identity, IdentityFactory
+from scimconform.ledger import ENDPOINTS, Ledger
+from scimconform.profiles import Attribute, ObjectMapping, Profile
+
+SETUP_DIALECT = DIALECTS["aadOptscim062020"]
+_TEMPLATE = re.compile(r"\{(?:(?P<func>\w+):)?(?P<name>[A-Za-z_]\w*)(?:\.(?P<attr>[^{}]+))?\}")
+
+
+class CaseSkipped(Exception):
+    """The case does not apply to this profile or target; the message says why."""
+
+
+class PreconditionFailed(Exception):
+    """A setup step failed, so the case could not be judged."""
+
+
+class ConformanceFailure(AssertionError):
+    """A case's rule is broken. An AssertionError, so reports file it as failed, not broken."""
+
+    def __init__(self, case: Case, dialect: str | None, failure: CheckFailure, exchange: Exchange) -> None:
+        self.case = case
+        self.dialect = dialect
+        self.check = failure.check
+        self.observed = failure.message
+        self.exchange = exchange
+        super().__init__(self.render())
+
+    @property
+    def severity(self) -> str:
+        return self.case.severity
+
+    def render(self) -> str:
+        return (
+            f"{self.case.id} [{self.severity}] {self.case.requirement}\n"
+            f"  request: {self.exchange.label}\n"
+            f"  observed: {self.observed}\n"
+            f"  fix: {self.case.fix}\n"
+            f"  reproduce: {self.exchange.curl()}"
+        )
+
+
+class StepObserver(Protocol):
+    """Lets a reporter wrap each step (e.g. as an Allure step); the engine imports no reporter."""
+
+    def step(self, title: str) -> AbstractContextManager[object]: ...
+
+
+@dataclass
+class RunContext:
+    client: RecordingClient
+    profile: Profile
+    factory: IdentityFactory
+    ledger: Ledger
+    observer: StepObserver
+
+
+class CaseRun:
+    """One case in one dialect: build identities, replay setup and steps, judge each answer."""
+
+    def __init__(self, case: Case, dialect: str | None, context: RunContext) -> None:
+        self.case = case
+        self.dialect: Dialect = DIALECTS[dialect] if dialect else SETUP_DIALECT
+        self.dialect_name = dialect
+        self.context = context
+        self.scope = f"{case.id}:{dialect or '-'}:{uuid.uuid4().hex[:8]}"
+        self.identities: dict[str, Identity] = {}
+        self.guid = str(uuid.uuid4())
+
+    def run(self) -> None:
+        self._check_applicable()
+        mappings = {name: self.context.profile.mapping(kind) for name, kind in self.case.identities.items()}
+        self.identities = {name: self.context.factory.new(mapping) for name, mapping in mappings.items()}
+        for step in self.case.setup:
+            self._run_step(step, setup=True)
+        for step in self.case.steps:
+            self._run_step(step, setup=False)
+
+    def cleanup(self) -> list[str]:
+        """Delete what this case created; returns what could not be deleted."""
+        return self.context.ledger.clean(self.context.client, self.scope)
+
+    # -- applicability -------------------------------------------------------------------------------
+    def _check_applicable(self) -> None:
+        profile = self.context.profile
+        for requirement in self.case.requires:
+            if requirement == "groups" and profile.groups is None:
+                raise CaseSkipped(f"profile {profile.name} maps no groups")
+
+    # -- steps ---------------------------------------------------------------------------------------
+    def _run_step(self, step: dict[str, Any], setup: bool) -> None:
+        if "create" in step:
+            step = self._create_step(step["create"])
+        request = step["request"]
+        dialect = SETUP_DIALECT if setup else self.dialect
+        title = step.get("name") or f"{request['method']} {request['path']}"
+        with self.context.observer.step(("Setup: " if setup else "") + title):
+            method = request["method"]
+            path = self._render(request["path"])
+            query = {k: self._render(str(v)) for k, v in (request.get("query") or {}).items()}
+            body = self._body(request.get("body"), dialect)
+            headers = {k: self._render(str(v)) for k, v in (request.get("headers") or {}).items()}
+            exchange = self._send(method, path, query, body, headers, request.get("auth", "token"))
+            self._book(method, path, request.get("body"), exchange)
+            try:
+                checks.answered(exchange)
+                self._expect(step.get("expect") or {}, exchange)
+            except CheckFailure as failure:
+                if setup:
+                    raise PreconditionFailed(f"setup step '{title}' failed: {failure} [{exchange.label}]") from None
+                raise ConformanceFailure(self.case, self.dialect_name, failure, exchange) from None
+
+    def _create_step(self, spec: Any) -> dict[str, Any]:
+        """`create: user` or `create: {of: user, without: <selector>}` — Entra's POST, as setup."""
+        name = spec if isinstance(spec, str) else spec["of"]
+        identity = self.identities[name]
+        if isinstance(spec, dict) and "without" in spec:
+            for attribute in self._select(name, spec["without"], spec.get("take")):
+                identity.values.pop(attribute.path, None)
+        return {
+            "name": f"Create {name}",
+            "request": {"method": "POST", "path": ENDPOINTS[identity.resource_type], "body": {"create": name}},
+            "expect": {"status": [201], "has_id": True},
+        }
+
+    def _send(self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str], auth: str) -> Exchange:
+        # `auth: none` or `auth: wrong` probe how the target treats credentials (entra-wire §6.1).
+        if auth == "wrong":
+            headers = {"Authorization": f"Bearer {uuid.uuid4().hex}", **headers}
+        return self.context.client.send(method, path, query or None, body, headers or None, without_credentials=auth == "none")
+
+    def _book(self, method: str, path: str, body_spec: Any, exchange: Exchange) -> None:
+        """Keep the ledger and identities in step with what the server now holds."""
+        if exchange.status is None or not 200 <= exchange.status < 300:
+            return
+        kind = next((k for k, p in ENDPOINTS.items() if path.rstrip("/").startswith(p)), None)
+        if kind is None:
+            return
+        if method == "POST":
+            try:
+                created = exchange.json()
+            except ValueError:
+                return
+            if isinstance(created, dict) and isinstance(created.get("id"), str):
+                name = body_spec.get("create") if isinstance(body_spec, dict) else None
+                identity = self.identities.get(name) if name else None
+                if identity is not None and identity.id is None:
+                    identity.id = created["id"]
+                label = identity.label if identity else "unnamed"
+                self.context.ledger.register(kind, created["id"], label, self.scope)
+        elif method == "DELETE":
+            self.context.ledger.delete_sent(kind, path.rstrip("/").rsplit("/", 1)[-1])
+
+    # -- bodies --------------------------------------------------------------------------------------
+    def _body(self, spec: Any, dialect: Dialect) -> Any:
+        if spec is None:
+            return None
+        if "create" in spec:
+            identity = self.identities[spec["create"]]
+            return self._mapping(identity).create_body(identity.values)
+        if "patch" in spec:
+            return dialect.render(self._changes(spec["patch"]))
+        if "json" in spec:
+            return self._render_tree(spec["json"])
+        raise ValueError(f"{self.case.file}: unknown body {spec}")
+
+    def _changes(self, spec: dict[str, Any]) -> list[Change]:
+        changes = []
+        for op, detail in spec.items():
+            identity = self.identities[detail["of"]]
+            if op in ("add-members", "remove-members"):
+                members = [self._id_of(m) for m in detail["members"]]
+                if op == "add-members":
+                    identity.members += [m for m in members if m not in identity.members]
+                else:
+                    identity.members = [m for m in identity.members if m not in members]
+                changes.append(Change(op, dict.fromkeys(members)))
+                continue
+            values = {path: self._render_tree(v) for path, v in (detail.get("set") or {}).items()}
+            if "attrs" in detail:
+                for attribute in self._select(detail["of"], detail["attrs"], detail.get("take")):
+                    values[attribute.path] = self.context.factory.changed_value(identity, attribute.path, attribute.generate)
+            identity.values.update(values)
+            changes.append(Change(op, values))
+        return changes
+
+    def _select(self, name: str, selector: Any, take: int | None) -> list[Attribute]:
+        mapping = self._mapping(self.identities[name])
+        chosen = mapping.select(selector)[:take]
+        if not chosen:
+            raise CaseSkipped(f"profile {self.context.profile.name} maps no {selector} {mapping.resource_type} attribute")
+        return chosen
+
+    def _mapping(self, identity: Identity) -> ObjectMapping:
+        return self.context.profile.mapping(identity.resource_type)
+
+    def _id_of(self, name: str) -> str:
+        identity = self.identities[name]
+        if identity.id is None:
+            raise PreconditionFailed(f"{name} has no id yet: a case step refers to it before it was created")
+        return identity.id
+
+    # -- templates -----------------------------------------------------------------------------------
+    def _render_tree(self, value: Any) -> Any:
+        if isinstance(value, str):
+            whole = _TEMPLATE.fullmatch(value)
+            return self._resolve(whole) if whole else self._render(value)
+        if isinstance(value, list):
+            return [self._render_tree(v) for v in value]
+        if isinstance(value, dict):
+            return {self._render(k): self._render_tree(v) for k, v in value.items()}
+        return value
+
+    def _render(self, text: str) -> str:
+        return _TEMPLATE.sub(lambda m: str(self._resolve(m)), text)
+
+    def _resolve(self, match: re.Match[str]) -> Any:
+        func, name, attr = match["func"], match["name"], match["attr"]
+        if name == "guid":
+            return self.guid
+        identity = self.identities[name]
+        if func == "match":
+            matching = self._mapping(identity).matching.path
+            return f'{matching} eq "{identity.values[matching]}"'
+        value = self._id_of(name) if attr == "id" else identity.values[attr] if attr else identity.label
+        if func == "upper":
+            return str(value).upper()
+        return value
+
+    # -- expectations --------------------------------------------------------------------------------
+    def _expect(self, expect: dict[str, Any], exchange: Exchange) -> None:
+        runners: dict[str, Callable[[Any], None]] = {
+            "status": lambda v: checks.status_code(exchange, v if isinstance(v, list) else [v]),
+            "content_type": lambda v: checks.content_type(exchange),
+            "schema": lambda v: checks.json_schema(exchange, v, expect.get("items")),
+            "items": lambda v: None,  # consumed by `schema`
+            "total": lambda v: checks.total_results(exchange, int(v)),
+            "has_id": lambda v: checks.has_id(exchange),
+            "id": lambda v: checks.resource_id(exchange, self._id_of(v)),
+            "values": lambda v: checks.attribute_values(exchange, self._expected_values(v)),
+            "absent": lambda v: checks.attributes_absent(exchange, v),
+            "members": lambda v: checks.member_values(exchange, self.identities[v].members),
+            "discoverable": lambda v: self._discoverable(exchange, v),
+            "resource_types": lambda v: checks.resource_types_include(exchange, self._resource_types(v)),
+        }
+        for key, value in expect.items():
+            runners[key](value)
+
+    def _expected_values(self, spec: Any) -> dict[str, Any]:
+        if isinstance(spec, str):
+            return dict(self.identities[spec].values)
+        values = self.identities[spec["of"]].values
+        if "attrs" in spec:
+            paths = {a.path for a in self._mapping(self.identities[spec["of"]]).select(spec["attrs"])}
+            values = {p: v for p, v in values.items() if p in paths}
+        return {**values, **{p: self._render_tree(v) for p, v in (spec.get("set") or {}).items()}}
+
+    def _discoverable(self, exchange: Exchange, resource_type: str) -> None:
+        mapping = self.context.profile.mapping(resource_type)
+        core = f"urn:ietf:params:scim:schemas:core:2.0:{resource_type}"
+        checks.schemas_cover(exchange, core, [a.path for a in mapping.attributes])
+
+    def _resource_types(self, spec: Any) -> list[str]:
+        profile = self.context.profile
+        return ["User"] + (["Group"] if profile.groups is not None else []) if spec == "profile" else list(spec)

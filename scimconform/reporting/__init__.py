@@ -1,0 +1,1 @@
+"""Reporters: they consume case results and exchanges; nothing upstream imports them."""

@@ -1,0 +1,117 @@
+"""The case catalogue and the profiles: every file loads, every bad file is named precisely."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scimconform.catalogue import EXPECTATIONS, load_case, load_catalogue
+from scimconform.datafiles import data_dir
+from scimconform.dialects import DIALECTS, Change
+from scimconform.errors import ConfigError
+from scimconform.identities import IdentityFactory
+from scimconform.profiles import available_profiles, load_profile
+from scimconform.replay import CaseRun
+from scimconform.validation import schema_errors
+
+CASE_ID = re.compile(r"^ENTRA-(CONN|HTTP|DISC|USER|GROUP)-\d{3}$")
+
+
+def test_every_case_has_its_metadata() -> None:
+    cases = load_catalogue()
+    assert len(cases) >= 30
+    for case in cases:
+        assert CASE_ID.match(case.id), case.id
+        assert case.requirement.endswith("."), case.id
+        assert case.link and case.link.startswith("https://"), case.id
+
+
+def test_engine_handles_every_expectation_the_catalogue_allows() -> None:
+    source = Path(CaseRun.__module__.replace(".", "/") + ".py")
+    text = (Path(__file__).parents[1] / source).read_text()
+    assert {key for key in EXPECTATIONS if f'"{key}":' in text} == set(EXPECTATIONS)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id: X\n", "missing field 'title'"),
+        ("{base}severity: fatal\n", "line 8: field 'severity' must be one of blocking, warning"),
+        ("{base}colour: red\n", "field 'colour' is not a case field"),
+        ("{base}steps: [{request: {method: GET}}]\n", "step 1: needs create, or a request with method and path"),
+        ("{base}steps: [{request: {method: GET, path: /x}, expect: {shape: round}}]\n", "unknown expectation 'shape'"),
+        ("{base}steps: [{request: {method: GET, path: /x, body: {xml: 1}}}]\n", "body must be one of"),
+    ],
+)
+def test_a_malformed_case_is_named_with_file_line_and_field(tmp_path: Path, text: str, message: str) -> None:
+    base = "".join(f"{k}: x\n" for k in ("id", "title", "requirement", "source", "fix", "feature", "story"))
+    if "{base}" in text and "steps:" not in text:
+        text += "steps: [{request: {method: GET, path: /x}}]\n"
+    if "severity" not in text:
+        text = text.replace("{base}", base + "severity: blocking\n")
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.replace("{base}", base))
+    with pytest.raises(ConfigError, match=re.escape(str(path)) + ".*" + re.escape(message)):
+        load_case(path)
+
+
+def test_unknown_profile_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="unknown profile 'nope': choose one of alohi, entra-default"):
+        load_profile("nope")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: x\n", "missing field 'users'"),
+        ("name: x\nusers: {attributes: [{path: userName}]}\n", "users.attributes\\[0\\]: each attribute needs path and generate"),
+        ("name: x\nusers: {attributes: [{path: userName, generate: upn}]}\n", "no attribute is marked matching"),
+    ],
+)
+def test_a_malformed_profile_is_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_profile(str(path))
+
+
+# -- every request body Entra would send validates against schemas/, with only the declared deviations --
+
+def _deviations(dialect: str) -> list[re.Pattern[str]]:
+    entries: list[dict[str, Any]] = yaml.safe_load((data_dir("fixtures") / "entra-deviations.yaml").read_text())
+    return [
+        re.compile(re.escape(e["at"]).replace(r"\[\*\]", r"\[\d+\]") + ":")
+        for e in entries
+        if dialect in e["dialects"]
+    ]
+
+
+@pytest.mark.parametrize("profile_name", available_profiles())
+def test_create_bodies_are_valid_scim_requests(profile_name: str) -> None:
+    profile = load_profile(profile_name)
+    factory = IdentityFactory(seed=1, run_tag="scf000000")
+    for mapping, schema in ((profile.users, "user#/$defs/request"), (profile.groups, "group#/$defs/request")):
+        if mapping is not None:
+            body = mapping.create_body(factory.new(mapping).values)
+            assert schema_errors(body, schema) == []
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+@pytest.mark.parametrize("profile_name", available_profiles())
+def test_patch_bodies_break_only_the_declared_deviations(profile_name: str, dialect: str) -> None:
+    profile = load_profile(profile_name)
+    identity = IdentityFactory(seed=1, run_tag="scf000000").new(profile.users)
+    updatable = {a.path: identity.values[a.path] for a in profile.users.select("updatable")}
+    changes = [
+        [Change("replace", updatable)],
+        [Change("add", dict(list(updatable.items())[:1]))],
+        [Change("replace", {"active": False})],
+        [Change("add-members", {"a": None, "b": None})],
+        [Change("remove-members", {"a": None})],
+    ]
+    allowed = _deviations(dialect)
+    for change in changes:
+        errors = schema_errors(DIALECTS[dialect].render(change), "patch-op")
+        assert [e for e in errors if not any(p.match(e) for p in allowed)] == []
