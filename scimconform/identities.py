@@ -40,8 +40,9 @@ class Identity:
 
 
 def _ascii(text: str) -> str:
+    """Letters a UPN can carry; case is kept, as Entra sends userPrincipalName unchanged."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return "".join(c for c in folded.lower() if c.isalnum()) or "x"
+    return "".join(c for c in folded if c.isalnum()) or "X"
 
 
 class IdentityFactory:

@@ -64,7 +64,10 @@ class PluginState:
         self.profile: Profile = load_profile(self.settings.profile)
         self.catalogue = load_catalogue()
         self.seed = self.settings.seed if self.settings.seed is not None else random.SystemRandom().randrange(10**6)
-        self.run_tag = os.environ.setdefault(RUN_TAG_ENV, new_run_tag())
+        # One tag per run: xdist workers inherit the controller's, every other session makes its own.
+        inherited = os.environ.get(RUN_TAG_ENV) if os.environ.get("PYTEST_XDIST_WORKER") else None
+        self.run_tag = inherited or new_run_tag()
+        os.environ[RUN_TAG_ENV] = self.run_tag
         self.target_template = configured_target(self.settings)
         self.record = RunRecord(
             target=self.target_template.base_url if self.target_template else "embedded",

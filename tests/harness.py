@@ -1,0 +1,52 @@
+"""Helpers for tests that run the whole harness against a reference server over loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scimconform.cli import main
+from scimconform.server import ReferenceServer, serve_in_thread
+
+TOKEN = "harness-test-token-7f3a9c"
+
+
+@contextmanager
+def reference_server(*faults: str) -> Iterator[str]:
+    """A fresh reference server with these faults on; yields its Tenant URL."""
+    with serve_in_thread(ReferenceServer(token=TOKEN, faults=faults)) as url:
+        yield url
+
+
+@dataclass
+class Outcome:
+    code: int
+    out: str
+    err: str
+    report_dir: Path
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.report_dir / "summary.json").read_text())
+        return data
+
+    def names(self, *statuses: str) -> set[str]:
+        return {
+            case["id"] + (f"-{case['dialect']}" if case["dialect"] else "")
+            for case in self.summary["cases"]
+            if case["status"] in statuses
+        }
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], report_dir: Path, *args: str) -> Outcome:
+    """`scimconform run …` in this process, with the token in SCIM_TOKEN."""
+    argv: Sequence[str] = ["run", "--report-dir", str(report_dir), "--seed", "11", *args]
+    code = main(argv)
+    captured = capsys.readouterr()
+    return Outcome(code, captured.out, captured.err, report_dir)
