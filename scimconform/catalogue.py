@@ -24,8 +24,20 @@ STEP_KEYS = frozenset({"name", "request", "expect", "create"})
 REQUEST_KEYS = frozenset({"method", "path", "query", "body", "headers", "auth"})
 BODY_KINDS = frozenset({"create", "patch", "json"})
 EXPECTATIONS = frozenset(
-    {"status", "content_type", "schema", "items", "total", "has_id", "id", "values", "absent", "members",
-     "discoverable", "resource_types"}
+    {
+        "status",
+        "content_type",
+        "schema",
+        "items",
+        "total",
+        "has_id",
+        "id",
+        "values",
+        "absent",
+        "members",
+        "discoverable",
+        "resource_types",
+    }
 )
 
 

@@ -178,7 +178,9 @@ def _named(attributes: Any, name: str) -> dict[str, Any] | None:
 
 
 def resource_types_include(exchange: Exchange, names: Iterable[str]) -> None:
-    listed = {str(r.get("name", "")).lower() for r in resources(exchange, "resource_types_include") if isinstance(r, dict)}
+    listed = {
+        str(r.get("name", "")).lower() for r in resources(exchange, "resource_types_include") if isinstance(r, dict)
+    }
     missing = [n for n in names if n.lower() not in listed]
     if missing:
         raise CheckFailure("resource_types_include", f"/ResourceTypes does not list {', '.join(missing)}")

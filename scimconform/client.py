@@ -99,8 +99,7 @@ class Redactor:
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         return {
-            k.lower(): (self._scheme_only(v) if k.lower() in _SECRET_HEADERS else self(v))
-            for k, v in headers.items()
+            k.lower(): (self._scheme_only(v) if k.lower() in _SECRET_HEADERS else self(v)) for k, v in headers.items()
         }
 
     @staticmethod

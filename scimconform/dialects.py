@@ -83,11 +83,29 @@ class Dialect:
 DIALECTS = {
     d.name: d
     for d in (
-        Dialect("default", pascal_case=True, string_booleans=True, collapse_replace=False,
-                member_ref_null=False, remove_members_by_filter=False),
-        Dialect("aadOptscim062020", pascal_case=False, string_booleans=False, collapse_replace=True,
-                member_ref_null=False, remove_members_by_filter=True),
-        Dialect("tutorial", pascal_case=True, string_booleans=False, collapse_replace=False,
-                member_ref_null=True, remove_members_by_filter=False),
+        Dialect(
+            "default",
+            pascal_case=True,
+            string_booleans=True,
+            collapse_replace=False,
+            member_ref_null=False,
+            remove_members_by_filter=False,
+        ),
+        Dialect(
+            "aadOptscim062020",
+            pascal_case=False,
+            string_booleans=False,
+            collapse_replace=True,
+            member_ref_null=False,
+            remove_members_by_filter=True,
+        ),
+        Dialect(
+            "tutorial",
+            pascal_case=True,
+            string_booleans=False,
+            collapse_replace=False,
+            member_ref_null=True,
+            remove_members_by_filter=False,
+        ),
     )
 }

@@ -56,7 +56,8 @@ class IdentityFactory:
         self._random = random.Random(seed)
         self._counter = 0
         # pytest-xdist workers share one run tag; their labels must not collide.
-        self._worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        self._prefix = f"{run_tag}-{worker}" if worker else run_tag
         self._generators: dict[str, Callable[[dict[str, Any], str], Any]] = {
             "upn": lambda v, label: f"{label}.{_ascii(v['_given'])}.{_ascii(v['_family'])}@example.com",
             "email": lambda v, label: f"{label}.mail@example.com",
@@ -85,7 +86,7 @@ class IdentityFactory:
 
     def new(self, mapping: ObjectMapping) -> Identity:
         self._counter += 1
-        label = f"{self.run_tag}{'-' + self._worker if self._worker else ''}-{mapping.resource_type[0].lower()}{self._counter}"
+        label = f"{self._prefix}-{mapping.resource_type[0].lower()}{self._counter}"
         seeds = {"_given": self._faker.first_name(), "_family": self._faker.last_name()}
         values = {a.path: self._generate(a.generate, seeds, label) for a in mapping.attributes}
         return Identity(mapping.resource_type, label, values)
@@ -106,5 +107,7 @@ class IdentityFactory:
         try:
             make = self._generators[generator]
         except KeyError:
-            raise ValueError(f"unknown value generator {generator!r}; known: {', '.join(self.known_generators())}") from None
+            raise ValueError(
+                f"unknown value generator {generator!r}; known: {', '.join(self.known_generators())}"
+            ) from None
         return make(seeds, label)

@@ -113,11 +113,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--scim-seed", type=int, help="seed for test identities, to repeat a run")
     group.addoption("--scim-config", help="settings file (default: scimconform.yaml if present)")
     group.addoption("--scim-report-dir", help="where summary.json is written (default reports/)")
+    parser.addini("scim_suites", type="bool", default=False, help="this directory holds scimconform suites")
+
+
+_OPTIONS = ("scim_url", "scim_token_env", "scim_profile", "scim_dialect", "scim_seed", "scim_config", "scim_report_dir")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scim_suite(name): run the YAML cases of fixtures/cases/<name>/")
     config.pluginmanager.register(ResultCollector(config), "scimconform-results")
+    # Settle the settings now when this is a conformance run, so a bad option is one usage error
+    # before collection, not a collection error per module.
+    if config.getini("scim_suites") or any(config.getoption(name) is not None for name in _OPTIONS):
+        _state(config)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -205,7 +213,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     param = getattr(getattr(item, "callspec", None), "params", {}).get("scim_case")
     if not isinstance(param, CaseParam):
@@ -219,8 +229,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if report.skipped and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2]).removeprefix("Skipped: ")
         case = param.case
-        result = CaseResult(case.id, case.title, param.dialect, status, case.severity, case.source,
-                            message, report.duration, case.fix)
+        result = CaseResult(
+            case.id, case.title, param.dialect, status, case.severity, case.source, message, report.duration, case.fix
+        )
         report.user_properties.append(("scim_result", asdict(result)))
     return report
 

@@ -118,7 +118,9 @@ def load_profile(name_or_file: str) -> Profile:
     if not path.suffix:
         path = data_dir("fixtures") / "profiles" / f"{name_or_file}.yaml"
         if not path.is_file():
-            raise ConfigError(f"unknown profile {name_or_file!r}: choose one of {', '.join(available_profiles())} or give a file")
+            raise ConfigError(
+                f"unknown profile {name_or_file!r}: choose one of {', '.join(available_profiles())} or give a file"
+            )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -135,7 +137,9 @@ def _build(data: Any, path: Path) -> Profile:
     try:
         users = _mapping(data["users"], "User", f"{where}: users")
         groups = _mapping(data["groups"], "Group", f"{where}: groups") if data.get("groups") else None
-        return Profile(name=str(data["name"]), title=str(data.get("title", data["name"])), users=users, groups=groups, source=path)
+        return Profile(
+            name=str(data["name"]), title=str(data.get("title", data["name"])), users=users, groups=groups, source=path
+        )
     except KeyError as exc:
         raise ConfigError(f"{where}: missing field {exc.args[0]!r}") from None
 

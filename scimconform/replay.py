@@ -148,11 +148,15 @@ class CaseRun:
             "expect": {"status": [201], "has_id": True},
         }
 
-    def _send(self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str], auth: str) -> Exchange:
+    def _send(
+        self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str], auth: str
+    ) -> Exchange:
         # `auth: none` or `auth: wrong` probe how the target treats credentials (entra-wire §6.1).
         if auth == "wrong":
             headers = {"Authorization": f"Bearer {uuid.uuid4().hex}", **headers}
-        return self.context.client.send(method, path, query or None, body, headers or None, without_credentials=auth == "none")
+        return self.context.client.send(
+            method, path, query or None, body, headers or None, without_credentials=auth == "none"
+        )
 
     def _book(self, method: str, path: str, body_spec: Any, exchange: Exchange) -> None:
         """Keep the ledger and identities in step with what the server now holds."""
@@ -204,7 +208,9 @@ class CaseRun:
             values = {path: self._render_tree(v) for path, v in (detail.get("set") or {}).items()}
             if "attrs" in detail:
                 for attribute in self._select(detail["of"], detail["attrs"], detail.get("take")):
-                    values[attribute.path] = self.context.factory.changed_value(identity, attribute.path, attribute.generate)
+                    values[attribute.path] = self.context.factory.changed_value(
+                        identity, attribute.path, attribute.generate
+                    )
             identity.values.update(values)
             changes.append(Change(op, values))
         return changes
@@ -213,7 +219,9 @@ class CaseRun:
         mapping = self._mapping(self.identities[name])
         chosen = mapping.select(selector)[:take]
         if not chosen:
-            raise CaseSkipped(f"profile {self.context.profile.name} maps no {selector} {mapping.resource_type} attribute")
+            raise CaseSkipped(
+                f"profile {self.context.profile.name} maps no {selector} {mapping.resource_type} attribute"
+            )
         return chosen
 
     def _mapping(self, identity: Identity) -> ObjectMapping:

@@ -60,9 +60,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 def validate(settings: Settings) -> Settings:
     """Reject values no run could use; the message names the setting and the accepted values."""
     if settings.dialect not in (*DIALECT_NAMES, "all"):
-        raise ConfigError(
-            f"unknown dialect {settings.dialect!r}: choose one of {', '.join(DIALECT_NAMES)} or all"
-        )
+        raise ConfigError(f"unknown dialect {settings.dialect!r}: choose one of {', '.join(DIALECT_NAMES)} or all")
     if settings.timeout <= 0:
         raise ConfigError(f"timeout must be a positive number of seconds, not {settings.timeout}")
     return settings

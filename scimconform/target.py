@@ -38,7 +38,9 @@ def parse_tenant_url(url: str, token: str | None) -> Target:
     """Split a Tenant URL into base and dialect flag; reject what no HTTP client could use."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"malformed target URL {url!r}: expected http(s)://host/path, e.g. https://example.com/scim/v2")
+        raise ConfigError(
+            f"malformed target URL {url!r}: expected http(s)://host/path, e.g. https://example.com/scim/v2"
+        )
     try:
         parts.port  # noqa: B018 - validates the port number
     except ValueError:

@@ -30,7 +30,9 @@ def registry() -> Registry[Any]:
 @cache
 def _validator(ref: str) -> Draft202012Validator:
     name, _, pointer = ref.partition("#")
-    return Draft202012Validator({"$ref": f"{SCHEMA_BASE}{name}.json" + (f"#{pointer}" if pointer else "")}, registry=registry())
+    return Draft202012Validator(
+        {"$ref": f"{SCHEMA_BASE}{name}.json" + (f"#{pointer}" if pointer else "")}, registry=registry()
+    )
 
 
 def schema_names() -> list[str]:

@@ -66,7 +66,10 @@ def test_unknown_profile_lists_the_known_ones() -> None:
     ("text", "message"),
     [
         ("name: x\n", "missing field 'users'"),
-        ("name: x\nusers: {attributes: [{path: userName}]}\n", "users.attributes\\[0\\]: each attribute needs path and generate"),
+        (
+            "name: x\nusers: {attributes: [{path: userName}]}\n",
+            "users.attributes\\[0\\]: each attribute needs path and generate",
+        ),
         ("name: x\nusers: {attributes: [{path: userName, generate: upn}]}\n", "no attribute is marked matching"),
     ],
 )
@@ -79,12 +82,11 @@ def test_a_malformed_profile_is_named(tmp_path: Path, text: str, message: str) -
 
 # -- every request body Entra would send validates against schemas/, with only the declared deviations --
 
+
 def _deviations(dialect: str) -> list[re.Pattern[str]]:
     entries: list[dict[str, Any]] = yaml.safe_load((data_dir("fixtures") / "entra-deviations.yaml").read_text())
     return [
-        re.compile(re.escape(e["at"]).replace(r"\[\*\]", r"\[\d+\]") + ":")
-        for e in entries
-        if dialect in e["dialects"]
+        re.compile(re.escape(e["at"]).replace(r"\[\*\]", r"\[\d+\]") + ":") for e in entries if dialect in e["dialects"]
     ]
 
 

@@ -30,7 +30,9 @@ def test_disable_user(dialect: str, expected: dict[str, Any]) -> None:
 
 
 def test_default_dialect_sends_one_operation_per_attribute() -> None:
-    change = Change("replace", {"displayName": "Pvlo", WORK_EMAIL: "a@b.c", "name.givenName": "Gtfd", EMPLOYEE_NUMBER: "1"})
+    change = Change(
+        "replace", {"displayName": "Pvlo", WORK_EMAIL: "a@b.c", "name.givenName": "Gtfd", EMPLOYEE_NUMBER: "1"}
+    )
     assert ops("default", change) == [
         {"op": "Replace", "path": "displayName", "value": "Pvlo"},
         {"op": "Replace", "path": WORK_EMAIL, "value": "a@b.c"},
@@ -40,7 +42,9 @@ def test_default_dialect_sends_one_operation_per_attribute() -> None:
 
 
 def test_flag_dialect_collapses_plain_attributes_into_one_pathless_replace() -> None:
-    change = Change("replace", {"displayName": "Bjfe", WORK_EMAIL: "m@t.c", "name.givenName": "Kkom", EMPLOYEE_NUMBER: "Aklq"})
+    change = Change(
+        "replace", {"displayName": "Bjfe", WORK_EMAIL: "m@t.c", "name.givenName": "Kkom", EMPLOYEE_NUMBER: "Aklq"}
+    )
     assert ops("aadOptscim062020", change) == [
         {"op": "replace", "path": WORK_EMAIL, "value": "m@t.c"},
         {"op": "replace", "value": {"displayName": "Bjfe", "name.givenName": "Kkom", EMPLOYEE_NUMBER: "Aklq"}},
@@ -80,7 +84,10 @@ def test_remove_member(dialect: str, expected: list[dict[str, Any]]) -> None:
     ("dialect", "expected"),
     [
         ("default", [{"op": "Add", "path": "members", "value": [{"value": "a"}, {"value": "b"}]}]),
-        ("tutorial", [{"op": "Add", "path": "members", "value": [{"$ref": None, "value": "a"}, {"$ref": None, "value": "b"}]}]),
+        (
+            "tutorial",
+            [{"op": "Add", "path": "members", "value": [{"$ref": None, "value": "a"}, {"$ref": None, "value": "b"}]}],
+        ),
         ("aadOptscim062020", [{"op": "add", "path": "members", "value": [{"value": "a"}, {"value": "b"}]}]),
     ],
 )

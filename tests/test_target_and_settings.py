@@ -25,8 +25,12 @@ def test_tenant_url_flags_choose_the_dialect_and_stay_off_the_paths(url: str, ba
 
 @pytest.mark.parametrize(
     ("url", "cause"),
-    [("api.contoso.com/scim", "malformed target URL"), ("ftp://x/scim", "malformed"), ("https://x/scim?debug=1", "unknown query flag"),
-     ("https://x:99999/scim", "invalid port")],
+    [
+        ("api.contoso.com/scim", "malformed target URL"),
+        ("ftp://x/scim", "malformed"),
+        ("https://x/scim?debug=1", "unknown query flag"),
+        ("https://x:99999/scim", "invalid port"),
+    ],
 )
 def test_bad_urls_name_the_cause(url: str, cause: str) -> None:
     with pytest.raises(ConfigError, match=cause):
@@ -38,7 +42,12 @@ def test_config_file_substitutes_environment_and_cli_wins(tmp_path: Path, monkey
     config = tmp_path / "scimconform.yaml"
     config.write_text("url: ${SCIM_BASE}\nprofile: alohi\nseed: 5\n")
     settings = load_settings(config, seed=9, dialect=None)
-    assert (settings.url, settings.profile, settings.seed, settings.dialect) == ("https://scim.example.com/v2", "alohi", 9, "all")
+    assert (settings.url, settings.profile, settings.seed, settings.dialect) == (
+        "https://scim.example.com/v2",
+        "alohi",
+        9,
+        "all",
+    )
 
 
 @pytest.mark.parametrize(

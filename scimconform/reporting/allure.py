@@ -26,7 +26,9 @@ def describe_case(case: Case, dialect: str | None, profile: str) -> None:
     allure.dynamic.testcase(case.id, case.id)
     if case.link:
         allure.dynamic.link(case.link, name=case.source)
-    allure.dynamic.description(f"**Requirement.** {case.requirement}\n\n**Source.** {case.source}\n\n**Fix.** {case.fix}")
+    allure.dynamic.description(
+        f"**Requirement.** {case.requirement}\n\n**Source.** {case.source}\n\n**Fix.** {case.fix}"
+    )
 
 
 class AllureSteps:

@@ -1,0 +1,17 @@
+"""The reference SCIM 2.0 server: in-memory, compliant by default, with named faults to break single rules.
+
+A separate product inside scimconform: nothing here imports from outside `scimconform.server`.
+"""
+
+from .app import DEFAULT_TOKEN, ReferenceServer
+from .faults import FAULTS, UnknownFaultError
+from .serving import serve_forever, serve_in_thread
+
+__all__ = [
+    "DEFAULT_TOKEN",
+    "FAULTS",
+    "ReferenceServer",
+    "UnknownFaultError",
+    "serve_forever",
+    "serve_in_thread",
+]

@@ -1,0 +1,293 @@
+"""The WSGI front door: routing, bearer auth, query parameters, and SCIM-shaped responses and errors."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from html import escape
+from typing import TYPE_CHECKING, TypeVar
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from .discovery import (
+    Document,
+    located,
+    resource_type_documents,
+    schema_documents,
+    service_provider_config_document,
+)
+from .errors import ScimError
+from .faults import Fault, parse_faults
+from .filters import FilterError, parse_attribute_list, parse_filter
+from .projection import View
+from .resources import RESOURCE_TYPES, Resource, ResourceType
+from .store import Store
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+DEFAULT_TOKEN = "scimconform-dev-token"
+SCIM_JSON = "application/scim+json"
+_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+_LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+_DEFAULT_COUNT = 100
+_MAX_COUNT = 200
+
+_log = logging.getLogger(__name__)
+_Handler = Callable[..., Response]
+_T = TypeVar("_T")
+
+
+class _Response(Response):
+    default_mimetype = None  # a 204 carries no Content-Type
+
+
+@cache
+def _url_map(base: str) -> Map:
+    """Compiling werkzeug rules is most of the cost of a server, and a map depends only on the base path."""
+    kinds = f"<any({', '.join(RESOURCE_TYPES)}):kind>"
+    return Map(
+        [
+            Rule(f"{base}/{kinds}", methods=["GET"], endpoint="list"),
+            Rule(f"{base}/{kinds}", methods=["POST"], endpoint="create"),
+            Rule(f"{base}/{kinds}/<rid>", methods=["GET"], endpoint="get"),
+            Rule(f"{base}/{kinds}/<rid>", methods=["PUT"], endpoint="replace"),
+            Rule(f"{base}/{kinds}/<rid>", methods=["PATCH"], endpoint="patch"),
+            Rule(f"{base}/{kinds}/<rid>", methods=["DELETE"], endpoint="delete"),
+            Rule(f"{base}/ServiceProviderConfig", methods=["GET"], endpoint="config"),
+            Rule(f"{base}/ResourceTypes", methods=["GET"], endpoint="resource_types"),
+            Rule(f"{base}/ResourceTypes/<name>", methods=["GET"], endpoint="resource_type"),
+            Rule(f"{base}/Schemas", methods=["GET"], endpoint="schemas"),
+            Rule(f"{base}/Schemas/<path:urn>", methods=["GET"], endpoint="schema"),
+        ]
+    )
+
+
+class ReferenceServer:
+    """A compliant in-memory SCIM 2.0 server, unless named faults switch single rules off."""
+
+    def __init__(
+        self, token: str | None = DEFAULT_TOKEN, faults: Iterable[str] = (), base_path: str = "/scim/v2"
+    ) -> None:
+        self.token = token
+        self.faults = parse_faults(faults)
+        self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
+        self._store = Store(self.faults)
+        self._urls = _url_map(self.base_path)
+        self._handlers: dict[str, _Handler] = {
+            "list": self._list,
+            "create": self._create,
+            "get": self._get,
+            "replace": self._replace,
+            "patch": self._patch,
+            "delete": self._delete,
+            "config": self._config,
+            "resource_types": self._resource_types,
+            "resource_type": self._resource_type,
+            "schemas": self._schemas,
+            "schema": self._schema,
+        }
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        response = self._respond(Request(environ))
+        return response(environ, start_response)
+
+    def resource_count(self) -> dict[str, int]:
+        """Resources held, by type name: {"User": n, "Group": m}."""
+        return self._store.counts()
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def _respond(self, request: Request) -> Response:
+        try:
+            self._authenticate(request)
+            path = request.path.rstrip("/") or "/"  # Entra's validator posts to /Users/
+            endpoint, arguments = self._urls.bind("localhost").match(path, request.method)
+            return self._handlers[endpoint](request, **arguments)
+        except NotFound:
+            return self._error(ScimError(404, f"no endpoint at {request.path}"))
+        except MethodNotAllowed as exc:
+            allowed = ", ".join(exc.valid_methods or ())
+            return self._error(ScimError(405, f"{request.method} is not allowed here"), {"Allow": allowed})
+        except ScimError as exc:
+            return self._error(exc)
+        except Exception:
+            _log.exception("unexpected failure answering %s %s", request.method, request.path)
+            return self._error(ScimError(500, "internal server error"))
+
+    def _authenticate(self, request: Request) -> None:
+        if self.token is None or Fault.AUTH_NOT_CHECKED in self.faults:
+            return
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(credentials.strip(), self.token):
+            raise ScimError(401, "a valid bearer token is required")
+
+    # -- resources -----------------------------------------------------------------------------
+
+    def _list(self, request: Request, kind: str) -> Response:
+        rtype = RESOURCE_TYPES[kind]
+        text = request.args.get("filter")
+        where = None if text is None else _parsed(parse_filter, text, "invalidFilter")
+        found = self._store.search(rtype, where)
+        if not found and where is not None and Fault.FILTER_ZERO_MATCH_404 in self.faults:
+            raise ScimError(404, "no resource matches the filter")
+        if Fault.PAGINATION_IGNORED in self.faults:
+            start, page = 1, found
+        else:
+            start = max(_integer(request.args, "startIndex", 1), 1)
+            count = min(max(_integer(request.args, "count", _DEFAULT_COUNT), 0), _MAX_COUNT)
+            page = found[start - 1 : start - 1 + count]
+        view = self._view(request)
+        return self._list_response([self._shaped(request, rtype, r, view) for r in page], len(found), start)
+
+    def _create(self, request: Request, kind: str) -> Response:
+        rtype = RESOURCE_TYPES[kind]
+        resource = self._shaped(request, rtype, self._store.create(rtype, _body(request)))
+        return self._json(201, resource, {"Location": self._location(request, rtype, resource["id"])})
+
+    def _get(self, request: Request, kind: str, rid: str) -> Response:
+        rtype = RESOURCE_TYPES[kind]
+        resource = self._store.get(rtype, rid)
+        if resource is None:
+            status = 500 if Fault.UNKNOWN_ID_500 in self.faults else 404
+            raise ScimError(status, f"{rtype.name} {rid!r} not found")
+        return self._json(200, self._shaped(request, rtype, resource))
+
+    def _replace(self, request: Request, kind: str, rid: str) -> Response:
+        rtype = RESOURCE_TYPES[kind]
+        return self._json(200, self._shaped(request, rtype, self._store.replace(rtype, rid, _body(request))))
+
+    def _patch(self, request: Request, kind: str, rid: str) -> Response:
+        """Users answer 200 with the resource; groups 204, as Entra expects (entra-wire §1.2)."""
+        rtype = RESOURCE_TYPES[kind]
+        resource = self._store.patch(rtype, rid, _body(request))
+        if rtype.name == "Group":
+            return _Response(status=204)
+        return self._json(200, self._shaped(request, rtype, resource))
+
+    def _delete(self, request: Request, kind: str, rid: str) -> Response:
+        rtype = RESOURCE_TYPES[kind]
+        resource = self._store.delete(rtype, rid)
+        if Fault.DELETE_RETURNS_200 in self.faults:
+            return self._json(200, self._shaped(request, rtype, resource))
+        return _Response(status=204)
+
+    def _view(self, request: Request) -> View:
+        attributes, excluded = (
+            _parsed(parse_attribute_list, request.args.get(name, ""), "invalidValue")
+            for name in ("attributes", "excludedAttributes")
+        )
+        if Fault.EXCLUDED_MEMBERS_IGNORED in self.faults:
+            excluded = tuple(path for path in excluded if path.attr.lower() != "members")
+        return View(attributes, excluded)
+
+    def _shaped(self, request: Request, rtype: ResourceType, resource: Resource, view: View | None = None) -> Resource:
+        """Adds meta.location (it depends on the URL the client used) and applies the requested view."""
+        resource["meta"]["location"] = self._location(request, rtype, resource["id"])
+        return (view or self._view(request)).apply(resource, rtype)
+
+    def _location(self, request: Request, rtype: ResourceType, rid: str) -> str:
+        return f"{self._base_url(request)}/{rtype.endpoint}/{rid}"
+
+    def _base_url(self, request: Request) -> str:
+        return request.root_url.rstrip("/") + self.base_path
+
+    # -- discovery -----------------------------------------------------------------------------
+
+    def _config(self, request: Request) -> Response:
+        url = f"{self._base_url(request)}/ServiceProviderConfig"
+        return self._json(200, located(service_provider_config_document(), url))
+
+    def _resource_types(self, request: Request) -> Response:
+        return self._documents(self._located(request, "ResourceTypes", resource_type_documents()))
+
+    def _resource_type(self, request: Request, name: str) -> Response:
+        return self._document(self._located(request, "ResourceTypes", resource_type_documents()), name)
+
+    def _schemas(self, request: Request) -> Response:
+        return self._documents(self._schema_documents(request))
+
+    def _schema(self, request: Request, urn: str) -> Response:
+        return self._document(self._schema_documents(request), urn)
+
+    def _schema_documents(self, request: Request) -> list[Document]:
+        if Fault.SCHEMAS_ENDPOINT_MISSING in self.faults:
+            raise ScimError(404, f"no endpoint at {request.path}")
+        return self._located(request, "Schemas", schema_documents())
+
+    def _located(self, request: Request, collection: str, documents: list[Document]) -> list[Document]:
+        base = f"{self._base_url(request)}/{collection}"
+        return [located(document, f"{base}/{document['id']}") for document in documents]
+
+    def _documents(self, documents: list[Document]) -> Response:
+        return self._list_response(documents, len(documents), 1)
+
+    def _document(self, documents: list[Document], wanted: str) -> Response:
+        for document in documents:
+            if document["id"].lower() == wanted.lower():
+                return self._json(200, document)
+        raise ScimError(404, f"{wanted!r} not found")
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def _list_response(self, resources: list[Resource], total: int, start: int) -> Response:
+        body: Resource = {
+            "schemas": [_LIST_RESPONSE],
+            "totalResults": total,
+            "startIndex": start,
+            "itemsPerPage": len(resources),
+            "Resources": resources,
+        }
+        if Fault.LIST_WITHOUT_SCHEMAS in self.faults:
+            del body["schemas"]
+        return self._json(200, body)
+
+    def _json(self, status: int, body: Resource, headers: Mapping[str, str] | None = None) -> Response:
+        content_type = "application/json" if Fault.JSON_CONTENT_TYPE in self.faults else SCIM_JSON
+        return _Response(json.dumps(body, ensure_ascii=False), status, headers, content_type=content_type)
+
+    def _error(self, error: ScimError, headers: Mapping[str, str] | None = None) -> Response:
+        """RFC 7644 §3.12 body, status as a string; a 401 names the scheme (RFC 6750 §3)."""
+        if Fault.ERROR_NOT_SCIM in self.faults:
+            page = f"<html><body><h1>{error.status}</h1><p>{escape(error.detail)}</p></body></html>"
+            response: Response = _Response(page, error.status, headers, content_type="text/html; charset=utf-8")
+        else:
+            scim_type = {} if error.scim_type is None else {"scimType": error.scim_type}
+            body = {"schemas": [_ERROR], "status": str(error.status), **scim_type, "detail": error.detail}
+            response = self._json(error.status, body, headers)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+
+def _body(request: Request) -> Resource:
+    """Parsed whatever the declared type (application/scim+json or application/json)."""
+    try:
+        body = json.loads(request.get_data())
+    except ValueError as exc:
+        raise ScimError(400, f"the request body is not valid JSON: {exc}", "invalidSyntax") from exc
+    if not isinstance(body, dict):
+        raise ScimError(400, "the request body must be a JSON object", "invalidSyntax")
+    return body
+
+
+def _parsed(parse: Callable[[str], _T], text: str, scim_type: str) -> _T:
+    try:
+        return parse(text)
+    except FilterError as exc:
+        raise ScimError(400, f"cannot parse {text!r}: {exc}", scim_type) from exc
+
+
+def _integer(arguments: Mapping[str, str], name: str, default: int) -> int:
+    text = arguments.get(name)
+    if text is None:
+        return default
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise ScimError(400, f"{name} must be an integer, not {text!r}", "invalidValue") from exc

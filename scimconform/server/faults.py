@@ -1,0 +1,141 @@
+"""Named faults: each switches off exactly one rule, so the harness can prove it catches that breach.
+
+Code elsewhere asks `Fault.X in faults` at the one spot where the rule is enforced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Self
+
+
+class Fault(StrEnum):
+    """A fault's value is its public name; `rule` is the rule it breaks."""
+
+    rule: str
+
+    def __new__(cls, name: str, rule: str) -> Self:
+        member = str.__new__(cls, name)
+        member._value_ = name
+        member.rule = rule
+        return member
+
+    FILTER_ZERO_MATCH_404 = (
+        "filter-zero-match-404",
+        "A filter that matches nothing answers 200 with an empty ListResponse, never 404.",
+    )
+    FILTER_USERNAME_CASE_SENSITIVE = (
+        "filter-username-case-sensitive",
+        "Filters compare userName case-insensitively (caseExact false).",
+    )
+    DUPLICATE_USERNAME_ACCEPTED = (
+        "duplicate-username-accepted",
+        "A second user with the same userName (any case) is refused with 409 uniqueness.",
+    )
+    DUPLICATE_DISPLAYNAME_ACCEPTED = (
+        "duplicate-displayname-accepted",
+        "A second group with the same displayName (any case) is refused with 409 uniqueness.",
+    )
+    PASCALCASE_OP_REJECTED = (
+        "pascalcase-op-rejected",
+        "PATCH op values are case-insensitive: Entra sends Add, Replace and Remove.",
+    )
+    FALSE_STRING_STORED = (
+        "false-string-stored",
+        'Boolean attributes sent as the strings "True"/"False" are stored as real booleans.',
+    )
+    VALUE_FILTER_PATH_NO_ADD = (
+        "value-filter-path-no-add",
+        'add/replace on a value-filtered path that matches nothing adds an element (emails[type eq "work"]).',
+    )
+    PATHLESS_DOTTED_KEYS_IGNORED = (
+        "pathless-dotted-keys-ignored",
+        "A path-less add/replace applies dotted (name.givenName) and URN-qualified keys.",
+    )
+    MEMBER_REMOVE_LIST_REMOVES_ALL = (
+        "member-remove-list-removes-all",
+        "Remove on path members with a value list removes exactly the listed members.",
+    )
+    MEMBERS_FILTER_PATH_UNSUPPORTED = (
+        "members-filter-path-unsupported",
+        'The PATCH path members[value eq "id"] is supported.',
+    )
+    ONLY_FIRST_MEMBER_ADDED = (
+        "only-first-member-added",
+        "An add of several members in one operation adds all of them.",
+    )
+    EXCLUDED_MEMBERS_IGNORED = (
+        "excluded-members-ignored",
+        "excludedAttributes=members leaves members out of group responses.",
+    )
+    SOFT_DELETED_HIDDEN = (
+        "soft-deleted-hidden",
+        "Users with active=false are still returned by GET and by filters.",
+    )
+    DELETE_RETURNS_200 = (
+        "delete-returns-200",
+        "DELETE answers 204 No Content with an empty body.",
+    )
+    DELETED_USER_STILL_RETURNED = (
+        "deleted-user-still-returned",
+        "A deleted user is gone: GET answers 404 afterwards.",
+    )
+    JSON_CONTENT_TYPE = (
+        "json-content-type",
+        "Every response body is sent as Content-Type: application/scim+json.",
+    )
+    AUTH_NOT_CHECKED = (
+        "auth-not-checked",
+        "A missing or wrong bearer token is refused with 401.",
+    )
+    ERROR_NOT_SCIM = (
+        "error-not-scim",
+        "Errors are SCIM Error JSON bodies (RFC 7644 §3.12).",
+    )
+    ENTERPRISE_EXTENSION_DROPPED = (
+        "enterprise-extension-dropped",
+        "Enterprise extension attributes are stored and returned.",
+    )
+    SCHEMAS_ENDPOINT_MISSING = (
+        "schemas-endpoint-missing",
+        "The /Schemas discovery endpoint exists.",
+    )
+    USERNAME_TRANSFORMED = (
+        "username-transformed",
+        "userName is stored exactly as sent (no lower-casing).",
+    )
+    LIST_WITHOUT_SCHEMAS = (
+        "list-without-schemas",
+        "A ListResponse carries schemas: [urn:ietf:params:scim:api:messages:2.0:ListResponse].",
+    )
+    UNKNOWN_ID_500 = (
+        "unknown-id-500",
+        "GET of an unknown id answers 404, not a server error.",
+    )
+    PAGINATION_IGNORED = (
+        "pagination-ignored",
+        "startIndex and count page the results of a list request.",
+    )
+    ID_CHANGES_ON_PATCH = (
+        "id-changes-on-patch",
+        "A resource's id never changes, PATCH included.",
+    )
+
+
+FAULTS: Mapping[str, str] = MappingProxyType({fault.value: fault.rule for fault in Fault})
+
+
+class UnknownFaultError(ValueError):
+    """Raised for a fault name the server does not know; the message lists the valid names."""
+
+
+def parse_faults(names: Iterable[str]) -> frozenset[Fault]:
+    """Resolve public fault names, refusing all unknown ones at once so one run fixes every typo."""
+    wanted = list(names)
+    unknown = [name for name in wanted if name not in FAULTS]
+    if unknown:
+        raise UnknownFaultError(f"unknown fault(s): {', '.join(unknown)}; valid faults: {', '.join(FAULTS)}")
+    by_name = {fault.value: fault for fault in Fault}
+    return frozenset(by_name[name] for name in wanted)

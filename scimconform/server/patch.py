@@ -1,0 +1,201 @@
+"""The PATCH engine: RFC 7644 §3.5.2 plus every shape Microsoft Entra ID sends (entra-wire §2, §3.3).
+
+It edits a copy of the stored attributes in place; the store then normalizes and validates the result
+(boolean strings, reference shapes, uniqueness, member ids), exactly as for POST and PUT.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ScimError
+from .faults import Fault
+from .filters import ELEMENTS, AttrPath, Compare, Filter, FilterError, Logical, holder, parse_path
+from .resources import Resource, ResourceType, find_key, get_ci
+
+_KINDS = ("add", "replace", "remove")
+_MEMBERS = "members"
+
+
+def apply_patch(attributes: Resource, body: Resource, rtype: ResourceType, faults: frozenset[Fault]) -> None:
+    operations = get_ci(body, "Operations")
+    if not isinstance(operations, list) or not operations:
+        raise ScimError(400, "a PATCH body needs a non-empty Operations list", "invalidValue")
+    patch = _Patch(attributes, rtype, faults)
+    for operation in operations:
+        patch.apply(operation)
+
+
+class _Patch:
+    def __init__(self, attributes: Resource, rtype: ResourceType, faults: frozenset[Fault]) -> None:
+        self._attributes = attributes
+        self._rtype = rtype
+        self._faults = faults
+
+    def apply(self, operation: Any) -> None:
+        if not isinstance(operation, dict):
+            raise ScimError(400, f"a PATCH operation must be an object, not {operation!r}", "invalidSyntax")
+        kind = self._kind(get_ci(operation, "op"))
+        path_text = get_ci(operation, "path")
+        value = get_ci(operation, "value")
+        if path_text not in (None, ""):
+            path = self._path(path_text)
+            if kind == "remove":
+                self._remove(path, value)
+            else:
+                self._set(kind, path, value)
+        elif kind == "remove":
+            raise ScimError(400, "remove needs a path", "noTarget")
+        elif isinstance(value, dict):
+            self._set_pathless(kind, value)
+        else:
+            raise ScimError(400, f"a path-less {kind} needs an object value", "invalidValue")
+
+    def _kind(self, op: Any) -> str:
+        """Ops are case-insensitive: Entra sends Add/Replace/Remove (entra-wire §1.2)."""
+        if not isinstance(op, str) or op.lower() not in _KINDS:
+            raise ScimError(400, f"unknown PATCH op {op!r}; expected add, replace or remove", "invalidSyntax")
+        if Fault.PASCALCASE_OP_REJECTED in self._faults and op != op.lower():
+            raise ScimError(400, f"unknown PATCH op {op!r}", "invalidSyntax")
+        return op.lower()
+
+    def _path(self, text: Any) -> AttrPath:
+        if not isinstance(text, str):
+            raise ScimError(400, f"path must be a string, not {text!r}", "invalidPath")
+        try:
+            path = parse_path(text)
+        except FilterError as exc:
+            raise ScimError(400, f"invalid path {text!r}: {exc}", "invalidPath") from exc
+        if (
+            Fault.MEMBERS_FILTER_PATH_UNSUPPORTED in self._faults
+            and path.filter is not None
+            and path.attr.lower() == _MEMBERS
+        ):
+            raise ScimError(400, f"unsupported path {text!r}", "invalidPath")
+        return path
+
+    def _set_pathless(self, kind: str, value: Resource) -> None:
+        """Entra's flag mode sends plain, dotted (name.givenName) and URN-qualified keys side by side."""
+        for key, item in value.items():
+            path = self._path(key)
+            if Fault.PATHLESS_DOTTED_KEYS_IGNORED in self._faults and (path.schema or path.sub):
+                continue
+            self._set(kind, path, item)
+
+    def _set(self, kind: str, path: AttrPath, value: Any) -> None:
+        node = holder(self._attributes, path, self._rtype, create=True)
+        if node is None:
+            raise ScimError(400, f"the extension holding {path.attr!r} is not an object", "invalidPath")
+        if path.filter is not None:
+            self._set_filtered(kind, node, path, path.filter, value)
+            return
+        if (
+            Fault.ONLY_FIRST_MEMBER_ADDED in self._faults
+            and kind == "add"
+            and path.attr.lower() == _MEMBERS
+            and isinstance(value, list)
+        ):
+            value = value[:1]
+        if path.sub is None:
+            _assign(kind, node, path.attr, value)
+            return
+        key = find_key(node, path.attr) or path.attr
+        parent = node.setdefault(key, {})
+        if not isinstance(parent, dict):
+            raise ScimError(400, f"{path.attr!r} has no sub-attribute {path.sub!r}", "invalidPath")
+        _assign(kind, parent, path.sub, value)
+
+    def _set_filtered(self, kind: str, node: Resource, path: AttrPath, where: Filter, value: Any) -> None:
+        """On `emails[type eq "work"].value`; when nothing matches, the element the filter describes is added."""
+        key = find_key(node, path.attr) or path.attr
+        elements = node.setdefault(key, [])
+        if not isinstance(elements, list):
+            raise ScimError(400, f"{path.attr!r} is not multi-valued", "invalidPath")
+        targets = [element for element in elements if isinstance(element, dict) and ELEMENTS.matches(where, element)]
+        if not targets:
+            if Fault.VALUE_FILTER_PATH_NO_ADD in self._faults:
+                return
+            targets = [_seed(where)]
+            elements.extend(targets)
+        for element in targets:
+            if path.sub is not None:
+                _assign(kind, element, path.sub, value)
+            elif isinstance(value, dict):
+                for sub, item in value.items():
+                    _assign(kind, element, sub, item)
+            else:
+                raise ScimError(400, f"a value for {path.attr!r} elements must be an object", "invalidValue")
+
+    def _remove(self, path: AttrPath, value: Any) -> None:
+        node = holder(self._attributes, path, self._rtype)
+        key = None if node is None else find_key(node, path.attr)
+        if node is None or key is None:
+            return  # removing what is absent changes nothing
+        current = node[key]
+        if path.filter is None and path.sub is None:
+            if isinstance(value, list) and value and isinstance(current, list):
+                node[key] = self._without(path, current, value)
+            else:
+                del node[key]
+            return
+        where = path.filter
+        chosen = [
+            element
+            for element in _as_elements(current)
+            if isinstance(element, dict) and (where is None or ELEMENTS.matches(where, element))
+        ]
+        if path.sub is None:
+            node[key] = [element for element in _as_elements(current) if all(element is not c for c in chosen)]
+            return
+        for element in chosen:
+            if (sub := find_key(element, path.sub)) is not None:
+                del element[sub]
+
+    def _without(self, path: AttrPath, current: list[Any], gone: list[Any]) -> list[Any]:
+        """Entra's default dialect removes members with path "members" and the members as value (KI §3.3d)."""
+        if Fault.MEMBER_REMOVE_LIST_REMOVES_ALL in self._faults and path.attr.lower() == _MEMBERS:
+            return []
+        return [element for element in current if not any(_same(element, g) for g in gone)]
+
+
+def _as_elements(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _assign(kind: str, node: Resource, name: str, value: Any) -> None:
+    """add appends to multi-valued attributes; add and replace both merge into complex ones (§3.5.2.1, §3.5.2.3)."""
+    key = find_key(node, name) or name
+    current = node.get(key)
+    if isinstance(current, list):
+        values = value if isinstance(value, list) else [value]
+        node[key] = _union(current, values) if kind == "add" else values
+    elif isinstance(current, dict) and isinstance(value, dict):
+        for sub, item in value.items():
+            _assign(kind, current, sub, item)
+    else:
+        node[key] = value
+
+
+def _union(current: list[Any], added: list[Any]) -> list[Any]:
+    """Adding a value already present changes nothing: re-adding a member is a no-op."""
+    result = list(current)
+    for item in added:
+        if not any(_same(item, existing) for existing in result):
+            result.append(item)
+    return result
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Elements with a `value` are the same element when their values are equal (members, emails)."""
+    if isinstance(a, dict) and isinstance(b, dict) and "value" in a and "value" in b:
+        return bool(a["value"] == b["value"])
+    return bool(a == b)
+
+
+def _seed(where: Filter) -> Resource:
+    """The element a filter of `eq` terms joined by `and` describes: `type eq "work"` → {"type": "work"}."""
+    if isinstance(where, Compare) and where.op == "eq" and where.path == AttrPath(where.path.attr):
+        return {where.path.attr: where.value}
+    if isinstance(where, Logical) and where.op == "and":
+        return _seed(where.left) | _seed(where.right)
+    raise ScimError(400, "no element matches the path filter and it does not describe one to add", "noTarget")

@@ -1,0 +1,45 @@
+"""Serving a ReferenceServer over loopback with werkzeug's threaded development server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from .app import ReferenceServer
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """An embedded server must not write a line per request into the test output."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def _url(host: str, port: int, base_path: str) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}{base_path}"
+
+
+@contextmanager
+def serve_in_thread(app: ReferenceServer, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Start werkzeug's threaded server on a free loopback port; yield the base URL, e.g.
+    http://127.0.0.1:54321/scim/v2; shut down on exit."""
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="scimconform-reference-server", daemon=True
+    )
+    thread.start()
+    try:
+        yield _url(host, server.server_port, app.base_path)
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+def serve_forever(app: ReferenceServer, host: str, port: int) -> None:
+    """Serve until interrupted; werkzeug's serve_forever turns Ctrl-C into a clean shutdown."""
+    make_server(host, port, app, threaded=True).serve_forever()

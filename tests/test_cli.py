@@ -1,0 +1,140 @@
+"""Bad input gets one clear line and exit 2, reports are still written, and secrets never leak."""
+
+import socket
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from scimconform.cli import main
+from tests.harness import TOKEN, reference_server, run_cli
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCIM_TOKEN", TOKEN)
+
+
+def assert_one_line_error(err: str, cause: str) -> None:
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("scimconform: error:")]
+    assert len(lines) == 1 and cause in lines[0], err
+
+
+@pytest.mark.parametrize(
+    ("args", "cause"),
+    [
+        (["--url", "scim.example.com/v2"], "malformed target URL"),
+        (["--url", "https://scim.example.com/v2?debug"], "unknown query flag"),
+        (["--profile", "no-such-profile"], "unknown profile 'no-such-profile'"),
+        (["--dialect", "klingon"], "unknown dialect 'klingon'"),
+        (["--profile", "missing.yaml"], "cannot read profile missing.yaml"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], cause: str
+) -> None:
+    outcome = run_cli(capsys, tmp_path, *args)
+    assert outcome.code == 2
+    assert_one_line_error(outcome.err, cause)
+
+
+def test_missing_token_variable(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SCIM_TOKEN")
+    outcome = run_cli(capsys, tmp_path, "--url", "https://scim.example.com/v2")
+    assert outcome.code == 2
+    assert_one_line_error(outcome.err, "environment variable SCIM_TOKEN is not set")
+
+
+def test_broken_config_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "scimconform.yaml"
+    config.write_text("url: [unclosed\n")
+    outcome = run_cli(capsys, tmp_path / "reports", "--config", str(config))
+    assert outcome.code == 2
+    assert_one_line_error(outcome.err, "invalid YAML")
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/scim"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def html_page(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/html")])
+    return [b"<html><body>Welcome to our marketing site</body></html>"]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def target_error_run(capsys: pytest.CaptureFixture[str], tmp_path: Path, url: str, *extra: str) -> str:
+    outcome = run_cli(capsys, tmp_path, "--url", url, *extra)
+    assert outcome.code == 2
+    assert outcome.summary["target_error"]
+    assert (tmp_path / "junit.xml").is_file()
+    assert outcome.names("error") and not outcome.names("passed", "failed")
+    return outcome.err
+
+
+def test_unreachable_host(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    err = target_error_run(capsys, tmp_path, f"http://127.0.0.1:{closed_port()}/scim")
+    assert_one_line_error(err, "unreachable: cannot connect")
+
+
+def test_a_port_that_never_answers_times_out(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "scimconform.yaml"
+    config.write_text("timeout: 0.5\n")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/scim"
+        err = target_error_run(capsys, tmp_path, url, "--config", str(config))
+    assert_one_line_error(err, "no answer within 0.5 s (timeout)")
+
+
+def test_wrong_token(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTHER_TOKEN", "not-the-right-one")
+    with reference_server() as url:
+        err = target_error_run(capsys, tmp_path, url, "--token-env", "OTHER_TOKEN")
+    assert_one_line_error(err, "the target refused the bearer token (HTTP 401)")
+
+
+def test_a_web_page_instead_of_a_scim_endpoint(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with serving(html_page) as url:
+        err = target_error_run(capsys, tmp_path, url)
+    assert_one_line_error(err, "does not look like a SCIM endpoint")
+
+
+def test_the_token_appears_in_no_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with reference_server("json-content-type") as url:
+        outcome = run_cli(capsys, tmp_path, "--url", url, "-k", "ENTRA-USER-00 or ENTRA-CONN")
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name.endswith("-attachment.txt") for p in files), "curl reproducers were attached"
+    for path in files:
+        assert TOKEN not in path.read_text(errors="replace"), path
+    assert TOKEN not in outcome.out + outcome.err
+
+
+def test_list_prints_the_catalogue_and_the_faults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    assert "ENTRA-USER-010   blocking Disable a user with active=false; it stays visible" in listing
+    assert main(["list", "--faults"]) == 0
+    assert "pascalcase-op-rejected" in capsys.readouterr().out

@@ -1,0 +1,59 @@
+"""The pytest plugin as users meet it: `pytest suites --scim-url …`, `-k CASE-ID`, and inertness elsewhere."""
+
+import pytest
+
+from scimconform.datafiles import data_dir
+from tests.harness import TOKEN, reference_server
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCIM_TOKEN", TOKEN)
+
+
+def test_select_one_case_by_id_against_a_url(pytester: pytest.Pytester) -> None:
+    with reference_server() as url:
+        result = pytester.runpytest(str(data_dir("suites")), "--scim-url", url, "-k", "ENTRA-USER-004", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*test_users.py::test_case[[]ENTRA-USER-004[]] PASSED*", "*ready for the Entra gallery*"]
+    )
+    assert (pytester.path / "reports" / "summary.json").is_file()
+
+
+def test_a_failure_reads_as_rule_observation_fix_and_reproducer(pytester: pytest.Pytester) -> None:
+    with reference_server("false-string-stored") as url:
+        result = pytester.runpytest(
+            str(data_dir("suites")), "--scim-url", url, "--scim-dialect", "default", "-k", "ENTRA-USER-010"
+        )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ENTRA-USER-010 [[]blocking[]] After a PATCH setting active to false*",
+            "*request: GET /scim/v2/Users/* → 200",
+            "*observed: user schema violated at $.active: 'False' is not of type 'boolean'*",
+            '*fix: Accept "False"/"True" strings*',
+            "*reproduce: curl -sS -X GET *Authorization: Bearer $SCIM_TOKEN*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_without_a_url_the_embedded_server_is_the_target(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(str(data_dir("suites")), "-k", "ENTRA-CONN-001")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*target embedded reference server*"])
+
+
+def test_the_plugin_leaves_other_test_suites_alone(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert "scimconform verdict" not in result.stdout.str()
+    assert not (pytester.path / "reports").exists()
+
+
+def test_a_bad_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(str(data_dir("suites")), "--scim-dialect", "klingon")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown dialect 'klingon'*"])
