@@ -91,6 +91,9 @@ def _run(args: argparse.Namespace) -> int:
         "-q",
         "--tb=no",
         "-rN",
+        # the CLI imported scimconform before pytest could load it as a plugin; nothing to rewrite there
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
         f"--junitxml={report_dir / 'junit.xml'}",
         "-o",
         "junit_suite_name=scimconform",
@@ -149,9 +152,13 @@ def _serve(args: argparse.Namespace) -> int:
         app = ReferenceServer(token=args.token or DEFAULT_TOKEN, faults=args.fault)
     except UnknownFaultError as exc:
         raise ConfigError(str(exc)) from None
-    print(f"scimconform reference server on http://{args.host}:{args.port}/scim/v2 (Ctrl-C stops)")
     try:
-        serve_forever(app, args.host, args.port)
+        serve_forever(
+            app,
+            args.host,
+            args.port,
+            ready=lambda url: print(f"scimconform reference server on {url} (Ctrl-C stops)", flush=True),
+        )
     except OSError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return EXIT_OK

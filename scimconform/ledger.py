@@ -1,9 +1,10 @@
 """What this run created on the target, and how it is removed again.
 
-Every POST that returns an id is written down, even one a case expected to fail: a server that
-wrongly accepts a duplicate still gets its duplicate deleted. Cleanup runs in reverse creation order
-(groups before the users they contain), after each case and once more at the end of the session, so
-an interrupted run still leaves nothing behind. Whatever cannot be removed is reported, never hidden.
+A create is written down *before* its POST is sent, with the filter that finds it, so a user whose
+POST was interrupted or timed out is still found and deleted. Every POST that returns an id is
+kept, even one a case expected to fail: a duplicate the server wrongly accepted is deleted too.
+Cleanup runs in reverse creation order (groups before the users they contain), after each case and
+once more at the end of the session. Whatever cannot be removed is reported, never hidden.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ ENDPOINTS = {"User": "/Users", "Group": "/Groups"}
 @dataclass
 class Created:
     resource_type: str
-    id: str
     label: str
     scope: str
+    id: str | None = None
+    match: str | None = None
     delete_sent: bool = False
 
-    @property
-    def path(self) -> str:
-        return f"{ENDPOINTS[self.resource_type]}/{self.id}"
+    def path(self, resource_id: str) -> str:
+        return f"{ENDPOINTS[self.resource_type]}/{resource_id}"
 
 
 @dataclass
@@ -33,9 +34,20 @@ class Ledger:
     entries: list[Created] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
 
-    def register(self, resource_type: str, resource_id: str, label: str, scope: str) -> None:
-        if not any(e.resource_type == resource_type and e.id == resource_id for e in self.entries):
-            self.entries.append(Created(resource_type, resource_id, label, scope))
+    def intend(self, resource_type: str, match: str, label: str, scope: str) -> Created:
+        """Note a create about to be sent; `match` is the filter that finds it if no id comes back."""
+        entry = Created(resource_type, label, scope, match=match)
+        self.entries.append(entry)
+        return entry
+
+    def created(self, resource_type: str, resource_id: str, label: str, scope: str, intent: Created | None) -> None:
+        """Record the id a POST returned, on its intent unless that already holds another resource."""
+        if any(e.resource_type == resource_type and e.id == resource_id for e in self.entries):
+            return
+        if intent is not None and intent.id is None:
+            intent.id = resource_id
+        else:
+            self.entries.append(Created(resource_type, label, scope, id=resource_id))
 
     def delete_sent(self, resource_type: str, resource_id: str) -> None:
         """A case deleted this itself; cleanup will only confirm that it is gone."""
@@ -47,15 +59,31 @@ class Ledger:
         """Delete this scope's resources (all, when scope is None), newest first; return what stayed."""
         stayed = []
         for entry in reversed([e for e in self.entries if scope is None or e.scope == scope]):
-            if not self._remove(client, entry):
-                stayed.append(f"{entry.resource_type} {entry.id} ({entry.label})")
+            for resource_id in self._ids(client, entry):
+                if not self._remove(client, entry, resource_id):
+                    stayed.append(f"{entry.resource_type} {resource_id} ({entry.label})")
             self.entries.remove(entry)
         self.leftovers += stayed
         return stayed
 
     @staticmethod
-    def _remove(client: RecordingClient, entry: Created) -> bool:
+    def _ids(client: RecordingClient, entry: Created) -> list[str]:
+        """The entry's id, or whatever its match filter finds when the POST's answer never arrived."""
+        if entry.id is not None:
+            return [entry.id]
+        if entry.match is None:
+            return []
+        exchange = client.send("GET", ENDPOINTS[entry.resource_type], {"filter": entry.match})
+        try:
+            found = exchange.json().get("Resources") or []
+        except (ValueError, AttributeError):
+            return []
+        return [r["id"] for r in found if isinstance(r, dict) and isinstance(r.get("id"), str)]
+
+    @staticmethod
+    def _remove(client: RecordingClient, entry: Created, resource_id: str) -> bool:
         """Delete unless a case already did; it stayed only if a read still returns it."""
-        if not entry.delete_sent or client.send("GET", entry.path).status == 200:
-            client.send("DELETE", entry.path)
-        return client.send("GET", entry.path).status != 200
+        path = entry.path(resource_id)
+        if not entry.delete_sent or client.send("GET", path).status == 200:
+            client.send("DELETE", path)
+        return client.send("GET", path).status != 200

@@ -25,7 +25,7 @@ from scimconform.checks import CheckFailure
 from scimconform.client import Exchange, RecordingClient
 from scimconform.dialects import DIALECTS, Change, Dialect
 from scimconform.identities import Identity, IdentityFactory
-from scimconform.ledger import ENDPOINTS, Ledger
+from scimconform.ledger import ENDPOINTS, Created, Ledger
 from scimconform.profiles import Attribute, ObjectMapping, Profile
 
 SETUP_DIALECT = DIALECTS["aadOptscim062020"]
@@ -125,8 +125,9 @@ class CaseRun:
             query = {k: self._render(str(v)) for k, v in (request.get("query") or {}).items()}
             body = self._body(request.get("body"), dialect)
             headers = {k: self._render(str(v)) for k, v in (request.get("headers") or {}).items()}
+            intent = self._intend(request.get("body"))
             exchange = self._send(method, path, query, body, headers, request.get("auth", "token"))
-            self._book(method, path, request.get("body"), exchange)
+            self._book(method, path, request.get("body"), exchange, intent)
             try:
                 checks.answered(exchange)
                 self._expect(step.get("expect") or {}, exchange)
@@ -158,7 +159,16 @@ class CaseRun:
             method, path, query or None, body, headers or None, without_credentials=auth == "none"
         )
 
-    def _book(self, method: str, path: str, body_spec: Any, exchange: Exchange) -> None:
+    def _intend(self, body_spec: Any) -> Created | None:
+        """Write a create into the ledger before it is sent, so an interrupted POST is still cleaned."""
+        if not isinstance(body_spec, dict) or "create" not in body_spec:
+            return None
+        identity = self.identities[body_spec["create"]]
+        return self.context.ledger.intend(
+            identity.resource_type, self._match_filter(identity), identity.label, self.scope
+        )
+
+    def _book(self, method: str, path: str, body_spec: Any, exchange: Exchange, intent: Created | None) -> None:
         """Keep the ledger and identities in step with what the server now holds."""
         if exchange.status is None or not 200 <= exchange.status < 300:
             return
@@ -176,7 +186,7 @@ class CaseRun:
                 if identity is not None and identity.id is None:
                     identity.id = created["id"]
                 label = identity.label if identity else "unnamed"
-                self.context.ledger.register(kind, created["id"], label, self.scope)
+                self.context.ledger.created(kind, created["id"], label, self.scope, intent)
         elif method == "DELETE":
             self.context.ledger.delete_sent(kind, path.rstrip("/").rsplit("/", 1)[-1])
 
@@ -253,12 +263,16 @@ class CaseRun:
             return self.guid
         identity = self.identities[name]
         if func == "match":
-            matching = self._mapping(identity).matching.path
-            return f'{matching} eq "{identity.values[matching]}"'
+            return self._match_filter(identity)
         value = self._id_of(name) if attr == "id" else identity.values[attr] if attr else identity.label
         if func == "upper":
             return str(value).upper()
         return value
+
+    def _match_filter(self, identity: Identity) -> str:
+        """The query Entra sends to find this object: its matching attribute, eq, the value quoted."""
+        matching = self._mapping(identity).matching.path
+        return f'{matching} eq "{identity.values[matching]}"'
 
     # -- expectations --------------------------------------------------------------------------------
     def _expect(self, expect: dict[str, Any], exchange: Exchange) -> None:

@@ -1,12 +1,15 @@
 """Bad input gets one clear line and exit 2, reports are still written, and secrets never leak."""
 
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from werkzeug.serving import make_server
 
@@ -138,3 +141,21 @@ def test_list_prints_the_catalogue_and_the_faults(capsys: pytest.CaptureFixture[
     assert "ENTRA-USER-010   blocking Disable a user with active=false; it stays visible" in listing
     assert main(["list", "--faults"]) == 0
     assert "pascalcase-op-rejected" in capsys.readouterr().out
+
+
+def test_serve_runs_the_reference_server_with_faults() -> None:
+    port = closed_port()
+    command = [sys.executable, "-m", "scimconform.cli", "serve", "--port", str(port), "--token", "t0k"]
+    with subprocess.Popen([*command, "--fault", "auth-not-checked"], stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            assert f"http://127.0.0.1:{port}/scim/v2" in process.stdout.readline()
+            answer = httpx.get(f"http://127.0.0.1:{port}/scim/v2/Users", timeout=5)
+            assert answer.status_code == 200  # the fault lets a request without a token through
+        finally:
+            process.terminate()
+
+
+def test_serve_rejects_an_unknown_fault(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--fault", "made-up"]) == 2
+    assert_one_line_error(capsys.readouterr().err, "made-up")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -40,6 +40,12 @@ def serve_in_thread(app: ReferenceServer, host: str = "127.0.0.1", port: int = 0
         server.server_close()
 
 
-def serve_forever(app: ReferenceServer, host: str, port: int) -> None:
-    """Serve until interrupted; werkzeug's serve_forever turns Ctrl-C into a clean shutdown."""
-    make_server(host, port, app, threaded=True).serve_forever()
+def serve_forever(app: ReferenceServer, host: str, port: int, ready: Callable[[str], None] | None = None) -> None:
+    """Serve until interrupted; `ready` hears the base URL once the port is bound.
+
+    werkzeug's serve_forever turns Ctrl-C into a clean shutdown.
+    """
+    server = make_server(host, port, app, threaded=True)
+    if ready is not None:
+        ready(_url(host, server.server_port, app.base_path))
+    server.serve_forever()

@@ -1,0 +1,52 @@
+"""Never harm the target: an interrupted run still deletes what it created and writes its reports."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from scimconform.server import ReferenceServer, serve_in_thread
+from tests.harness import TOKEN
+
+
+class Slow:
+    """Slows every request so that an interrupt lands in the middle of the run."""
+
+    def __init__(self, app: ReferenceServer, delay: float) -> None:
+        self.app = app
+        self.delay = delay
+        self.base_path = app.base_path
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        time.sleep(self.delay)
+        return self.app(environ, start_response)
+
+
+def test_ctrl_c_cleans_up_and_writes_partial_reports(tmp_path: Path) -> None:
+    server = ReferenceServer(token=TOKEN)
+    with serve_in_thread(Slow(server, 0.03)) as url:  # type: ignore[arg-type]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--report-dir", str(tmp_path)],
+            env={**os.environ, "SCIM_TOKEN": TOKEN},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while sum(server.resource_count().values()) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sum(server.resource_count().values()) > 0, "the run never created anything"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        assert server.resource_count() == {"User": 0, "Group": 0}
+    assert process.returncode == 130, out + err
+    assert "Traceback" not in out + err
+    assert "interrupted" in err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["leftovers"] == []
+    assert 0 < len(summary["cases"]) < 50
