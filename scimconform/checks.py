@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from scimconform import attrpath
@@ -69,11 +70,14 @@ def status_code(exchange: Exchange, allowed: Iterable[int]) -> None:
         if exchange.response_body:
             try:
                 doc = exchange.json()
-                detail = f" ({doc.get('detail')})" if isinstance(doc, dict) and doc.get("detail") else ""
+                if isinstance(doc, dict) and doc.get("detail"):
+                    # the server's own words, on one line: a validation library's report can span several
+                    detail = f" ({' '.join(str(doc['detail']).split())})"
             except NotJsonError:
                 detail = ""
         shown = " or ".join(map(str, allowed))
-        raise CheckFailure("status_code", f"expected HTTP {shown}, got {exchange.status}{detail}")
+        retried = f" after {exchange.attempt} attempts" if exchange.attempt > 1 else ""
+        raise CheckFailure("status_code", f"expected HTTP {shown}, got {exchange.status}{detail}{retried}")
 
 
 def content_type(exchange: Exchange) -> None:
@@ -110,12 +114,77 @@ def total_results(exchange: Exchange, expected: int) -> None:
 
 
 def attribute_values(exchange: Exchange, expected: dict[str, Any]) -> None:
-    """Each attribute holds exactly the value Entra sent: same type, same text (entra-wire §1.2)."""
+    """Each attribute holds exactly the value Entra sent: same type, same text (entra-wire §1.2).
+
+    An expected None means the attribute was cleared: absent, null or empty all satisfy it.
+    """
     resource = the_resource(exchange, "attribute_values")
     for path, value in expected.items():
         observed = attrpath.get(resource, path)
-        if observed != value or type(observed) is not type(value):
+        if value is None:
+            if observed not in (attrpath.MISSING, None, "", [], {}):
+                raise CheckFailure("attribute_values", f"{path}: expected it cleared, got {_show(observed)}")
+        elif observed != value or type(observed) is not type(value):
             raise CheckFailure("attribute_values", f"{path}: expected {_show(value)}, got {_show(observed)}")
+
+
+def total_at_least(exchange: Exchange, minimum: int) -> None:
+    document = body(exchange, "total_at_least")
+    observed = document.get("totalResults") if isinstance(document, dict) else None
+    if not isinstance(observed, int) or isinstance(observed, bool) or observed < minimum:
+        raise CheckFailure("total_at_least", f"expected totalResults of at least {minimum}, got {_show(observed)}")
+
+
+def returned_count(exchange: Exchange, expected: int) -> None:
+    listed = resources(exchange, "returned_count")
+    if len(listed) != expected:
+        raise CheckFailure("returned_count", f"expected {expected} resources in the response, got {len(listed)}")
+
+
+def header_values(exchange: Exchange, expected: dict[str, Any]) -> None:
+    """Each header is present, and equal to its expected value unless that is null."""
+    for name, value in expected.items():
+        observed = exchange.header(name)
+        if observed is None:
+            raise CheckFailure("header_values", f"the response lacks the {name} header")
+        if value is not None and observed != str(value):
+            raise CheckFailure("header_values", f"{name}: expected {_show(value)}, got {_show(observed)}")
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int
+    ids: list[str]
+
+
+def list_page(exchange: Exchange, start: int, count: int) -> Page:
+    """One page of a paginated list (RFC 7644 §3.4.2.4): startIndex echoed, at most `count` resources."""
+    document = body(exchange, "pagination")
+    if not isinstance(document, dict):
+        raise CheckFailure("pagination", "the response is not a ListResponse object")
+    echoed = document.get("startIndex")
+    if echoed != start:
+        raise CheckFailure("pagination", f"asked for startIndex {start}, the response says {_show(echoed)}")
+    listed = resources(exchange, "pagination")
+    if len(listed) > count:
+        raise CheckFailure("pagination", f"asked for count {count}, got {len(listed)} resources")
+    per_page = document.get("itemsPerPage", len(listed))
+    if per_page != len(listed):
+        raise CheckFailure("pagination", f"itemsPerPage is {_show(per_page)} but the page holds {len(listed)}")
+    total = document.get("totalResults")
+    if not isinstance(total, int) or isinstance(total, bool):
+        raise CheckFailure("pagination", f"totalResults must be an integer, got {_show(total)}")
+    return Page(total, [str(r.get("id")) for r in listed if isinstance(r, dict)])
+
+
+def paged_ids(seen: list[str], wanted: set[str]) -> None:
+    """Across all pages nothing repeats and nothing the run created is missing."""
+    repeated = sorted({i for i in seen if seen.count(i) > 1})
+    if repeated:
+        raise CheckFailure("pagination", f"resources returned on more than one page: {', '.join(repeated[:5])}")
+    missing = sorted(wanted - set(seen))
+    if missing:
+        raise CheckFailure("pagination", f"{len(missing)} created resources never appeared on any page")
 
 
 def attributes_absent(exchange: Exchange, paths: Iterable[str]) -> None:

@@ -1,4 +1,4 @@
-"""The `scimconform` command: run the suites, list the catalogue, serve the reference server.
+"""The `scimconform` command: run the suites, build the HTML report, list the catalogue, serve.
 
 Exit codes: 0 every blocking case passed, 1 conformance failures (or resources left behind),
 2 bad usage, bad configuration or a target that cannot be judged. A user's mistake gets one line
@@ -15,12 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+import yaml
 
 from scimconform import __version__
 from scimconform.catalogue import load_catalogue
 from scimconform.datafiles import data_dir
 from scimconform.errors import ConfigError, HarnessError
+from scimconform.identities import check_generators
+from scimconform.profile_import import profile_from_export, read_export
 from scimconform.profiles import load_profile
+from scimconform.reporting.html import build_html
 from scimconform.settings import DIALECT_NAMES, Settings, load_settings
 from scimconform.target import configured_target
 
@@ -52,14 +56,30 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", help="attribute-mapping profile name or YAML file (default entra-default)")
     run.add_argument("--dialect", help=f"{', '.join(DIALECT_NAMES)} or all (default all)")
     run.add_argument("--seed", type=int, help="seed for test identities, printed in every report")
+    run.add_argument("--users", type=int, help="users in the provisioning-cycle cases (default 12)")
     run.add_argument("--report-dir", type=Path, help="where reports go (default reports/)")
     run.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
     run.add_argument("-k", dest="select", help="run only cases whose ID matches this pytest -k expression")
+    run.add_argument("--html", action="store_true", help="also build the HTML report (needs Node.js and `npm ci`)")
+    run.add_argument("--har", type=Path, metavar="FILE", help="write every HTTP exchange to FILE as HAR 1.2")
     run.set_defaults(handler=_run)
+
+    report = commands.add_parser("report", help="build the self-contained HTML report from a run's Allure results")
+    report.add_argument("--report-dir", type=Path, default=Path("reports"), help="the run's report directory")
+    report.set_defaults(handler=_report)
 
     listing = commands.add_parser("list", help="print the case catalogue")
     listing.add_argument("--faults", action="store_true", help="list the reference server's named faults instead")
     listing.set_defaults(handler=_list)
+
+    profile = commands.add_parser("profile", help="work with attribute-mapping profiles")
+    profile_commands = profile.add_subparsers(dest="profile_command", required=True)
+    importing = profile_commands.add_parser(
+        "import", help="turn a mapping exported from Entra (Graph synchronizationSchema JSON) into a profile"
+    )
+    importing.add_argument("export", type=Path, help="the exported synchronizationSchema JSON")
+    importing.add_argument("-o", "--output", type=Path, help="profile file to write (default: print it)")
+    importing.set_defaults(handler=_import_profile)
 
     serve = commands.add_parser("serve", help="run the reference SCIM server on loopback")
     serve.add_argument("--host", default="127.0.0.1")
@@ -79,12 +99,14 @@ def _run(args: argparse.Namespace) -> int:
         dialect=args.dialect,
         seed=args.seed,
         report_dir=args.report_dir,
+        users=args.users,
     )
     _check_before_run(settings)
     report_dir = settings.report_dir
     summary = report_dir / "summary.json"
     # Never --clean-alluredir: with pytest-xdist a restarted worker wipes every result (allure.md §3).
     shutil.rmtree(report_dir / "allure-results", ignore_errors=True)
+    shutil.rmtree(report_dir / "allure-report", ignore_errors=True)  # a page from an earlier run would mislead
     summary.unlink(missing_ok=True)
     pytest_args = [
         str(data_dir("suites")),
@@ -102,6 +124,7 @@ def _run(args: argparse.Namespace) -> int:
         f"--scim-profile={settings.profile}",
         f"--scim-dialect={settings.dialect}",
         f"--scim-token-env={settings.token_env}",
+        f"--scim-users={settings.users}",
     ]
     if args.config:
         pytest_args.append(f"--scim-config={args.config}")
@@ -111,6 +134,8 @@ def _run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--scim-seed={settings.seed}")
     if args.select:
         pytest_args += ["-k", args.select]
+    if args.har:
+        pytest_args.append(f"--scim-har={args.har}")
     status = pytest.main(pytest_args)
     if status == pytest.ExitCode.INTERRUPTED:
         print(f"scimconform: interrupted; partial reports are in {report_dir}", file=sys.stderr)
@@ -121,13 +146,26 @@ def _run(args: argparse.Namespace) -> int:
     verdict = json.loads(summary.read_text(encoding="utf-8"))
     if verdict["target_error"]:
         print(f"scimconform: error: {verdict['target_error']}", file=sys.stderr)
-    print(f"scimconform: reports written to {report_dir}/ (junit.xml, allure-results/, summary.json)")
+    written = ["junit.xml", "allure-results/", "summary.json"]
+    if args.html:
+        try:
+            written.append(str(build_html(report_dir).relative_to(report_dir)))
+        except HarnessError as exc:  # the verdict stands without the HTML page
+            print(f"scimconform: no HTML report: {exc}", file=sys.stderr)
+    print(f"scimconform: reports written to {report_dir}/ ({', '.join(written)})")
+    if args.har:
+        print(f"scimconform: HTTP exchanges written to {args.har}")
     return int(verdict["verdict"]["exit_code"])
+
+
+def _report(args: argparse.Namespace) -> int:
+    print(f"scimconform: HTML report written to {build_html(args.report_dir)}")
+    return EXIT_OK
 
 
 def _check_before_run(settings: Settings) -> None:
     """Fail fast, with one line, on anything that would stop the run later."""
-    load_profile(settings.profile)
+    check_generators(load_profile(settings.profile))
     load_catalogue()
     configured_target(settings)
 
@@ -142,6 +180,20 @@ def _list(args: argparse.Namespace) -> int:
     for case in load_catalogue():
         print(f"{case.id:<16} {case.severity:<8} {case.title}")
         print(f"{'':<25} source: {case.source}")
+    return EXIT_OK
+
+
+def _import_profile(args: argparse.Namespace) -> int:
+    name = (args.output or args.export).stem
+    text = yaml.safe_dump(profile_from_export(read_export(args.export), name), sort_keys=False, allow_unicode=True)
+    if args.output is None:
+        print(text, end="")
+        return EXIT_OK
+    args.output.write_text(
+        f"# Imported from {args.export.name} by scimconform profile import.\n{text}", encoding="utf-8"
+    )
+    load_profile(str(args.output))  # what was written must load
+    print(f"scimconform: wrote profile {args.output}")
     return EXIT_OK
 
 

@@ -4,6 +4,10 @@ Every request carries `Authorization: Bearer <token>` and, with a body, `Content
 application/scim+json`, as Entra sends them. Query strings are encoded the way Entra's traffic was
 captured: spaces as `+`, quotes as `%22` (entra-wire §4.1). Secrets are scrubbed from the recorded copy
 before anyone else can see it; the curl reproducer reads the token from `$SCIM_TOKEN`.
+
+A hostile or broken target must not break the run: redirects are not followed (a 3xx is just a wrong
+status), a body is read only up to `MAX_BODY_BYTES`, and 429 or 503 answers are retried a bounded number
+of times after the server's `Retry-After`, each attempt recorded as its own exchange.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import shlex
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
@@ -23,7 +29,18 @@ from scimconform.target import Target
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 REDACTED = "***"
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})  # the scheme stays readable
+_COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})  # a cookie's value is its first word: all of it goes
+
+# Every answer the harness judges is far smaller; past this a body is cut, so a 50 MB answer costs
+# neither memory nor report space.
+MAX_BODY_BYTES = 1024 * 1024
+# "Slow down" answers (RFC 6585 §4, RFC 9110 §15.6.4): retried at most MAX_RETRIES times, each after the
+# server's Retry-After capped at MAX_RETRY_WAIT seconds, or after DEFAULT_RETRY_WAIT when it names none.
+RETRY_STATUSES = frozenset({429, 503})
+MAX_RETRIES = 3
+MAX_RETRY_WAIT = 3.0
+DEFAULT_RETRY_WAIT = 1.0
 
 
 class NotJsonError(ValueError):
@@ -43,6 +60,11 @@ class Exchange:
     response_body: str = ""
     elapsed_ms: float = 0.0
     transport_error: str | None = None
+    attempt: int = 1
+    truncated: bool = False
+    # Checks judge the body as it came; only copies that leave the harness are redacted.
+    raw_body: str = field(default="", repr=False)
+    redact: Callable[[str], str] = field(default=lambda text: text, repr=False)
     _json: Any = field(default=None, repr=False)
     _parsed: bool = field(default=False, repr=False)
 
@@ -52,15 +74,20 @@ class Exchange:
         path = self.url.split("://", 1)[-1]
         path = "/" + path.split("/", 1)[1] if "/" in path else "/"
         outcome = str(self.status) if self.status is not None else (self.transport_error or "no answer")
-        return f"{self.method} {path} → {outcome}"
+        retry = f" (retry {self.attempt - 1})" if self.attempt > 1 else ""
+        return f"{self.method} {path} → {outcome}{retry}"
 
     def json(self) -> Any:
         """The response body as JSON; `NotJsonError` says what was there instead."""
         if not self._parsed:
-            if not self.response_body.strip():
+            if self.truncated:
+                raise NotJsonError(
+                    f"the response body is larger than {MAX_BODY_BYTES // 1024} KiB; scimconform reads no further"
+                )
+            if not self.raw_body.strip():
                 raise NotJsonError("the response has no body")
             try:
-                self._json = json.loads(self.response_body)
+                self._json = json.loads(self.raw_body)
             except json.JSONDecodeError as exc:
                 snippet = self.response_body[:80].replace("\n", " ")
                 raise NotJsonError(f"the response body is not JSON ({exc.msg}): {snippet!r}") from None
@@ -98,9 +125,12 @@ class Redactor:
         return text
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
-        return {
-            k.lower(): (self._scheme_only(v) if k.lower() in _SECRET_HEADERS else self(v)) for k, v in headers.items()
-        }
+        return {k.lower(): self._header(k.lower(), v) for k, v in headers.items()}
+
+    def _header(self, name: str, value: str) -> str:
+        if name in _COOKIE_HEADERS:
+            return REDACTED
+        return self._scheme_only(value) if name in _CREDENTIAL_HEADERS else self(value)
 
     @staticmethod
     def _scheme_only(value: str) -> str:
@@ -121,8 +151,10 @@ class RecordingClient:
         target: Target,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        pause: Callable[[float], None] = time.sleep,
     ) -> None:
         self.target = target
+        self._pause = pause
         self.redact = Redactor([target.token] if target.token else [])
         self.listeners: list[ExchangeListener] = []
         headers = {"User-Agent": f"scimconform/{__version__}", "Accept": SCIM_MEDIA_TYPE}
@@ -142,7 +174,7 @@ class RecordingClient:
         headers: Mapping[str, str] | None = None,
         without_credentials: bool = False,
     ) -> Exchange:
-        """Send one request; transport failures are recorded on the exchange, never raised."""
+        """Send one request, retrying a 429 or 503; transport failures are recorded, never raised."""
         url = self.target.url_for(path)
         if query:
             url += "?" + encode_query(query)
@@ -150,21 +182,37 @@ class RecordingClient:
         request = self._http.build_request(method, url, content=content, headers=self._body_headers(body, headers))
         if without_credentials:
             request.headers.pop("Authorization", None)
+        exchange = self._attempt(request, 1)
+        while exchange.status in RETRY_STATUSES and exchange.attempt <= MAX_RETRIES:
+            self._pause(retry_delay(exchange.header("retry-after")))
+            exchange = self._attempt(request, exchange.attempt + 1)
+        return exchange
+
+    def _attempt(self, request: httpx.Request, attempt: int) -> Exchange:
+        """One round trip, recorded and handed to the listeners."""
         exchange = Exchange(
-            method=method,
-            url=self.redact(url),
+            method=request.method,
+            url=self.redact(str(request.url)),
             request_headers=self.redact.headers(request.headers),
-            request_body=None if content is None else self.redact(content),
+            request_body=self.redact(request.content.decode()) if request.content else None,
+            attempt=attempt,
         )
         started = time.perf_counter()
         try:
-            response = self._http.send(request)
+            response = self._http.send(request, stream=True)
         except httpx.HTTPError as exc:
             exchange.transport_error = describe_transport_error(exc, self._http.timeout.read)
         else:
             exchange.status = response.status_code
             exchange.response_headers = self.redact.headers(response.headers)
-            exchange.response_body = self.redact(response.text)
+            try:
+                exchange.response_body, exchange.truncated = read_body(response)
+            except httpx.HTTPError as exc:
+                exchange.transport_error = describe_transport_error(exc, self._http.timeout.read)
+            finally:
+                response.close()
+            exchange.raw_body, exchange.redact = exchange.response_body, self.redact
+            exchange.response_body = self.redact(exchange.response_body)
         exchange.elapsed_ms = (time.perf_counter() - started) * 1000
         for listener in self.listeners:
             listener(exchange)
@@ -177,6 +225,33 @@ class RecordingClient:
         return headers
 
 
+def read_body(response: httpx.Response) -> tuple[str, bool]:
+    """The body as text, cut after MAX_BODY_BYTES (with a note saying so); True when it was cut."""
+    kept = bytearray()
+    for chunk in response.iter_bytes():
+        kept += chunk
+        if len(kept) > MAX_BODY_BYTES:
+            text = kept[:MAX_BODY_BYTES].decode(response.encoding or "utf-8", errors="replace")
+            return f"{text}\n[scimconform: body cut after {MAX_BODY_BYTES} bytes]", True
+    return kept.decode(response.encoding or "utf-8", errors="replace"), False
+
+
+def retry_delay(retry_after: str | None) -> float:
+    """Seconds to wait before a retry: Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3), capped."""
+    if retry_after is None:
+        return DEFAULT_RETRY_WAIT
+    value = retry_after.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_WAIT)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_WAIT
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), MAX_RETRY_WAIT)
+
+
 def describe_transport_error(exc: httpx.HTTPError, timeout: float | None) -> str:
     """One line naming why no HTTP answer came back."""
     if isinstance(exc, httpx.TimeoutException):
@@ -184,8 +259,14 @@ def describe_transport_error(exc: httpx.HTTPError, timeout: float | None) -> str
     if isinstance(exc, httpx.ConnectError):
         reason = str(exc) or "connection failed"
         if "CERTIFICATE_VERIFY_FAILED" in reason:
-            return "TLS certificate verification failed: the target's certificate is not trusted by this machine"
+            why = reason.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0].strip()
+            return (
+                f"TLS certificate verification failed ({why}): this machine does not trust the target's certificate; "
+                "if a private CA signed it, point SSL_CERT_FILE at that CA's certificate"
+            )
         return f"cannot connect: {reason}"
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"the server broke the HTTP exchange: {exc}"
+    if isinstance(exc, httpx.NetworkError):
+        return f"the connection broke: {exc}"
     return f"{type(exc).__name__}: {exc}"

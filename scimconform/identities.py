@@ -14,11 +14,13 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from faker import Faker
 
-from scimconform.profiles import ObjectMapping
+from scimconform.errors import ConfigError
+from scimconform.profiles import ObjectMapping, Profile
 
 LOCALES = ["de_DE", "fr_FR", "es_ES", "pl_PL", "sv_SE", "en_US"]
 RUN_TAG_ENV = "SCIMCONFORM_RUN_TAG"
@@ -37,6 +39,7 @@ class Identity:
     values: dict[str, Any]
     id: str | None = None
     members: list[str] = field(default_factory=list)
+    deleted: bool = False
 
 
 def _ascii(text: str) -> str:
@@ -79,6 +82,10 @@ class IdentityFactory:
             "phone": lambda v, label: self._faker.msisdn(),
             "employee-number": lambda v, label: str(self._faker.random_number(digits=8, fix_len=True)),
             "department": lambda v, label: self._faker.word().title(),
+            "text": lambda v, label: f"{label} {self._faker.word()}",
+            "boolean": lambda v, label: self._faker.boolean(),
+            "integer": lambda v, label: self._faker.random_int(1, 10**6),
+            "datetime": lambda v, label: self._faker.date_time(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
 
     def known_generators(self) -> list[str]:
@@ -88,7 +95,7 @@ class IdentityFactory:
         self._counter += 1
         label = f"{self._prefix}-{mapping.resource_type[0].lower()}{self._counter}"
         seeds = {"_given": self._faker.first_name(), "_family": self._faker.last_name()}
-        values = {a.path: self._generate(a.generate, seeds, label) for a in mapping.attributes}
+        values = {a.path: self._generate(a.generate, seeds, label) for a in mapping.attributes if a.type != "reference"}
         return Identity(mapping.resource_type, label, values)
 
     def changed_value(self, identity: Identity, path: str, generate: str) -> Any:
@@ -111,3 +118,15 @@ class IdentityFactory:
                 f"unknown value generator {generator!r}; known: {', '.join(self.known_generators())}"
             ) from None
         return make(seeds, label)
+
+
+def check_generators(profile: Profile) -> None:
+    """Every attribute of the profile names a generator this module knows."""
+    known = IdentityFactory(seed=0, run_tag="scf000000").known_generators()
+    for mapping in filter(None, (profile.users, profile.groups)):
+        for attribute in mapping.attributes:
+            if attribute.generate not in known and attribute.type != "reference":
+                raise ConfigError(
+                    f"{profile.source}: attribute {attribute.path} names an unknown generator {attribute.generate!r}; "
+                    f"known: {', '.join(known)}"
+                )

@@ -19,14 +19,16 @@ from typing import Any
 import pytest
 
 from scimconform.catalogue import Case, load_catalogue
-from scimconform.client import RecordingClient, encode_query
+from scimconform.client import RETRY_STATUSES, RecordingClient, encode_query
 from scimconform.errors import HarnessError, TargetError
-from scimconform.identities import RUN_TAG_ENV, IdentityFactory, new_run_tag
+from scimconform.identities import RUN_TAG_ENV, IdentityFactory, check_generators, new_run_tag
 from scimconform.ledger import Ledger
 from scimconform.profiles import Profile, load_profile
 from scimconform.replay import CaseRun, CaseSkipped, ConformanceFailure, PreconditionFailed, RunContext
 from scimconform.reporting import allure as allure_report
 from scimconform.reporting.console import render_verdict
+from scimconform.reporting.har import HarRecorder
+from scimconform.reporting.junit import name_testcase
 from scimconform.reporting.results import CaseResult, RunRecord
 from scimconform.settings import Settings, load_settings
 from scimconform.target import Target, configured_target, embedded_target
@@ -45,6 +47,10 @@ class CaseParam:
     def id(self) -> str:
         return self.case.id + (f"-{self.dialect}" if self.dialect else "")
 
+    def __repr__(self) -> str:
+        """Allure shows (and hashes into its history id) a parameter's repr: keep it short and stable."""
+        return self.id
+
 
 class PluginState:
     """Per-session state, built lazily the first time a scimconform suite is collected."""
@@ -60,8 +66,10 @@ class PluginState:
             dialect=option("scim_dialect"),
             seed=option("scim_seed"),
             report_dir=option("scim_report_dir"),
+            users=option("scim_users"),
         )
         self.profile: Profile = load_profile(self.settings.profile)
+        check_generators(self.profile)
         self.catalogue = load_catalogue()
         self.seed = self.settings.seed if self.settings.seed is not None else random.SystemRandom().randrange(10**6)
         # One tag per run: xdist workers inherit the controller's, every other session makes its own.
@@ -111,17 +119,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--scim-profile", help="attribute-mapping profile: a shipped name or a YAML file")
     group.addoption("--scim-dialect", help="default, aadOptscim062020, tutorial or all")
     group.addoption("--scim-seed", type=int, help="seed for test identities, to repeat a run")
+    group.addoption("--scim-users", type=int, help="users in the provisioning-cycle cases (default 12)")
     group.addoption("--scim-config", help="settings file (default: scimconform.yaml if present)")
     group.addoption("--scim-report-dir", help="where summary.json is written (default reports/)")
+    group.addoption("--scim-har", help="write every HTTP exchange, secrets redacted, to this HAR 1.2 file")
     parser.addini("scim_suites", type="bool", default=False, help="this directory holds scimconform suites")
 
 
-_OPTIONS = ("scim_url", "scim_token_env", "scim_profile", "scim_dialect", "scim_seed", "scim_config", "scim_report_dir")
+_OPTIONS = (
+    "scim_url",
+    "scim_token_env",
+    "scim_profile",
+    "scim_dialect",
+    "scim_seed",
+    "scim_users",
+    "scim_config",
+    "scim_report_dir",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scim_suite(name): run the YAML cases of fixtures/cases/<name>/")
     config.pluginmanager.register(ResultCollector(config), "scimconform-results")
+    if config.getoption("scim_har"):
+        config.pluginmanager.register(HarRecorder(Path(config.getoption("scim_har"))), "scimconform-har")
     # Settle the settings now when this is a conformance run, so a bad option is one usage error
     # before collection, not a collection error per module.
     if config.getini("scim_suites") or any(config.getoption(name) is not None for name in _OPTIONS):
@@ -154,13 +175,18 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         target = state.target_template or stack.enter_context(embedded_target())
         client = RecordingClient(target, timeout=state.settings.timeout)
         stack.callback(client.close)
-        client.listeners.append(allure_report.attach_exchange)
+        steps = allure_report.AllureSteps(target.base_url)
+        client.listeners.append(steps.exchange)
+        har = request.config.pluginmanager.get_plugin("scimconform-har")
+        if isinstance(har, HarRecorder):
+            client.listeners.append(har)
         context = RunContext(
             client=client,
             profile=state.profile,
             factory=IdentityFactory(state.seed, state.run_tag),
             ledger=Ledger(),
-            observer=allure_report.AllureSteps(),
+            observer=steps,
+            users=state.settings.users,
         )
         session = Session(target, context, preflight(client))
         state.record.target_error = session.target_error
@@ -177,6 +203,8 @@ def preflight(client: RecordingClient) -> str | None:
         return f"target {client.target.base_url} unreachable: {exchange.transport_error}"
     if exchange.status in (401, 403):
         return f"the target refused the bearer token (HTTP {exchange.status}): check the token and --token-env"
+    if exchange.status in RETRY_STATUSES:
+        return f"the target keeps answering HTTP {exchange.status} ({exchange.attempt} attempts): it is not serving now"
     try:
         exchange.json()
     except ValueError:
@@ -194,7 +222,6 @@ def preflight(client: RecordingClient) -> str | None:
 def scim_case(request: pytest.FixtureRequest, scim_session: Session) -> Iterator[CaseRun]:
     param: CaseParam = request.param
     state = _state(request.config)
-    allure_report.describe_case(param.case, param.dialect, state.profile.name)
     if scim_session.target_error:
         raise TargetError(scim_session.target_error)
     run = CaseRun(param.case, param.dialect, scim_session.context)
@@ -221,6 +248,10 @@ def pytest_runtest_makereport(
     if not isinstance(param, CaseParam):
         return report
     error = call.excinfo.value if call.excinfo else None
+    if report.when == "setup":  # allure-pytest has named the test by now; the case's labels go on top
+        allure_report.describe_case(param.case, param.dialect, _state(item.config).profile.name)
+    if isinstance(error, ConformanceFailure):
+        allure_report.explain_failure(param.case)
     if isinstance(error, ConformanceFailure | PreconditionFailed | HarnessError):
         report.longrepr = str(error)
     status = _status(report, error)
@@ -241,7 +272,10 @@ def _one_line(error: BaseException | None) -> str:
     if error is None or isinstance(error, pytest.skip.Exception):
         return ""
     if isinstance(error, ConformanceFailure):
-        return f"{error.exchange.label}: {error.observed}"
+        label = error.exchange.label
+        if error.observed in label:  # a transport failure already names itself in the label
+            return label
+        return error.exchange.redact(f"{label}: {error.observed}")
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
@@ -273,13 +307,18 @@ class ResultCollector:
         state = self._state()
         for name, value in report.user_properties:
             if name == "scim_result" and state is not None and isinstance(value, dict):
-                state.record.results.append(CaseResult(**value))
+                result = CaseResult(**value)
+                state.record.results.append(result)
+                name_testcase(self.config, report, result.display_name)
 
     @pytest.hookimpl(trylast=True)  # after the runner's teardown, so the final sweep's leftovers are in
     def pytest_sessionfinish(self) -> None:
         state = self._state()
         if state is not None and not hasattr(self.config, "workerinput"):
             state.record.write(state.settings.report_dir / "summary.json")
+            allure_dir = self.config.getoption("allure_report_dir", None)
+            if allure_dir:
+                allure_report.write_run_files(Path(allure_dir), state.record, os.environ)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         state = self._state()

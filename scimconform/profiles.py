@@ -27,7 +27,7 @@ GROUP_SCHEMAS = [
 ]
 
 # Named attribute selections the cases use instead of naming attributes a profile may not map.
-SELECTORS = ("all", "updatable", "matching", "optional", "value-filtered", "single-valued")
+SELECTORS = ("all", "updatable", "matching", "optional", "value-filtered", "single-valued", "manager")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,11 @@ class ObjectMapping:
 
     @property
     def matching(self) -> Attribute:
-        return min((a for a in self.attributes if a.matching is not None), key=lambda a: a.matching or 0)
+        return self.matching_order()[0]
+
+    def matching_order(self) -> list[Attribute]:
+        """Matching attributes in Entra's precedence order (CAA "Matching precedence")."""
+        return sorted((a for a in self.attributes if a.matching is not None), key=lambda a: a.matching or 0)
 
     def select(self, selector: str | list[str]) -> list[Attribute]:
         """The attributes a case's selector names, in mapping order."""
@@ -76,6 +80,8 @@ class ObjectMapping:
                 return [a for a in self.select("updatable") if a.parsed.value_filtered]
             case "single-valued":
                 return [a for a in self.select("updatable") if not a.parsed.value_filtered]
+            case "manager":
+                return [a for a in self.attributes if a.type == "reference" and a.parsed.attr.lower() == "manager"]
         raise ValueError(f"unknown attribute selector {selector!r}; known: {', '.join(SELECTORS)}")
 
     def create_body(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -83,8 +89,9 @@ class ObjectMapping:
         schemas = USER_SCHEMAS if self.resource_type == "User" else GROUP_SCHEMAS
         body: dict[str, Any] = {"schemas": list(schemas)}
         primaries = {p.lower() for p in self.primary_elements}
+        # Reference attributes (manager) are set by a PATCH once the referenced object exists (entra-wire §4.3).
         for attribute in self.attributes:
-            if attribute.path in values:
+            if attribute.path in values and attribute.type != "reference":
                 parsed = attribute.parsed
                 element = f'{parsed.attr}[{parsed.filter[0]} eq "{parsed.filter[1]}"]' if parsed.filter else ""
                 attrpath.put(body, attribute.path, values[attribute.path], primary=element.lower() in primaries)
@@ -113,8 +120,12 @@ def available_profiles() -> list[str]:
 
 
 def load_profile(name_or_file: str) -> Profile:
-    """Load a shipped profile by name, or a profile file by path."""
+    """Load a shipped profile by name, a profile file by path, or a mapping exported from Entra (.json)."""
     path = Path(name_or_file)
+    if path.suffix.lower() == ".json":
+        from scimconform.profile_import import profile_from_export, read_export
+
+        return _build(profile_from_export(read_export(path), path.stem), path)
     if not path.suffix:
         path = data_dir("fixtures") / "profiles" / f"{name_or_file}.yaml"
         if not path.is_file():

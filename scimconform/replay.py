@@ -3,7 +3,8 @@
 A step is one HTTP request and its expectations. Bodies come from the profile (`create`), from a
 dialect (`patch`: what changes, rendered as Entra would send it) or from a literal template (`json`).
 Template strings refer to the case's identities: `{user.id}`, `{user.userName}`, `{upper:user.userName}`,
-`{match:user}` (the matching-attribute filter Entra sends), `{guid}`.
+`{match:user}` (the matching-attribute filter Entra sends), `{captured.location}`, `{guid}`. An identity
+may be a list (`people`, one per user of `--users`); `foreach` walks it and `members: [people]` names them all.
 
 Setup steps establish a precondition; when one fails the case cannot be judged and is an error,
 not a failure. Setup PATCHes use the RFC-shaped dialect, so only the step under test speaks the
@@ -14,12 +15,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from scimconform import checks
+from scimconform import attrpath, checks
 from scimconform.catalogue import Case
 from scimconform.checks import CheckFailure
 from scimconform.client import Exchange, RecordingClient
@@ -29,6 +30,7 @@ from scimconform.ledger import ENDPOINTS, Created, Ledger
 from scimconform.profiles import Attribute, ObjectMapping, Profile
 
 SETUP_DIALECT = DIALECTS["aadOptscim062020"]
+MAX_PAGED = 2000
 _TEMPLATE = re.compile(r"\{(?:(?P<func>\w+):)?(?P<name>[A-Za-z_]\w*)(?:\.(?P<attr>[^{}]+))?\}")
 
 
@@ -56,6 +58,9 @@ class ConformanceFailure(AssertionError):
         return self.case.severity
 
     def render(self) -> str:
+        return self.exchange.redact(self._text())
+
+    def _text(self) -> str:
         return (
             f"{self.case.id} [{self.severity}] {self.case.requirement}\n"
             f"  request: {self.exchange.label}\n"
@@ -78,6 +83,7 @@ class RunContext:
     factory: IdentityFactory
     ledger: Ledger
     observer: StepObserver
+    users: int = 12
 
 
 class CaseRun:
@@ -90,12 +96,14 @@ class CaseRun:
         self.context = context
         self.scope = f"{case.id}:{dialect or '-'}:{uuid.uuid4().hex[:8]}"
         self.identities: dict[str, Identity] = {}
+        self.lists: dict[str, list[str]] = {}
+        self.captured: dict[str, Any] = {}
         self.guid = str(uuid.uuid4())
 
     def run(self) -> None:
         self._check_applicable()
-        mappings = {name: self.context.profile.mapping(kind) for name, kind in self.case.identities.items()}
-        self.identities = {name: self.context.factory.new(mapping) for name, mapping in mappings.items()}
+        for name, spec in self.case.identities.items():
+            self._make_identities(name, spec)
         for step in self.case.setup:
             self._run_step(step, setup=True)
         for step in self.case.steps:
@@ -105,49 +113,186 @@ class CaseRun:
         """Delete what this case created; returns what could not be deleted."""
         return self.context.ledger.clean(self.context.client, self.scope)
 
-    # -- applicability -------------------------------------------------------------------------------
+    # -- identities and applicability ----------------------------------------------------------------
     def _check_applicable(self) -> None:
         profile = self.context.profile
         for requirement in self.case.requires:
             if requirement == "groups" and profile.groups is None:
                 raise CaseSkipped(f"profile {profile.name} maps no groups")
+            if requirement == "manager" and not profile.users.select("manager"):
+                raise CaseSkipped(f"profile {profile.name} maps no manager")
+
+    def _make_identities(self, name: str, spec: Any) -> None:
+        kind, count = (spec, None) if isinstance(spec, str) else (spec["kind"], spec["count"])
+        if kind == "Group" and self.context.profile.groups is None:
+            return  # steps about groups carry `when: groups` and are left out for this profile
+        mapping = self.context.profile.mapping(kind)
+        if count is None:
+            self.identities[name] = self.context.factory.new(mapping)
+            return
+        total = self.context.users if count == "users" else int(count)
+        self.lists[name] = [f"{name}_{index}" for index in range(1, total + 1)]
+        for member in self.lists[name]:
+            self.identities[member] = self.context.factory.new(mapping)
 
     # -- steps ---------------------------------------------------------------------------------------
+    def _applies(self, condition: str | None) -> bool:
+        """`when: groups` needs a group mapping; `when: <selector>` needs the profile to map such a user attribute."""
+        profile = self.context.profile
+        if condition is None:
+            return True
+        if condition == "groups":
+            return profile.groups is not None
+        return bool(profile.users.select(condition))
+
     def _run_step(self, step: dict[str, Any], setup: bool) -> None:
+        if not self._applies(step.get("when")):
+            return
+        if "foreach" in step:
+            for member in self._names(step["foreach"]):
+                self.identities[step["as"]] = self.identities[member]
+                for inner in step["steps"]:
+                    self._run_step(inner, setup)
+            return
+        if "match" in step:
+            self._match(step["match"], step.get("expect", "absent"), setup)
+            return
+        if "paginate" in step:
+            self._paginate(step.get("name"), step["paginate"], setup)
+            return
+        if "verify" in step:
+            for member in self._names(step["verify"]):
+                self._verify(member, setup)
+            return
         if "create" in step:
             step = self._create_step(step["create"])
+        self._request_step(step, setup)
+
+    def _request_step(self, step: dict[str, Any], setup: bool) -> Exchange:
         request = step["request"]
         dialect = SETUP_DIALECT if setup else self.dialect
-        title = step.get("name") or f"{request['method']} {request['path']}"
-        with self.context.observer.step(("Setup: " if setup else "") + title):
+        title = self._render(step.get("name") or f"{request['method']} {request['path']}")
+        with self._judging(title, setup) as judge:
             method = request["method"]
             path = self._render(request["path"])
             query = {k: self._render(str(v)) for k, v in (request.get("query") or {}).items()}
             body = self._body(request.get("body"), dialect)
             headers = {k: self._render(str(v)) for k, v in (request.get("headers") or {}).items()}
             intent = self._intend(request.get("body"))
-            exchange = self._send(method, path, query, body, headers, request.get("auth", "token"))
+            exchange = judge.exchange = self._send(method, path, query, body, headers, request.get("auth", "token"))
             self._book(method, path, request.get("body"), exchange, intent)
+            checks.answered(exchange)
+            for name, attribute in (step.get("capture") or {}).items():
+                self.captured[name] = attrpath.get(checks.the_resource(exchange, "capture"), attribute)
+                if self.captured[name] is attrpath.MISSING:
+                    raise CheckFailure("capture", f"the response carries no {attribute}")
+            self._expect(step.get("expect") or {}, exchange)
+        return exchange
+
+    @contextmanager
+    def _judging(self, title: str, setup: bool) -> Iterator[_Judge]:
+        """Run one step inside a reported step; turn a broken check into the right kind of outcome."""
+        judge = _Judge()
+        with self.context.observer.step(("Setup: " if setup else "") + title):
             try:
-                checks.answered(exchange)
-                self._expect(step.get("expect") or {}, exchange)
+                yield judge
             except CheckFailure as failure:
-                if setup:
-                    raise PreconditionFailed(f"setup step '{title}' failed: {failure} [{exchange.label}]") from None
-                raise ConformanceFailure(self.case, self.dialect_name, failure, exchange) from None
+                if setup or judge.exchange is None:
+                    label = judge.exchange.label if judge.exchange else "no request"
+                    redact = judge.exchange.redact if judge.exchange else str
+                    raise PreconditionFailed(redact(f"setup step '{title}' failed: {failure} [{label}]")) from None
+                raise ConformanceFailure(self.case, self.dialect_name, failure, judge.exchange) from None
 
     def _create_step(self, spec: Any) -> dict[str, Any]:
         """`create: user` or `create: {of: user, without: <selector>}` — Entra's POST, as setup."""
         name = spec if isinstance(spec, str) else spec["of"]
         identity = self.identities[name]
         if isinstance(spec, dict) and "without" in spec:
-            for attribute in self._select(name, spec["without"], spec.get("take")):
+            for attribute in self._mapping(identity).select(spec["without"])[: spec.get("take")]:
                 identity.values.pop(attribute.path, None)
         return {
             "name": f"Create {name}",
             "request": {"method": "POST", "path": ENDPOINTS[identity.resource_type], "body": {"create": name}},
             "expect": {"status": [201], "has_id": True},
         }
+
+    def _match(self, name: str, expected: str, setup: bool) -> None:
+        """Entra's match: one filter per matching attribute, in precedence order, until one finds it.
+
+        Attributes the object has no value for are not queried (entra-wire §4.5).
+        """
+        identity = self.identities[name]
+        endpoint = ENDPOINTS[identity.resource_type]
+        query_extra = {"excludedAttributes": "members"} if identity.resource_type == "Group" else {}
+        for attribute in self._mapping(identity).matching_order():
+            if attribute.path not in identity.values:
+                continue
+            expect: dict[str, Any] = {"status": 200, "total": 1 if expected == "present" else 0}
+            if expected == "present":
+                expect["id"] = name
+            query = {**query_extra, "filter": self._match_filter(identity, attribute.path)}
+            self._request_step(
+                {
+                    "name": f"Match {name} by {attribute.path}",
+                    "request": {"method": "GET", "path": endpoint, "query": query},
+                    "expect": expect,
+                },
+                setup,
+            )
+            if expected == "present":
+                return
+
+    def _verify(self, name: str, setup: bool) -> None:
+        """End-state check: the object is there exactly once with the values it should have, or gone."""
+        identity = self.identities[name]
+        endpoint = ENDPOINTS[identity.resource_type]
+        path = f"{endpoint}/{{{name}.id}}"
+        if identity.deleted:
+            self._request_step(
+                {"name": f"{name} is gone", "request": {"method": "GET", "path": path}, "expect": {"status": 404}},
+                setup,
+            )
+            self._match(name, "absent", setup)
+            return
+        expect: dict[str, Any] = {"status": 200, "id": name, "values": name}
+        if identity.resource_type == "Group":
+            expect["members"] = name
+        self._request_step(
+            {"name": f"{name} holds what Entra sent", "request": {"method": "GET", "path": path}, "expect": expect},
+            setup,
+        )
+        if identity.resource_type == "User":
+            self._match(name, "present", setup)
+
+    def _paginate(self, title: str | None, spec: dict[str, Any], setup: bool) -> None:
+        """Page through a collection as the gallery's pagination test does (`startIndex=N&count=C`).
+
+        Every page must echo its startIndex and hold at most `count` resources; across all pages no id
+        may repeat and every identity in `find` must appear.
+        """
+        wanted = {self._id_of(member) for member in self._names(spec["find"])}
+        seen: list[str] = []
+        start, count, total = 1, int(spec["count"]), None
+        while total is None or start <= total:
+            if len(seen) > MAX_PAGED:
+                raise CaseSkipped(f"the target holds more than {MAX_PAGED} resources; paging through all is too long")
+            step = {
+                "name": f"{title or 'Page'}: startIndex={start}&count={count}",
+                "request": {"method": "GET", "path": spec["path"], "query": {"startIndex": start, "count": count}},
+                "expect": {"status": 200, "schema": "list-response"},
+            }
+            exchange = self._request_step(step, setup)
+            with self._judging(f"Page at startIndex {start}", setup) as judge:
+                judge.exchange = exchange
+                page = checks.list_page(exchange, start, count)
+                total = page.total
+                seen += page.ids
+                if not page.ids:
+                    raise CheckFailure("pagination", f"page at startIndex {start} is empty but totalResults is {total}")
+            start += len(page.ids)
+        with self._judging("Every resource appears exactly once", setup) as judge:
+            judge.exchange = exchange
+            checks.paged_ids(seen, wanted)
 
     def _send(
         self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str], auth: str
@@ -188,7 +333,11 @@ class CaseRun:
                 label = identity.label if identity else "unnamed"
                 self.context.ledger.created(kind, created["id"], label, self.scope, intent)
         elif method == "DELETE":
-            self.context.ledger.delete_sent(kind, path.rstrip("/").rsplit("/", 1)[-1])
+            resource_id = path.rstrip("/").rsplit("/", 1)[-1]
+            self.context.ledger.delete_sent(kind, resource_id)
+            for identity in self.identities.values():
+                if identity.id == resource_id:
+                    identity.deleted = True
 
     # -- bodies --------------------------------------------------------------------------------------
     def _body(self, spec: Any, dialect: Dialect) -> Any:
@@ -199,16 +348,14 @@ class CaseRun:
             return self._mapping(identity).create_body(identity.values)
         if "patch" in spec:
             return dialect.render(self._changes(spec["patch"]))
-        if "json" in spec:
-            return self._render_tree(spec["json"])
-        raise ValueError(f"{self.case.file}: unknown body {spec}")
+        return self._render_tree(spec["json"])
 
     def _changes(self, spec: dict[str, Any]) -> list[Change]:
         changes = []
         for op, detail in spec.items():
             identity = self.identities[detail["of"]]
             if op in ("add-members", "remove-members"):
-                members = [self._id_of(m) for m in detail["members"]]
+                members = [self._id_of(m) for entry in detail["members"] for m in self._names(entry)]
                 if op == "add-members":
                     identity.members += [m for m in members if m not in identity.members]
                 else:
@@ -216,12 +363,16 @@ class CaseRun:
                 changes.append(Change(op, dict.fromkeys(members)))
                 continue
             values = {path: self._render_tree(v) for path, v in (detail.get("set") or {}).items()}
-            if "attrs" in detail:
-                for attribute in self._select(detail["of"], detail["attrs"], detail.get("take")):
-                    values[attribute.path] = self.context.factory.changed_value(
-                        identity, attribute.path, attribute.generate
-                    )
-            identity.values.update(values)
+            for attribute in (
+                self._select(detail["of"], detail["attrs"], detail.get("take")) if "attrs" in detail else []
+            ):
+                values[attribute.path] = (
+                    self._render_tree(detail["value"])
+                    if "value" in detail
+                    else self.context.factory.changed_value(identity, attribute.path, attribute.generate)
+                )
+            # "" and null clear an attribute (gallery test 16); the identity remembers it as cleared.
+            identity.values.update({p: None if v in ("", None) else v for p, v in values.items()})
             changes.append(Change(op, values))
         return changes
 
@@ -233,6 +384,10 @@ class CaseRun:
                 f"profile {self.context.profile.name} maps no {selector} {mapping.resource_type} attribute"
             )
         return chosen
+
+    def _names(self, name: str) -> list[str]:
+        """An identity list's member names, or the single name itself."""
+        return self.lists.get(name, [name])
 
     def _mapping(self, identity: Identity) -> ObjectMapping:
         return self.context.profile.mapping(identity.resource_type)
@@ -261,6 +416,8 @@ class CaseRun:
         func, name, attr = match["func"], match["name"], match["attr"]
         if name == "guid":
             return self.guid
+        if name == "captured":
+            return self.captured[attr]
         identity = self.identities[name]
         if func == "match":
             return self._match_filter(identity)
@@ -269,9 +426,9 @@ class CaseRun:
             return str(value).upper()
         return value
 
-    def _match_filter(self, identity: Identity) -> str:
-        """The query Entra sends to find this object: its matching attribute, eq, the value quoted."""
-        matching = self._mapping(identity).matching.path
+    def _match_filter(self, identity: Identity, path: str | None = None) -> str:
+        """The query Entra sends to find this object: a matching attribute, eq, the value quoted."""
+        matching = path or self._mapping(identity).matching.path
         return f'{matching} eq "{identity.values[matching]}"'
 
     # -- expectations --------------------------------------------------------------------------------
@@ -282,11 +439,14 @@ class CaseRun:
             "schema": lambda v: checks.json_schema(exchange, v, expect.get("items")),
             "items": lambda v: None,  # consumed by `schema`
             "total": lambda v: checks.total_results(exchange, int(v)),
+            "total_min": lambda v: checks.total_at_least(exchange, len(self._names(v))),
+            "returned": lambda v: checks.returned_count(exchange, int(v)),
             "has_id": lambda v: checks.has_id(exchange),
             "id": lambda v: checks.resource_id(exchange, self._id_of(v)),
             "values": lambda v: checks.attribute_values(exchange, self._expected_values(v)),
             "absent": lambda v: checks.attributes_absent(exchange, v),
             "members": lambda v: checks.member_values(exchange, self.identities[v].members),
+            "headers": lambda v: checks.header_values(exchange, {k: self._render_tree(x) for k, x in v.items()}),
             "discoverable": lambda v: self._discoverable(exchange, v),
             "resource_types": lambda v: checks.resource_types_include(exchange, self._resource_types(v)),
         }
@@ -294,13 +454,17 @@ class CaseRun:
             runners[key](value)
 
     def _expected_values(self, spec: Any) -> dict[str, Any]:
-        if isinstance(spec, str):
-            return dict(self.identities[spec].values)
-        values = self.identities[spec["of"]].values
-        if "attrs" in spec:
-            paths = {a.path for a in self._mapping(self.identities[spec["of"]]).select(spec["attrs"])}
+        """What the resource must hold: the identity's values; a reference is compared by its `value`."""
+        name = spec if isinstance(spec, str) else spec["of"]
+        identity = self.identities[name]
+        values = dict(identity.values)
+        if isinstance(spec, dict) and "attrs" in spec:
+            paths = {a.path for a in self._mapping(identity).select(spec["attrs"])}
             values = {p: v for p, v in values.items() if p in paths}
-        return {**values, **{p: self._render_tree(v) for p, v in (spec.get("set") or {}).items()}}
+        if isinstance(spec, dict):
+            values.update({p: self._render_tree(v) for p, v in (spec.get("set") or {}).items()})
+        references = {a.path for a in self._mapping(identity).attributes if a.type == "reference"}
+        return {(f"{p}.value" if p in references and v is not None else p): v for p, v in values.items()}
 
     def _discoverable(self, exchange: Exchange, resource_type: str) -> None:
         mapping = self.context.profile.mapping(resource_type)
@@ -310,3 +474,10 @@ class CaseRun:
     def _resource_types(self, spec: Any) -> list[str]:
         profile = self.context.profile
         return ["User"] + (["Group"] if profile.groups is not None else []) if spec == "profile" else list(spec)
+
+
+@dataclass
+class _Judge:
+    """The exchange a step is judged on, once it has been sent."""
+
+    exchange: Exchange | None = None

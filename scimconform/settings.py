@@ -33,6 +33,7 @@ class Settings:
     seed: int | None = None
     report_dir: Path = field(default_factory=lambda: Path("reports"))
     timeout: float = 30.0
+    users: int = 12
 
     @property
     def dialects(self) -> tuple[str, ...]:
@@ -61,6 +62,8 @@ def validate(settings: Settings) -> Settings:
     """Reject values no run could use; the message names the setting and the accepted values."""
     if settings.dialect not in (*DIALECT_NAMES, "all"):
         raise ConfigError(f"unknown dialect {settings.dialect!r}: choose one of {', '.join(DIALECT_NAMES)} or all")
+    if settings.users < 1:
+        raise ConfigError(f"users must be at least 1, not {settings.users}")
     if settings.timeout <= 0:
         raise ConfigError(f"timeout must be a positive number of seconds, not {settings.timeout}")
     return settings
@@ -107,7 +110,7 @@ def _coerce(values: dict[str, Any], source: str) -> Settings:
     converted: dict[str, Any] = {}
     for name, raw in values.items():
         try:
-            if name == "seed":
+            if name in ("seed", "users"):
                 converted[name] = int(raw)
             elif name == "timeout":
                 converted[name] = float(raw)

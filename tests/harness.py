@@ -44,6 +44,13 @@ class Outcome:
         }
 
 
+def run_against(report_dir: Path, faults: Sequence[str], *args: str) -> int:
+    """`scimconform run …` against a fresh reference server with these faults on; for module fixtures."""
+    with pytest.MonkeyPatch.context() as patch, reference_server(*faults) as url:
+        patch.setenv("SCIM_TOKEN", TOKEN)
+        return main(["run", "--url", url, "--report-dir", str(report_dir), "--seed", "11", *args])
+
+
 def run_cli(capsys: pytest.CaptureFixture[str], report_dir: Path, *args: str) -> Outcome:
     """`scimconform run …` in this process, with the token in SCIM_TOKEN."""
     argv: Sequence[str] = ["run", "--report-dir", str(report_dir), "--seed", "11", *args]

@@ -1,5 +1,6 @@
 """The case catalogue and the profiles: every file loads, every bad file is named precisely."""
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -7,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scimconform.catalogue import EXPECTATIONS, load_case, load_catalogue
+from scimconform.catalogue import load_case, load_catalogue
 from scimconform.datafiles import data_dir
 from scimconform.dialects import DIALECTS, Change
 from scimconform.errors import ConfigError
@@ -16,7 +17,7 @@ from scimconform.profiles import available_profiles, load_profile
 from scimconform.replay import CaseRun
 from scimconform.validation import schema_errors
 
-CASE_ID = re.compile(r"^ENTRA-(CONN|HTTP|DISC|USER|GROUP)-\d{3}$")
+CASE_ID = re.compile(r"^ENTRA-(CONN|HTTP|DISC|USER|GROUP|CYCLE|GAL)-\d{3}$")
 
 
 def test_every_case_has_its_metadata() -> None:
@@ -28,31 +29,40 @@ def test_every_case_has_its_metadata() -> None:
         assert case.link and case.link.startswith("https://"), case.id
 
 
-def test_engine_handles_every_expectation_the_catalogue_allows() -> None:
+def test_engine_handles_every_expectation_the_sequence_schema_allows() -> None:
+    schema = json.loads((data_dir("schemas") / "sequence.json").read_text())
+    allowed = set(schema["$defs"]["expect"]["properties"])
     source = Path(CaseRun.__module__.replace(".", "/") + ".py")
     text = (Path(__file__).parents[1] / source).read_text()
-    assert {key for key in EXPECTATIONS if f'"{key}":' in text} == set(EXPECTATIONS)
+    assert {key for key in allowed if f'"{key}":' in text} == allowed
+
+
+BASE = "".join(f"{k}: x\n" for k in ("title", "requirement", "source", "fix", "feature", "story"))
+BASE += "id: ENTRA-TEST-001\nseverity: blocking\n"
+STEP = "steps: [{request: {method: GET, path: /x}}]\n"
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("id: X\n", "missing field 'title'"),
-        ("{base}severity: fatal\n", "line 8: field 'severity' must be one of blocking, warning"),
-        ("{base}colour: red\n", "field 'colour' is not a case field"),
-        ("{base}steps: [{request: {method: GET}}]\n", "step 1: needs create, or a request with method and path"),
-        ("{base}steps: [{request: {method: GET, path: /x}, expect: {shape: round}}]\n", "unknown expectation 'shape'"),
-        ("{base}steps: [{request: {method: GET, path: /x, body: {xml: 1}}}]\n", "body must be one of"),
+        ("id: ENTRA-TEST-001\n", "line 1: field (top level): 'title' is a required property"),
+        (
+            BASE.replace("blocking", "fatal") + STEP,
+            "line 8: field severity: 'fatal' is not one of ['blocking', 'warning']",
+        ),
+        (BASE + STEP + "colour: red\n", "'colour' was unexpected"),
+        (BASE + "steps: [{request: {method: GET}}]\n", "line 9: field steps.0.request: 'path' is a required property"),
+        (
+            BASE + "steps:\n  - request: {method: GET, path: /x}\n    expect: {shape: round}\n",
+            "line 11: field steps.0.expect",
+        ),
+        (BASE + "steps: [{request: {method: GET, path: /x, body: {xml: 1}}}]\n", "field steps.0.request.body"),
+        (BASE + "steps: []\n", "field steps: [] should be non-empty"),
     ],
 )
 def test_a_malformed_case_is_named_with_file_line_and_field(tmp_path: Path, text: str, message: str) -> None:
-    base = "".join(f"{k}: x\n" for k in ("id", "title", "requirement", "source", "fix", "feature", "story"))
-    if "{base}" in text and "steps:" not in text:
-        text += "steps: [{request: {method: GET, path: /x}}]\n"
-    if "severity" not in text:
-        text = text.replace("{base}", base + "severity: blocking\n")
     path = tmp_path / "bad.yaml"
-    path.write_text(text.replace("{base}", base))
+    path.write_text(text)
     with pytest.raises(ConfigError, match=re.escape(str(path)) + ".*" + re.escape(message)):
         load_case(path)
 

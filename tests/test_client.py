@@ -1,10 +1,21 @@
-"""The recording client: Entra's headers and query encoding, redaction, reproducers, transport errors."""
+"""The recording client: Entra's headers and query encoding, redaction, reproducers, transport errors,
+bounded retries and bounded bodies."""
 
 import json
 
 import httpx
+import pytest
 
-from scimconform.client import RecordingClient
+from scimconform.client import (
+    DEFAULT_RETRY_WAIT,
+    MAX_BODY_BYTES,
+    MAX_RETRIES,
+    MAX_RETRY_WAIT,
+    Exchange,
+    NotJsonError,
+    RecordingClient,
+    retry_delay,
+)
 from scimconform.target import Target
 
 SECRET = "s3cr3t-token-value"
@@ -50,3 +61,39 @@ def test_request_without_credentials_drops_the_header() -> None:
 
     recording(httpx.MockTransport(handler)).send("GET", "/Users", without_credentials=True)
     assert "authorization" not in seen[0].headers
+
+
+def test_429_and_503_are_retried_a_bounded_number_of_times_each_attempt_recorded() -> None:
+    answers = iter([429, 503, 503, 503, 200])
+    waits: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(next(answers), headers={"Retry-After": "3600"}, json={})
+
+    target = Target("https://scim.example.com/v2", token=SECRET)
+    client = RecordingClient(target, transport=httpx.MockTransport(handler), pause=waits.append)
+    seen: list[Exchange] = []
+    client.listeners.append(seen.append)
+    exchange = client.send("POST", "/Users", body={"userName": "ann"})
+    assert exchange.status == 503 and exchange.attempt == MAX_RETRIES + 1
+    assert exchange.label == f"POST /v2/Users → 503 (retry {MAX_RETRIES})"
+    assert [e.status for e in seen] == [429, 503, 503, 503]
+    assert waits == [MAX_RETRY_WAIT] * MAX_RETRIES, "Retry-After is honoured, but only up to the cap"
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "wait"),
+    [(None, DEFAULT_RETRY_WAIT), ("2", 2.0), ("0", 0.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("soon", 1.0)],
+)
+def test_retry_after_is_seconds_or_a_date(retry_after: str | None, wait: float) -> None:
+    assert retry_delay(retry_after) == wait
+
+
+def test_a_huge_body_is_cut_and_judged_as_such() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=iter([b"[" + b" " * MAX_BODY_BYTES, b"]"]))
+
+    exchange = recording(httpx.MockTransport(handler)).send("GET", "/Users")
+    assert exchange.truncated and len(exchange.response_body) < MAX_BODY_BYTES + 100
+    with pytest.raises(NotJsonError, match="larger than 1024 KiB"):
+        exchange.json()

@@ -1,21 +1,67 @@
-"""Allure labels, steps and attachments for each case and each HTTP exchange."""
+"""Allure results: labels, description and one step per HTTP exchange for each case; the run's files.
+
+The replay engine knows only its `StepObserver` protocol and the client's listeners; the pytest plugin
+plugs `AllureSteps` into both. allure-pytest writes no run-level files, so `write_run_files` writes
+`environment.properties`, `executor.json` and `categories.json` (allure.md §4).
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus, urlsplit
 
 import allure
 
+from scimconform import __version__
 from scimconform.catalogue import Case
 from scimconform.client import Exchange
+from scimconform.reporting.results import RunRecord, display_name, write_json
 
 SEVERITY = {"blocking": allure.severity_level.BLOCKER, "warning": allure.severity_level.NORMAL}
+RFC_SECTION = re.compile(r"RFC (?P<rfc>\d{4}) §(?P<section>\d+(?:\.\d+)*)")
+# /Users/<id>, /Groups/<id>: the id changes every run, the step name should not.
+_RESOURCE_ID = re.compile(r"^(/(?:Users|Groups))/[^/?]+")
+_ANY = r"[\s\S]*"  # both generators' regex dialects agree on this (allure.md §4)
+
+# Checked in order; Allure 3 files a result under the first that matches. Shared by
+# categories.json (Allure 2 readers) and allurerc.json (Allure 3 reads categories only from there).
+CATEGORIES: list[dict[str, Any]] = [
+    {
+        "name": "Schema violations",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": f"{_ANY}schema violated at{_ANY}",
+    },
+    {
+        "name": "Timeouts and connection errors",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": (
+            f"{_ANY}(no answer within|cannot connect|TLS certificate verification failed|"
+            f"broke the HTTP exchange|unreachable){_ANY}"
+        ),
+    },
+    {
+        "name": "Server errors",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": f"{_ANY}expected HTTP [0-9 or]+, got 5[0-9][0-9]{_ANY}",
+    },
+    {
+        "name": "Wrong status code",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": f"{_ANY}expected HTTP [0-9 or]+, got [0-9]{{3}}{_ANY}",
+    },
+    {"name": "Not supported by target or profile", "matchedStatuses": ["skipped"]},
+    {"name": "Harness errors", "matchedStatuses": ["broken"]},
+]
 
 
 def describe_case(case: Case, dialect: str | None, profile: str) -> None:
-    """Label the running test with the case's metadata, rendered from its YAML."""
-    allure.dynamic.title(f"{case.id} {case.title}" + (f" [{dialect}]" if dialect else ""))
+    """Label the running test with the case's metadata; called once its setup has run."""
+    allure.dynamic.title(display_name(case.id, dialect, case.title))
     allure.dynamic.epic(case.epic)
     allure.dynamic.feature(case.feature)
     allure.dynamic.story(case.story)
@@ -23,34 +69,132 @@ def describe_case(case: Case, dialect: str | None, profile: str) -> None:
     allure.dynamic.tag(f"profile:{profile}")
     if dialect:
         allure.dynamic.tag(f"dialect:{dialect}")
-    allure.dynamic.testcase(case.id, case.id)
-    if case.link:
-        allure.dynamic.link(case.link, name=case.source)
-    allure.dynamic.description(
-        f"**Requirement.** {case.requirement}\n\n**Source.** {case.source}\n\n**Fix.** {case.fix}"
-    )
+    for name, url in source_links(case):
+        allure.dynamic.link(url, name=name)
+    allure.dynamic.description(description(case, failed=False))
+
+
+def explain_failure(case: Case) -> None:
+    """A failed case's description also says what to fix."""
+    allure.dynamic.description(description(case, failed=True))
+
+
+def description(case: Case, failed: bool) -> str:
+    text = f"**Requirement.** {case.requirement}\n\n**Source.** {case.source}"
+    return text + (f"\n\n**Fix.** {case.fix}" if failed else "")
+
+
+def source_links(case: Case) -> list[tuple[str, str]]:
+    """(name, URL) of the case's documentation page and of every RFC section its source cites."""
+    links = [(case.link.rstrip("/").rsplit("/", 1)[-1].split("#")[0], case.link)] if case.link else []
+    for match in RFC_SECTION.finditer(case.source):
+        url = f"https://www.rfc-editor.org/rfc/rfc{match['rfc']}#section-{match['section']}"
+        if url not in (u for _, u in links):
+            links.append((match[0], url))
+    return links
 
 
 class AllureSteps:
-    """The replay engine's step observer: one Allure step per sequence step."""
+    """Step observer and exchange listener: each case step is a step, each exchange a step inside it."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_path = urlsplit(base_url).path.rstrip("/")
 
     def step(self, title: str) -> AbstractContextManager[object]:
         step: AbstractContextManager[object] = allure.step(title)
         return step
 
+    def exchange(self, exchange: Exchange) -> None:
+        """Record the exchange as a step with its request, response and a curl reproducer attached."""
+        with allure.step(self.title(exchange)):
+            if exchange.request_body is not None:
+                allure.attach(_pretty(exchange.request_body), "request body", allure.attachment_type.JSON)
+            if exchange.response_headers:
+                headers = "\n".join(f"{k}: {v}" for k, v in exchange.response_headers.items())
+                allure.attach(headers, "response headers", allure.attachment_type.TEXT)
+            if exchange.response_body:
+                kind = allure.attachment_type.JSON if _is_json(exchange.response_body) else allure.attachment_type.TEXT
+                allure.attach(_pretty(exchange.response_body), "response body", kind)
+            allure.attach(exchange.curl(), "curl", allure.attachment_type.TEXT)
 
-def attach_exchange(exchange: Exchange) -> None:
-    """Attach the request, response and a curl reproducer to the current step."""
-    prefix = exchange.label
-    if exchange.request_body is not None:
-        allure.attach(_pretty(exchange.request_body), f"{prefix} · request body", allure.attachment_type.JSON)
-    if exchange.response_headers:
-        headers = "\n".join(f"{k}: {v}" for k, v in exchange.response_headers.items())
-        allure.attach(headers, f"{prefix} · response headers", allure.attachment_type.TEXT)
-    if exchange.response_body:
-        kind = allure.attachment_type.JSON if _is_json(exchange.response_body) else allure.attachment_type.TEXT
-        allure.attach(_pretty(exchange.response_body), f"{prefix} · response body", kind)
-    allure.attach(exchange.curl(), f"{prefix} · curl", allure.attachment_type.TEXT)
+    def title(self, exchange: Exchange) -> str:
+        """`PATCH /Users/{id} → 204`: the path below the Tenant URL, the query decoded."""
+        parts = urlsplit(exchange.url)
+        path = _RESOURCE_ID.sub(r"\1/{id}", parts.path.removeprefix(self.base_path) or "/")
+        query = f"?{unquote_plus(parts.query)}" if parts.query else ""
+        outcome = str(exchange.status) if exchange.status is not None else exchange.transport_error
+        return f"{exchange.method} {path}{query} → {outcome}"
+
+
+def write_run_files(results_dir: Path, record: RunRecord, environ: Mapping[str, str]) -> None:
+    """environment.properties, categories.json and, on a known CI service, executor.json."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    environment = {
+        "target": "embedded reference server" if record.embedded else record.public_target,
+        "profile": record.profile,
+        "dialects": ", ".join(record.dialects),
+        "seed": str(record.seed),
+        "run_tag": record.run_tag,
+        "harness_version": __version__,
+    }
+    lines = (f"{key}={_properties_escape(value)}\n" for key, value in environment.items())
+    (results_dir / "environment.properties").write_text("".join(lines), encoding="utf-8")
+    write_json(results_dir / "categories.json", CATEGORIES)
+    executor = ci_executor(environ)
+    if executor is not None:
+        write_json(results_dir / "executor.json", executor)
+
+
+def ci_executor(environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """Allure's executor record for GitHub Actions, GitLab CI or Azure Pipelines; None elsewhere."""
+    env = environ.get
+    if env("GITHUB_ACTIONS") == "true":
+        server, repo, run = (
+            env("GITHUB_SERVER_URL", "https://github.com"),
+            env("GITHUB_REPOSITORY"),
+            env("GITHUB_RUN_ID"),
+        )
+        return _executor(
+            "GitHub Actions",
+            "github",
+            env("GITHUB_WORKFLOW"),
+            env("GITHUB_RUN_NUMBER"),
+            f"{server}/{repo}/actions/runs/{run}" if repo and run else None,
+        )
+    if env("GITLAB_CI") == "true":
+        return _executor(
+            "GitLab CI",
+            "gitlab",
+            env("CI_JOB_NAME"),
+            env("CI_PIPELINE_IID"),
+            env("CI_JOB_URL") or env("CI_PIPELINE_URL"),
+        )
+    if (env("TF_BUILD") or "").lower() == "true":
+        collection, project, build = env("SYSTEM_COLLECTIONURI"), env("SYSTEM_TEAMPROJECT"), env("BUILD_BUILDID")
+        return _executor(
+            "Azure Pipelines",
+            "azure",
+            env("BUILD_DEFINITIONNAME"),
+            build,
+            f"{collection}{project}/_build/results?buildId={build}" if collection and project and build else None,
+        )
+    return None
+
+
+def _executor(name: str, kind: str, job: str | None, number: str | None, url: str | None) -> dict[str, Any]:
+    executor: dict[str, Any] = {"name": name, "type": kind, "reportName": "scimconform: SCIM conformance"}
+    if job or number:
+        executor["buildName"] = " #".join(filter(None, (job, number)))
+    if number and number.isdigit():
+        executor["buildOrder"] = int(number)
+    if url:
+        executor["buildUrl"] = url
+    return executor
+
+
+def _properties_escape(value: str) -> str:
+    """Java .properties escaping for one value (the format Allure reads)."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _is_json(text: str) -> bool:

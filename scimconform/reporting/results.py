@@ -11,15 +11,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from scimconform import __version__
 
 STATUSES = ("passed", "failed", "warning", "skipped", "error")
+# Bump the number, and `schemas/summary.json` with it, whenever a field changes meaning or goes away.
 SUMMARY_FORMAT = "scimconform-summary/1"
+SUMMARY_SCHEMA = "https://scimconform.example/schemas/summary.json"
 
 
 @dataclass(frozen=True)
 class CaseResult:
+    """One case in one dialect, as reports show it."""
+
     id: str
     title: str
     dialect: str | None
@@ -32,7 +37,21 @@ class CaseResult:
 
     @property
     def name(self) -> str:
-        return self.id + (f"[{self.dialect}]" if self.dialect else "")
+        return case_name(self.id, self.dialect)
+
+    @property
+    def display_name(self) -> str:
+        return display_name(self.id, self.dialect, self.title)
+
+
+def case_name(case_id: str, dialect: str | None) -> str:
+    """`ENTRA-USER-010[default]`: how every report names a case in one dialect."""
+    return case_id + (f"[{dialect}]" if dialect else "")
+
+
+def display_name(case_id: str, dialect: str | None, title: str) -> str:
+    """`ENTRA-USER-010[default] Disable a user…`: the name a reader of a report sees first."""
+    return f"{case_name(case_id, dialect)} {title}"
 
 
 @dataclass
@@ -66,11 +85,18 @@ class RunRecord:
             return 2
         return 0 if self.gallery_ready else 1
 
+    @property
+    def public_target(self) -> str:
+        """The target URL as reports may show it: without user name or password."""
+        return public_url(self.target)
+
     def to_json(self) -> dict[str, Any]:
+        """The document `schemas/summary.json` describes."""
         return {
+            "$schema": SUMMARY_SCHEMA,
             "format": SUMMARY_FORMAT,
             "harness_version": __version__,
-            "target": {"url": self.target, "embedded": self.embedded},
+            "target": {"url": self.public_target, "embedded": self.embedded},
             "profile": self.profile,
             "dialects": list(self.dialects),
             "seed": self.seed,
@@ -89,5 +115,21 @@ class RunRecord:
         }
 
     def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        """Write the summary; the finish time is the moment it is written."""
+        write_json(path, self.to_json())
+
+
+def write_json(path: Path, document: Any) -> None:
+    """Every JSON file the reporters write: UTF-8, indented, newline-terminated."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def public_url(url: str) -> str:
+    """`url` without the credentials some people put in it (`https://user:secret@host/…`)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -132,6 +132,8 @@ class ReferenceServer:
     def _list(self, request: Request, kind: str) -> Response:
         rtype = RESOURCE_TYPES[kind]
         text = request.args.get("filter")
+        if text is not None and Fault.AND_FILTER_UNSUPPORTED in self.faults and " and " in text.lower():
+            raise ScimError(400, "filters with 'and' are not supported", "invalidFilter")
         where = None if text is None else _parsed(parse_filter, text, "invalidFilter")
         found = self._store.search(rtype, where)
         if not found and where is not None and Fault.FILTER_ZERO_MATCH_404 in self.faults:
@@ -141,13 +143,17 @@ class ReferenceServer:
         else:
             start = max(_integer(request.args, "startIndex", 1), 1)
             count = min(max(_integer(request.args, "count", _DEFAULT_COUNT), 0), _MAX_COUNT)
-            page = found[start - 1 : start - 1 + count]
+            zero_based = Fault.STARTINDEX_ZERO_BASED in self.faults and "startIndex" in request.args
+            first = start if zero_based else start - 1
+            page = found[first : first + count]
         view = self._view(request)
         return self._list_response([self._shaped(request, rtype, r, view) for r in page], len(found), start)
 
     def _create(self, request: Request, kind: str) -> Response:
         rtype = RESOURCE_TYPES[kind]
         resource = self._shaped(request, rtype, self._store.create(rtype, _body(request)))
+        if Fault.LOCATION_HEADER_MISSING in self.faults:
+            return self._json(201, resource)
         return self._json(201, resource, {"Location": self._location(request, rtype, resource["id"])})
 
     def _get(self, request: Request, kind: str, rid: str) -> Response:

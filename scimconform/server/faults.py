@@ -122,6 +122,30 @@ class Fault(StrEnum):
         "id-changes-on-patch",
         "A resource's id never changes, PATCH included.",
     )
+    STARTINDEX_ZERO_BASED = (
+        "startindex-zero-based",
+        "startIndex is 1-based: startIndex=1 is the first resource (RFC 7644 §3.4.2.4).",
+    )
+    AND_FILTER_UNSUPPORTED = (
+        "and-filter-unsupported",
+        'Filters combine conditions with and (Entra\'s manager reference check: id eq "…" and manager eq "…").',
+    )
+    READD_MEMBER_CONFLICT = (
+        "readd-member-conflict",
+        "Adding a member that is already in the group succeeds and changes nothing.",
+    )
+    NULL_VALUE_REJECTED = (
+        "null-value-rejected",
+        "A PATCH replace with a null value clears the attribute instead of failing.",
+    )
+    LOCATION_HEADER_MISSING = (
+        "location-header-missing",
+        "A 201 Created carries a Location header with the new resource's URI (RFC 7644 §3.3).",
+    )
+    MANAGER_IGNORED = (
+        "manager-ignored",
+        "A PATCH setting the enterprise manager stores it.",
+    )
 
 
 FAULTS: Mapping[str, str] = MappingProxyType({fault.value: fault.rule for fault in Fault})

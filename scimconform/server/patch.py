@@ -83,6 +83,12 @@ class _Patch:
             self._set(kind, path, item)
 
     def _set(self, kind: str, path: AttrPath, value: Any) -> None:
+        if value is None and Fault.NULL_VALUE_REJECTED in self._faults:
+            raise ScimError(400, f"{path.attr!r} may not be null", "invalidValue")
+        if path.attr.lower() == "manager" and Fault.MANAGER_IGNORED in self._faults:
+            return
+        if kind == "add" and path.attr.lower() == _MEMBERS and Fault.READD_MEMBER_CONFLICT in self._faults:
+            self._refuse_known_members(value)
         node = holder(self._attributes, path, self._rtype, create=True)
         if node is None:
             raise ScimError(400, f"the extension holding {path.attr!r} is not an object", "invalidPath")
@@ -104,6 +110,13 @@ class _Patch:
         if not isinstance(parent, dict):
             raise ScimError(400, f"{path.attr!r} has no sub-attribute {path.sub!r}", "invalidPath")
         _assign(kind, parent, path.sub, value)
+
+    def _refuse_known_members(self, value: Any) -> None:
+        current = get_ci(self._attributes, _MEMBERS) or []
+        known = {m.get("value") for m in current if isinstance(m, dict)}
+        added = value if isinstance(value, list) else [value]
+        if any(isinstance(m, dict) and m.get("value") in known for m in added):
+            raise ScimError(409, "the member is already in the group", "uniqueness")
 
     def _set_filtered(self, kind: str, node: Resource, path: AttrPath, where: Filter, value: Any) -> None:
         """On `emails[type eq "work"].value`; when nothing matches, the element the filter describes is added."""

@@ -1,0 +1,11 @@
+"""The cycles cases: each is a YAML file in fixtures/cases/cycles/; this module only runs them."""
+
+import pytest
+
+from scimconform.replay import CaseRun
+
+pytestmark = pytest.mark.scim_suite("cycles")
+
+
+def test_case(scim_case: CaseRun) -> None:
+    scim_case.run()

@@ -1,0 +1,11 @@
+"""The gallery cases: each is a YAML file in fixtures/cases/gallery/; this module only runs them."""
+
+import pytest
+
+from scimconform.replay import CaseRun
+
+pytestmark = pytest.mark.scim_suite("gallery")
+
+
+def test_case(scim_case: CaseRun) -> None:
+    scim_case.run()

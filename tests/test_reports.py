@@ -1,0 +1,427 @@
+"""What a run leaves in `reports/`: Allure results, JUnit XML, summary.json and the HAR file.
+
+One real run against a reference server with two faults feeds most tests: ENTRA-CONN-001 passes,
+ENTRA-USER-010 fails a blocking rule (a "False" string stored for active) and ENTRA-HTTP-001 breaks a
+warning-level rule (application/json instead of application/scim+json).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft202012Validator
+
+from scimconform.catalogue import load_catalogue
+from scimconform.client import RecordingClient
+from scimconform.datafiles import data_dir
+from scimconform.reporting.allure import CATEGORIES, ci_executor, source_links, write_run_files
+from scimconform.reporting.har import HarRecorder
+from scimconform.reporting.results import RunRecord, public_url
+from scimconform.target import Target
+from scimconform.validation import schema_errors
+from tests.harness import TOKEN, reference_server, run_against
+
+CASES = "ENTRA-USER-010 or ENTRA-CONN-001 or ENTRA-HTTP-001"
+FAILED = "ENTRA-USER-010[default] Disable a user with active=false; it stays visible"
+WARNED = "ENTRA-HTTP-001 Responses carry Content-Type application/scim+json"
+PASSED = "ENTRA-CONN-001 Test Connection probe for a random user answers 200 with an empty list"
+Json = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    report_dir = tmp_path_factory.mktemp("reports")
+    har = report_dir / "exchanges.har"
+    code = run_against(
+        report_dir, ["false-string-stored", "json-content-type"], "--dialect", "default", "-k", CASES, "--har", str(har)
+    )
+    assert code == 1
+    return report_dir
+
+
+def allure_results(results_dir: Path) -> dict[str, Json]:
+    """The Allure test results of a run, by title."""
+    found = (json.loads(p.read_text(encoding="utf-8")) for p in results_dir.glob("*-result.json"))
+    return {result["name"]: result for result in found}
+
+
+def labels(result: Json) -> set[tuple[str, str]]:
+    return {(label["name"], label["value"]) for label in result["labels"]}
+
+
+def walk(steps: list[Json]) -> Iterator[Json]:
+    for step in steps:
+        yield step
+        yield from walk(step.get("steps", []))
+
+
+# --- Allure -------------------------------------------------------------------------------------------
+
+
+def test_every_case_carries_its_labels_title_links_and_description(reports: Path) -> None:
+    results = allure_results(reports / "allure-results")
+    assert set(results) == {FAILED, WARNED, PASSED}
+    failed = results[FAILED]
+    assert {
+        ("epic", "Entra ID provisioning"),
+        ("feature", "Users"),
+        ("story", "Disable user"),
+        ("severity", "blocker"),
+        ("tag", "dialect:default"),
+        ("tag", "profile:entra-default"),
+    } <= labels(failed)
+    assert ("severity", "normal") in labels(results[WARNED])
+    assert {link["url"] for link in failed["links"]} == {
+        "https://learn.microsoft.com/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups"
+    }
+    assert failed["description"].startswith("**Requirement.** After a PATCH setting active to false")
+    assert "**Source.** Entra tutorial" in failed["description"]
+    assert "**Fix.** Accept" in failed["description"]
+    assert "**Fix.**" not in results[PASSED]["description"], "only a failure says what to fix"
+
+
+def test_the_epic_says_where_the_rule_comes_from() -> None:
+    """Cases whose source is only RFC sections belong to the RFC epic, all others to Entra's."""
+    for case in load_catalogue():
+        pure_rfc = all(part.strip().startswith("RFC ") for part in case.source.split(";"))
+        assert case.epic == ("SCIM RFC 7644" if pure_rfc else "Entra ID provisioning"), case.id
+
+
+def test_links_lead_to_the_documentation_page_and_each_cited_rfc_section() -> None:
+    (case,) = (c for c in load_catalogue() if c.id == "ENTRA-USER-012")
+    assert "RFC 7644 §3.6" in case.source
+    assert source_links(case) == [
+        ("use-scim-to-provision-users-and-groups", str(case.link)),
+        ("RFC 7644 §3.6", "https://www.rfc-editor.org/rfc/rfc7644#section-3.6"),
+    ]
+
+
+def test_a_failure_is_failed_with_one_step_per_exchange_and_its_attachments(reports: Path) -> None:
+    results = allure_results(reports / "allure-results")
+    assert (results[FAILED]["status"], results[WARNED]["status"], results[PASSED]["status"]) == (
+        "failed",
+        "failed",
+        "passed",
+    )
+    assert "schema violated at $.active" in results[FAILED]["statusDetails"]["message"]
+    case_steps = results[FAILED]["steps"]
+    assert [s["name"] for s in case_steps] == [
+        "Setup: Create user",
+        "Entra disables the user",
+        "Read the disabled user",
+    ]
+    assert [s["name"] for s in case_steps[1]["steps"]] == ["PATCH /Users/{id} → 200"]
+    read = case_steps[2]
+    assert read["status"] == "failed"
+    (exchange,) = read["steps"]
+    assert exchange["name"] == "GET /Users/{id} → 200"
+    attachments = {a["name"]: a for a in exchange["attachments"]}
+    assert set(attachments) == {"response headers", "response body", "curl"}
+    assert attachments["response body"]["type"] == "application/json"
+    curl = (reports / "allure-results" / attachments["curl"]["source"]).read_text(encoding="utf-8")
+    assert curl.startswith("curl -sS -X GET http://127.0.0.1:") and '"Authorization: Bearer $SCIM_TOKEN"' in curl
+    patch = {a["name"] for a in case_steps[1]["steps"][0]["attachments"]}
+    assert "request body" in patch
+
+
+def test_not_applicable_is_skipped_and_an_undecidable_case_is_broken(tmp_path: Path) -> None:
+    assert run_against(tmp_path / "skip", [], "--profile", "alohi", "-k", "ENTRA-GROUP-001") == 0
+    (skipped,) = allure_results(tmp_path / "skip" / "allure-results").values()
+    assert skipped["status"] == "skipped"
+    assert "profile alohi maps no groups" in skipped["statusDetails"]["message"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WRONG_TOKEN", "not-the-token")
+        assert run_against(tmp_path / "broken", [], "--token-env", "WRONG_TOKEN", "-k", "ENTRA-CONN-001") == 2
+    (broken,) = allure_results(tmp_path / "broken" / "allure-results").values()
+    assert broken["status"] == "broken"
+    assert "refused the bearer token" in broken["statusDetails"]["message"]
+
+
+def test_the_run_files_describe_the_run_without_secrets(reports: Path) -> None:
+    results = reports / "allure-results"
+    environment = (results / "environment.properties").read_text(encoding="utf-8").splitlines()
+    keys = dict(line.split("=", 1) for line in environment)
+    assert keys["target"].startswith("http://127.0.0.1:") and keys["target"].endswith("/scim/v2")
+    assert keys["profile"] == "entra-default" and keys["dialects"] == "default" and keys["seed"] == "11"
+    assert re.fullmatch(r"scf[0-9a-f]{6}", keys["run_tag"]) and keys["harness_version"]
+    assert json.loads((results / "categories.json").read_text(encoding="utf-8")) == CATEGORIES
+
+
+def test_environment_file_drops_credentials_from_the_url_and_names_the_ci_executor(tmp_path: Path) -> None:
+    record = RunRecord("https://bob:hunter2@scim.example.com/v2", False, "alohi", ("default",), 3, "scf000001")
+    github = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "acme/scim",
+        "GITHUB_RUN_ID": "42",
+        "GITHUB_RUN_NUMBER": "7",
+        "GITHUB_WORKFLOW": "conformance",
+    }
+    write_run_files(tmp_path, record, github)
+    assert "target=https://scim.example.com/v2\n" in (tmp_path / "environment.properties").read_text()
+    assert json.loads((tmp_path / "executor.json").read_text()) == {
+        "name": "GitHub Actions",
+        "type": "github",
+        "reportName": "scimconform: SCIM conformance",
+        "buildName": "conformance #7",
+        "buildOrder": 7,
+        "buildUrl": "https://github.com/acme/scim/actions/runs/42",
+    }
+    write_run_files(tmp_path / "local", record, {})
+    assert not (tmp_path / "local" / "executor.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("environ", "name", "build", "url"),
+    [
+        (
+            {"GITLAB_CI": "true", "CI_JOB_NAME": "scim", "CI_PIPELINE_IID": "12", "CI_JOB_URL": "https://gl/j/1"},
+            "GitLab CI",
+            "scim #12",
+            "https://gl/j/1",
+        ),
+        (
+            {
+                "TF_BUILD": "True",
+                "BUILD_DEFINITIONNAME": "scim",
+                "BUILD_BUILDID": "99",
+                "SYSTEM_COLLECTIONURI": "https://dev.azure.com/acme/",
+                "SYSTEM_TEAMPROJECT": "idp",
+            },
+            "Azure Pipelines",
+            "scim #99",
+            "https://dev.azure.com/acme/idp/_build/results?buildId=99",
+        ),
+    ],
+)
+def test_executor_from_gitlab_and_azure(environ: dict[str, str], name: str, build: str, url: str) -> None:
+    executor = ci_executor(environ)
+    assert executor is not None
+    assert (executor["name"], executor["buildName"], executor["buildUrl"]) == (name, build, url)
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "category"),
+    [
+        ("failed", "observed: user schema violated at $.active: 'False' is not of type 'boolean'", "Schema violations"),
+        (
+            "failed",
+            "request: GET /Users → no answer\n  observed: no answer within 30 s (timeout)",
+            "Timeouts and connection errors",
+        ),
+        ("broken", "target http://x unreachable: cannot connect: [Errno 111]", "Timeouts and connection errors"),
+        ("failed", "observed: expected HTTP 201, got 500 (boom)", "Server errors"),
+        ("broken", "setup step 'Create user' failed: status_code: expected HTTP 201, got 503", "Server errors"),
+        ("failed", "observed: expected HTTP 200 or 204, got 404", "Wrong status code"),
+        ("skipped", "Skipped: profile alohi maps no groups", "Not supported by target or profile"),
+        ("broken", "KeyError: 'user'", "Harness errors"),
+        ("failed", "observed: active: expected false, got true", None),
+    ],
+)
+def test_categories_file_each_kind_of_problem(status: str, message: str, category: str | None) -> None:
+    """Allure 3 takes the first category whose status and message regex (a JS search) match."""
+    text = f"scimconform.replay.ConformanceFailure: ENTRA-X-001 [blocking] A rule.\n  {message}\n  fix: …"
+    matched = next(
+        (
+            c["name"]
+            for c in CATEGORIES
+            if status in c["matchedStatuses"] and re.search(c.get("messageRegex", ""), text)
+        ),
+        None,
+    )
+    assert matched == category
+
+
+# --- JUnit ----------------------------------------------------------------------------------------------
+
+
+def test_junit_names_each_case_and_its_failure_holds_rule_observation_and_reproducer(reports: Path) -> None:
+    testcases = {tc.get("name"): tc for tc in ET.parse(reports / "junit.xml").iter("testcase")}
+    assert set(testcases) == {FAILED, WARNED, PASSED}
+    failure = testcases[FAILED].find("failure")
+    assert failure is not None and failure.text is not None
+    assert failure.text.startswith("ENTRA-USER-010 [blocking] After a PATCH setting active to false")
+    assert "observed: user schema violated at $.active: 'False'" in failure.text
+    assert "fix: Accept" in failure.text
+    assert re.search(r'reproduce: curl -sS -X GET \S+ .*"Authorization: Bearer \$SCIM_TOKEN"', failure.text)
+    assert testcases[PASSED].find("failure") is None
+    assert not (reports / "allure-results" / "junit.xml").exists(), "Allure would count every case twice"
+
+
+# --- summary.json ---------------------------------------------------------------------------------------
+
+
+def test_summary_validates_against_its_schema_and_holds_the_verdict(reports: Path) -> None:
+    summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
+    assert schema_errors(summary, "summary") == []
+    assert summary["$schema"] == "https://scimconform.example/schemas/summary.json"
+    assert {(c["id"], c["status"]) for c in summary["cases"]} == {
+        ("ENTRA-CONN-001", "passed"),
+        ("ENTRA-USER-010", "failed"),
+        ("ENTRA-HTTP-001", "warning"),
+    }
+    assert summary["totals"] == {"passed": 1, "failed": 1, "warning": 1, "skipped": 0, "error": 0}
+    assert summary["verdict"] == {
+        "gallery_ready": False,
+        "blocking_failures": ["ENTRA-USER-010[default]"],
+        "exit_code": 1,
+    }
+
+
+def test_summary_schema_refuses_what_a_summary_must_not_say(reports: Path) -> None:
+    summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
+    summary["target"]["url"] = "https://bob:hunter2@scim.example.com/v2"
+    summary["cases"][0]["status"] = "broken"
+    del summary["verdict"]["gallery_ready"]
+    problems = "\n".join(schema_errors(summary, "summary"))
+    assert "$.target.url" in problems and "$.cases[0].status" in problems and "'gallery_ready'" in problems
+
+
+def test_summary_schema_is_the_one_the_harness_ships() -> None:
+    schema = json.loads((Path(__file__).parents[1] / "schemas" / "summary.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    assert schema["properties"]["format"]["const"] == "scimconform-summary/1"
+
+
+def test_public_url_drops_only_credentials() -> None:
+    assert public_url("https://bob:hunter2@scim.example.com:8443/v2") == "https://scim.example.com:8443/v2"
+    assert public_url("https://scim.example.com/v2") == "https://scim.example.com/v2"
+
+
+# --- HAR --------------------------------------------------------------------------------------------------
+
+HAR_ENTRY = {
+    "type": "object",
+    "required": ["startedDateTime", "time", "request", "response", "cache", "timings"],
+    "properties": {
+        "request": {
+            "type": "object",
+            "required": [
+                "method",
+                "url",
+                "httpVersion",
+                "cookies",
+                "headers",
+                "queryString",
+                "headersSize",
+                "bodySize",
+            ],
+        },
+        "response": {
+            "type": "object",
+            "required": [
+                "status",
+                "statusText",
+                "httpVersion",
+                "cookies",
+                "headers",
+                "content",
+                "redirectURL",
+                "headersSize",
+                "bodySize",
+            ],
+            "properties": {"content": {"type": "object", "required": ["size", "mimeType"]}},
+        },
+        "timings": {"type": "object", "required": ["send", "wait", "receive"]},
+    },
+}
+HAR_1_2 = {
+    "type": "object",
+    "required": ["log"],
+    "properties": {
+        "log": {
+            "type": "object",
+            "required": ["version", "creator", "entries"],
+            "properties": {"version": {"const": "1.2"}, "entries": {"type": "array", "items": HAR_ENTRY}},
+        }
+    },
+}
+
+
+def test_har_holds_every_exchange_redacted(reports: Path) -> None:
+    text = (reports / "exchanges.har").read_text(encoding="utf-8")
+    assert TOKEN not in text
+    har = json.loads(text)
+    Draft202012Validator(HAR_1_2).validate(har)
+    entries = har["log"]["entries"]
+    assert [e["startedDateTime"] for e in entries] == sorted(e["startedDateTime"] for e in entries)
+    assert {e["request"]["method"] for e in entries} == {"GET", "POST", "PATCH", "DELETE"}
+    curls = [p for p in (reports / "allure-results").glob("*-attachment.txt") if p.read_text().startswith("curl ")]
+    assert len(entries) >= len(curls) > 0
+    authorizations = {h["value"] for e in entries for h in e["request"]["headers"] if h["name"] == "authorization"}
+    assert authorizations == {"Bearer ***"}
+    patch = next(e for e in entries if e["request"]["method"] == "PATCH")
+    assert patch["request"]["postData"]["mimeType"] == "application/scim+json"
+    assert json.loads(patch["request"]["postData"]["text"])["Operations"]
+
+
+def test_har_redacts_cookies_and_records_requests_that_got_no_answer(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/down"):
+            raise httpx.ConnectError("Connection refused")
+        return httpx.Response(200, headers={"Set-Cookie": "session=c00k1e-secret; Path=/"}, json={"echo": TOKEN})
+
+    recorder = HarRecorder(tmp_path / "x.har")
+    client = RecordingClient(Target("https://scim.example.com/v2", token=TOKEN), transport=httpx.MockTransport(handler))
+    client.listeners.append(recorder)
+    client.send("GET", "/Users", headers={"Cookie": "session=c00k1e-secret"})
+    client.send("GET", "/down")
+    recorder.write()
+    text = (tmp_path / "x.har").read_text(encoding="utf-8")
+    assert "c00k1e-secret" not in text and TOKEN not in text
+    ok, down = json.loads(text)["log"]["entries"]
+    assert {"name": "set-cookie", "value": "***"} in ok["response"]["headers"]
+    assert {"name": "cookie", "value": "***"} in ok["request"]["headers"]
+    assert (down["response"]["status"], down["_error"]) == (0, "cannot connect: Connection refused")
+
+
+def test_no_report_file_holds_the_token(reports: Path) -> None:
+    for path in reports.rglob("*"):
+        if path.is_file():
+            assert TOKEN not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+# --- pytest-xdist -------------------------------------------------------------------------------------------
+
+
+def test_under_xdist_every_result_reaches_the_controller(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCIM_TOKEN", TOKEN)
+    with reference_server() as url:
+        result = pytester.runpytest_subprocess(
+            str(data_dir("suites")),
+            "-n",
+            "2",
+            "--scim-url",
+            url,
+            "--scim-dialect",
+            "default",
+            "-k",
+            "ENTRA-USER-00 or ENTRA-CONN",
+            "--alluredir",
+            "allure-results",
+            "--junitxml",
+            "junit.xml",
+            "--scim-har",
+            "run.har",
+        )
+    outcomes = result.parseoutcomes()
+    cases = outcomes["passed"] + outcomes.get("failed", 0)
+    assert cases > 4
+    assert len(allure_results(pytester.path / "allure-results")) == cases
+    assert (pytester.path / "allure-results" / "environment.properties").is_file()
+    names = [tc.get("name", "") for tc in ET.parse(pytester.path / "junit.xml").iter("testcase")]
+    assert len(names) == cases and all(re.match(r"ENTRA-[A-Z]+-\d{3}(\[\w+\])? \S", n) for n in names)
+    summary = json.loads((pytester.path / "reports" / "summary.json").read_text(encoding="utf-8"))
+    assert len(summary["cases"]) == cases
+    entries = json.loads((pytester.path / "run.har").read_text(encoding="utf-8"))["log"]["entries"]
+    preflights = [e for e in entries if "scimconform-preflight" in e["request"]["url"]]
+    assert len(preflights) == 2, "each worker's exchanges, preflight included, are in the one HAR file"

@@ -1,0 +1,155 @@
+"""The HTML report: built by the pinned Allure 3, free of analytics, and readable in a real browser.
+
+The browser test drives Debian's Chromium with playwright-core (both installed by `.ci/run`). It skips
+only where Node, the npm packages or Chromium are genuinely missing, and never in CI (`CI` set), where
+a missing tool is a broken CI script, not a reason to pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scimconform.cli import main
+from scimconform.reporting import html
+from tests.harness import TOKEN, run_against, run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+BROWSER_SCRIPT = Path(__file__).with_name("report_in_browser.mjs")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FAILED = "ENTRA-USER-010[default] Disable a user with active=false; it stays visible"
+
+
+def require(available: bool, what: str) -> None:
+    """Skip with the reason when a tool is missing on a developer's machine; fail in CI."""
+    if not available:
+        reason = f"{what} is not installed (bash .ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser test, but {reason}")
+        pytest.skip(reason)
+
+
+def test_the_generator_is_pinned_once_and_installs_offline() -> None:
+    package = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))
+    lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf-8"))
+    assert package["dependencies"]["allure"] == html.ALLURE_VERSION
+    assert lock["packages"]["node_modules/allure"]["version"] == html.ALLURE_VERSION
+    installed = {name: entry for name, entry in lock["packages"].items() if name}
+    # `npm ci --offline` from a cache needs every package's tarball URL and hash (allure.md §6a, §9).
+    assert all(entry.get("resolved") and entry.get("integrity") for entry in installed.values())
+
+
+def generator_installed() -> bool:
+    try:
+        html.generator(os.environ)
+    except html.ReportToolMissing:
+        return False
+    return True
+
+
+def fake_results(report_dir: Path) -> Path:
+    results = report_dir / "allure-results"
+    results.mkdir(parents=True)
+    (results / "0-result.json").write_text("{}", encoding="utf-8")
+    return report_dir
+
+
+def test_report_without_node_says_in_one_line_how_to_install(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(html.ALLURE_ENV, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no node here
+    assert main(["report", "--report-dir", str(fake_results(tmp_path / "reports"))]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "Node.js 20 or newer" in err and f"`npm ci --omit=dev` in {ROOT}" in err
+
+
+def test_report_without_the_npm_package_names_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require(shutil.which("node") is not None, "Node.js")
+    monkeypatch.delenv(html.ALLURE_ENV, raising=False)
+    monkeypatch.setattr(html, "CHECKOUT", tmp_path)  # an installed wheel: no package.json beside the code
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--report-dir", str(fake_results(tmp_path / "reports"))]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Node.js" not in err
+    assert f"`npm install allure@{html.ALLURE_VERSION}`" in err and html.ALLURE_ENV in err
+
+
+def test_report_with_a_bad_generator_path_or_no_results(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["report", "--report-dir", str(tmp_path)]) == 2
+    assert "no Allure results in" in capsys.readouterr().err
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(html.ALLURE_ENV, str(tmp_path / "nothing"))
+        assert main(["report", "--report-dir", str(fake_results(tmp_path / "reports"))]) == 2
+    assert f"{html.ALLURE_ENV}={tmp_path / 'nothing'} is not an executable" in capsys.readouterr().err
+
+
+def test_run_html_without_node_still_gives_the_verdict(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(html.ALLURE_ENV, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    outcome = run_cli(capsys, tmp_path / "reports", "-k", "ENTRA-CONN-001", "--html")
+    assert outcome.code == 0
+    assert [line for line in outcome.err.splitlines() if "HTML" in line] == [
+        f"scimconform: no HTML report: {html.install_hint(node_missing=True)}"
+    ]
+    assert outcome.summary["verdict"]["gallery_ready"] is True
+    assert not (tmp_path / "reports" / "allure-report").exists()
+
+
+def browse(page: Path, screenshot: Path) -> dict[str, Any]:
+    """What a reader sees in the report, as reported by tests/report_in_browser.mjs."""
+    done = subprocess.run(
+        ["node", str(BROWSER_SCRIPT), str(page), str(screenshot), CHROMIUM],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_the_html_report_shows_the_cases_a_failures_steps_and_its_curl_in_a_browser(tmp_path: Path) -> None:
+    require(shutil.which("node") is not None, "Node.js")
+    require(generator_installed(), "the npm package allure (npm ci)")
+    require((ROOT / "node_modules" / "playwright-core").is_dir(), "playwright-core (npm ci)")
+    require(os.access(CHROMIUM, os.X_OK), "Chromium (apt-get install chromium)")
+    reports = tmp_path / "reports"
+    cases = "ENTRA-USER-010 or ENTRA-CONN-001 or ENTRA-USER-004"
+    assert run_against(reports, ["false-string-stored"], "--dialect", "default", "-k", cases, "--html") == 1
+    page = reports / "allure-report" / "index.html"
+    assert [p.name for p in page.parent.iterdir()] == ["index.html"]
+    text = page.read_text(encoding="utf-8")
+    assert "googletagmanager" not in text and TOKEN not in text
+
+    # Kept where CI keeps its artifacts (reports/ is not committed).
+    screenshot = ROOT / "reports" / "html-report-failed-case.png"
+    screenshot.parent.mkdir(exist_ok=True)
+    shown = browse(page, screenshot)
+    assert shown["total"] == "3"
+    assert shown["failed"] == FAILED
+    assert shown["steps"][:6] == [
+        "Setup: Create user",
+        "POST /Users → 201",
+        "Entra disables the user",
+        "PATCH /Users/{id} → 200",
+        "Read the disabled user",
+        "GET /Users/{id} → 200",
+    ]
+    assert shown["curl"].startswith("curl -sS -X GET http://127.0.0.1:")
+    assert shown["curl"].endswith('-H "Authorization: Bearer $SCIM_TOKEN"')
+    assert shown["outside"] == [], "the report calls nobody"
+    assert screenshot.stat().st_size > 10_000
