@@ -7,17 +7,13 @@ reported with its path, line and field, and nothing runs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-
 from scimconform.datafiles import data_dir
+from scimconform.documents import load_document
 from scimconform.errors import ConfigError
 
 REQUIRED = ("id", "title", "requirement", "source", "severity", "fix", "feature", "story")
@@ -78,17 +74,7 @@ def load_catalogue(root: Path | None = None) -> tuple[Case, ...]:
 
 def load_case(path: Path) -> Case:
     """Read and validate one case file against schemas/sequence.json."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-        tree = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    error = best_match(_validator().iter_errors(data))
-    if error is not None:
-        field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        line = _line_of(tree, list(error.absolute_path))
-        raise ConfigError(f"{path} line {line}: field {field}: {error.message}")
+    data = load_document(path, "sequence.json")
     return Case(
         **{k: str(data[k]) for k in REQUIRED},
         steps=tuple(data["steps"]),
@@ -100,25 +86,3 @@ def load_case(path: Path) -> Case:
         gallery_test=data.get("gallery_test"),
         file=path,
     )
-
-
-@cache
-def _validator() -> Draft202012Validator:
-    schema = json.loads((data_dir("schemas") / "sequence.json").read_text(encoding="utf-8"))
-    return Draft202012Validator(schema)
-
-
-def _line_of(node: yaml.Node | None, path: list[str | int]) -> int:
-    """The line of the YAML node at `path` (or of its nearest existing parent), for error messages."""
-    line = node.start_mark.line + 1 if node is not None else 1
-    for key in path:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == key), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            node = None
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-    return line

@@ -33,6 +33,7 @@ class Created:
 class Ledger:
     entries: list[Created] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
+    _by_id: dict[tuple[str, str], Created] = field(default_factory=dict, repr=False)
 
     def intend(self, resource_type: str, match: str, label: str, scope: str) -> Created:
         """Note a create about to be sent; `match` is the filter that finds it if no id comes back."""
@@ -42,28 +43,33 @@ class Ledger:
 
     def created(self, resource_type: str, resource_id: str, label: str, scope: str, intent: Created | None) -> None:
         """Record the id a POST returned, on its intent unless that already holds another resource."""
-        if any(e.resource_type == resource_type and e.id == resource_id for e in self.entries):
+        if (resource_type, resource_id) in self._by_id:
             return
-        if intent is not None and intent.id is None:
-            intent.id = resource_id
-        else:
-            self.entries.append(Created(resource_type, label, scope, id=resource_id))
+        if intent is None or intent.id is not None:
+            intent = Created(resource_type, label, scope)
+            self.entries.append(intent)
+        intent.id = resource_id
+        self._by_id[resource_type, resource_id] = intent
 
     def delete_sent(self, resource_type: str, resource_id: str) -> None:
         """A case deleted this itself; cleanup will only confirm that it is gone."""
-        for entry in self.entries:
-            if entry.resource_type == resource_type and entry.id == resource_id:
-                entry.delete_sent = True
+        if (entry := self._by_id.get((resource_type, resource_id))) is not None:
+            entry.delete_sent = True
 
     def clean(self, client: RecordingClient, scope: str | None = None) -> list[str]:
         """Delete this scope's resources (all, when scope is None), newest first; return what stayed."""
-        stayed = []
-        for entry in reversed([e for e in self.entries if scope is None or e.scope == scope]):
-            for resource_id in self._ids(client, entry):
-                if not self._remove(client, entry, resource_id):
-                    stayed.append(f"{entry.resource_type} {resource_id} ({entry.label})")
-            self.entries.remove(entry)
-        self.leftovers += stayed
+        stayed: list[str] = []
+        handled: set[int] = set()
+        try:
+            for entry in reversed([e for e in self.entries if scope is None or e.scope == scope]):
+                for resource_id in self._ids(client, entry):
+                    if not self._remove(client, entry, resource_id):
+                        stayed.append(f"{entry.resource_type} {resource_id} ({entry.label})")
+                self._by_id.pop((entry.resource_type, entry.id or ""), None)
+                handled.add(id(entry))
+        finally:  # an interrupted cleanup leaves the rest for the end-of-session sweep
+            self.entries = [e for e in self.entries if id(e) not in handled]
+            self.leftovers += stayed
         return stayed
 
     @staticmethod

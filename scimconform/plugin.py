@@ -166,6 +166,7 @@ class Session:
     target: Target
     context: RunContext
     target_error: str | None
+    steps: allure_report.AllureSteps
 
 
 @pytest.fixture(scope="session")
@@ -188,7 +189,7 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
             observer=steps,
             users=state.settings.users,
         )
-        session = Session(target, context, preflight(client))
+        session = Session(target, context, preflight(client), steps)
         state.record.target_error = session.target_error
         try:
             yield session
@@ -225,6 +226,7 @@ def scim_case(request: pytest.FixtureRequest, scim_session: Session) -> Iterator
     if scim_session.target_error:
         raise TargetError(scim_session.target_error)
     run = CaseRun(param.case, param.dialect, scim_session.context)
+    scim_session.steps.begin_case()
     try:
         yield run
     finally:

@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from scimconform import attrpath
 from scimconform.datafiles import data_dir
+from scimconform.documents import load_document, validated
 from scimconform.errors import ConfigError
 
 USER_SCHEMAS = [
@@ -125,52 +124,36 @@ def load_profile(name_or_file: str) -> Profile:
     if path.suffix.lower() == ".json":
         from scimconform.profile_import import profile_from_export, read_export
 
-        return _build(profile_from_export(read_export(path), path.stem), path)
+        return _build(validated(profile_from_export(read_export(path), path.stem), "profile.json", path), path)
     if not path.suffix:
         path = data_dir("fixtures") / "profiles" / f"{name_or_file}.yaml"
         if not path.is_file():
             raise ConfigError(
                 f"unknown profile {name_or_file!r}: choose one of {', '.join(available_profiles())} or give a file"
             )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read profile {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    return _build(data, path)
+    return _build(load_document(path, "profile.json"), path)
 
 
-def _build(data: Any, path: Path) -> Profile:
-    where = str(path)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: a profile is a mapping with name, users and optionally groups")
-    try:
-        users = _mapping(data["users"], "User", f"{where}: users")
-        groups = _mapping(data["groups"], "Group", f"{where}: groups") if data.get("groups") else None
-        return Profile(
-            name=str(data["name"]), title=str(data.get("title", data["name"])), users=users, groups=groups, source=path
+def _build(data: dict[str, Any], path: Path) -> Profile:
+    groups = data.get("groups")
+    return Profile(
+        name=str(data["name"]),
+        title=str(data.get("title", data["name"])),
+        users=_mapping(data["users"], "User", path),
+        groups=_mapping(groups, "Group", path) if groups else None,
+        source=path,
+    )
+
+
+def _mapping(data: dict[str, Any], resource_type: str, path: Path) -> ObjectMapping:
+    if not any("matching" in item for item in data["attributes"]):
+        raise ConfigError(
+            f"{path}: field {resource_type.lower()}s.attributes: no attribute is marked matching; "
+            "Entra needs one to find existing objects"
         )
-    except KeyError as exc:
-        raise ConfigError(f"{where}: missing field {exc.args[0]!r}") from None
-
-
-def _mapping(data: Any, resource_type: str, where: str) -> ObjectMapping:
-    if not isinstance(data, dict) or not isinstance(data.get("attributes"), list):
-        raise ConfigError(f"{where}: expected a mapping with a list of attributes")
-    attributes = []
-    for index, item in enumerate(data["attributes"]):
-        if not isinstance(item, dict) or "path" not in item or "generate" not in item:
-            raise ConfigError(f"{where}.attributes[{index}]: each attribute needs path and generate")
-        try:
-            attributes.append(Attribute(**item))
-        except TypeError as exc:
-            raise ConfigError(f"{where}.attributes[{index}]: {exc}") from None
-    if not any(a.matching is not None for a in attributes):
-        raise ConfigError(f"{where}: no attribute is marked matching; Entra needs one to find existing objects")
     return ObjectMapping(
         resource_type=resource_type,
-        attributes=tuple(attributes),
+        attributes=tuple(Attribute(**item) for item in data["attributes"]),
         create_extras=dict(data.get("create_extras") or {}),
         primary_elements=tuple(data.get("primary_elements") or ()),
     )

@@ -75,10 +75,14 @@ def test_unknown_profile_lists_the_known_ones() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("name: x\n", "missing field 'users'"),
+        ("name: x\n", "line 1: field (top level): 'users' is a required property"),
         (
-            "name: x\nusers: {attributes: [{path: userName}]}\n",
-            "users.attributes\\[0\\]: each attribute needs path and generate",
+            "name: x\nusers:\n  attributes:\n    - {path: userName}\n",
+            "line 4: field users.attributes.0: 'generate' is a required property",
+        ),
+        (
+            "name: x\nusers:\n  attributes:\n    - {path: userName, generate: upn, matching: one}\n",
+            "line 4: field users.attributes.0.matching: 'one' is not of type 'integer'",
         ),
         ("name: x\nusers: {attributes: [{path: userName, generate: upn}]}\n", "no attribute is marked matching"),
     ],
@@ -86,7 +90,7 @@ def test_unknown_profile_lists_the_known_ones() -> None:
 def test_a_malformed_profile_is_named(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "mine.yaml"
     path.write_text(text)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=re.escape(str(path)) + ".*" + re.escape(message)):
         load_profile(str(path))
 
 

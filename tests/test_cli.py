@@ -35,7 +35,7 @@ def assert_one_line_error(err: str, cause: str) -> None:
         (["--url", "https://scim.example.com/v2?debug"], "unknown query flag"),
         (["--profile", "no-such-profile"], "unknown profile 'no-such-profile'"),
         (["--dialect", "klingon"], "unknown dialect 'klingon'"),
-        (["--profile", "missing.yaml"], "cannot read profile missing.yaml"),
+        (["--profile", "missing.yaml"], "cannot read missing.yaml"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(

@@ -94,19 +94,37 @@ def source_links(case: Case) -> list[tuple[str, str]]:
     return links
 
 
+ATTACHED_EXCHANGES_PER_CASE = 300
+
+
 class AllureSteps:
     """Step observer and exchange listener: each case step is a step, each exchange a step inside it."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, attach_limit: int = ATTACHED_EXCHANGES_PER_CASE) -> None:
         self.base_path = urlsplit(base_url).path.rstrip("/")
+        self.attach_limit = attach_limit
+        self._attached = 0
+
+    def begin_case(self) -> None:
+        self._attached = 0
 
     def step(self, title: str) -> AbstractContextManager[object]:
         step: AbstractContextManager[object] = allure.step(title)
         return step
 
     def exchange(self, exchange: Exchange) -> None:
-        """Record the exchange as a step with its request, response and a curl reproducer attached."""
+        """Record the exchange as a step with its request, response and a curl reproducer attached.
+
+        A provisioning cycle for thousands of users would write tens of thousands of attachment files;
+        past `attach_limit` exchanges in one case the steps stay but carry no attachments (the HAR keeps all).
+        """
+        self._attached += 1
         with allure.step(self.title(exchange)):
+            if self._attached > self.attach_limit:
+                if self._attached == self.attach_limit + 1:
+                    note = f"Exchanges after the first {self.attach_limit} of this case are not attached; use --har."
+                    allure.attach(note, "attachments stop here", allure.attachment_type.TEXT)
+                return
             if exchange.request_body is not None:
                 allure.attach(_pretty(exchange.request_body), "request body", allure.attachment_type.JSON)
             if exchange.response_headers:

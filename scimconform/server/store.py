@@ -60,13 +60,20 @@ class Store:
             return None if entry is None or self._hidden(entry) else self._render(rtype, entry)
 
     def search(self, rtype: ResourceType, where: Filter | None) -> list[Resource]:
-        """Matches in creation order."""
-        with self._lock:
-            found = [self._render(rtype, e) for e in self._entries[rtype.name].values() if not self._hidden(e)]
-        if where is None:
-            return found
+        """Matches in creation order; only the matches are copied out, so a filter costs one pass."""
         evaluator = Evaluator(rtype, self._case_exact)
-        return [resource for resource in found if evaluator.matches(where, resource)]
+        with self._lock:
+            return [
+                self._render(rtype, entry)
+                for entry in self._entries[rtype.name].values()
+                if not self._hidden(entry) and (where is None or evaluator.matches(where, self._view(rtype, entry)))
+            ]
+
+    @staticmethod
+    def _view(rtype: ResourceType, entry: _Entry) -> Resource:
+        """What a filter sees, without copying: the stored attributes plus id and meta."""
+        meta = {"resourceType": rtype.name, "created": entry.created, "lastModified": entry.modified}
+        return {"id": entry.id, **entry.attributes, "meta": meta}
 
     def replace(self, rtype: ResourceType, rid: str, body: Resource) -> Resource:
         with self._lock:
