@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from scimconform import attrpath
@@ -124,8 +125,27 @@ def attribute_values(exchange: Exchange, expected: dict[str, Any]) -> None:
         if value is None:
             if observed not in (attrpath.MISSING, None, "", [], {}):
                 raise CheckFailure("attribute_values", f"{path}: expected it cleared, got {_show(observed)}")
-        elif observed != value or type(observed) is not type(value):
+        elif not _same_value(value, observed):
             raise CheckFailure("attribute_values", f"{path}: expected {_show(value)}, got {_show(observed)}")
+
+
+def _same_value(expected: Any, observed: Any) -> bool:
+    """Equal and of the same JSON type; two dateTimes are equal when they name the same instant
+    (RFC 7643 §2.3.5: xsd:dateTime, so 2020-01-01T00:00:00Z and 2020-01-01T00:00:00.000Z are one value)."""
+    if type(observed) is type(expected) and observed == expected:
+        return True
+    if isinstance(expected, str) and isinstance(observed, str):
+        instants = [_instant(expected), _instant(observed)]
+        return None not in instants and instants[0] == instants[1]
+    return False
+
+
+def _instant(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def total_at_least(exchange: Exchange, minimum: int) -> None:

@@ -78,7 +78,16 @@ class ObjectMapping:
             case "value-filtered":
                 return [a for a in self.select("updatable") if a.parsed.value_filtered]
             case "single-valued":
-                return [a for a in self.select("updatable") if not a.parsed.value_filtered]
+                # Gallery test 18 updates single-valued string, integer, dateTime and boolean attributes,
+                # but not active (which has cases of its own), references or the matching attributes.
+                return [
+                    a
+                    for a in self.attributes
+                    if a.matching is None
+                    and not a.parsed.value_filtered
+                    and a.type in ("string", "integer", "datetime", "boolean")
+                    and a.path.lower() != "active"
+                ]
             case "manager":
                 return [a for a in self.attributes if a.type == "reference" and a.parsed.attr.lower() == "manager"]
         raise ValueError(f"unknown attribute selector {selector!r}; known: {', '.join(SELECTORS)}")

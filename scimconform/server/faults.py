@@ -142,6 +142,10 @@ class Fault(StrEnum):
         "location-header-missing",
         "A 201 Created carries a Location header with the new resource's URI (RFC 7644 §3.3).",
     )
+    NUMBER_STORED_AS_STRING = (
+        "number-stored-as-string",
+        "Integer attributes are stored and returned as JSON numbers, as sent.",
+    )
     MANAGER_IGNORED = (
         "manager-ignored",
         "A PATCH setting the enterprise manager stores it.",

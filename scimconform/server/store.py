@@ -19,6 +19,18 @@ _SERVER_OWNED = frozenset({"id", "meta", "schemas"})
 _UNIQUENESS_FAULTS = {"User": Fault.DUPLICATE_USERNAME_ACCEPTED, "Group": Fault.DUPLICATE_DISPLAYNAME_ACCEPTED}
 
 
+_ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"
+
+
+def _numbers_as_strings(value: Any) -> Any:
+    """The fault number-stored-as-string: every integer becomes its text (booleans stay booleans)."""
+    if isinstance(value, dict):
+        return {key: _numbers_as_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_numbers_as_strings(item) for item in value]
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -136,8 +148,9 @@ class Store:
             coerce_booleans=Fault.FALSE_STRING_STORED not in self._faults,
         )
         if Fault.ENTERPRISE_EXTENSION_DROPPED in self._faults:
-            extensions = {urn.lower() for urn in rtype.extensions}
-            attributes = {key: value for key, value in attributes.items() if key.lower() not in extensions}
+            attributes = {key: value for key, value in attributes.items() if key.lower() != _ENTERPRISE}
+        if Fault.NUMBER_STORED_AS_STRING in self._faults:
+            attributes = _numbers_as_strings(attributes)
         username = find_key(attributes, "userName")
         if Fault.USERNAME_TRANSFORMED in self._faults and username and isinstance(attributes[username], str):
             attributes[username] = attributes[username].lower()

@@ -35,6 +35,10 @@ def test_service_provider_config(client: httpx.Client) -> None:
     assert config["meta"]["location"] == f"{BASE}/ServiceProviderConfig"
 
 
+# A custom extension of the kind Entra provisions directory extension attributes into (entra-wire §2.6).
+CUSTOM_EXTENSION = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
+
+
 def test_resource_types(client: httpx.Client) -> None:
     listing = client.get("/ResourceTypes").json()
     assert listing["schemas"] == [LIST_RESPONSE]
@@ -42,7 +46,10 @@ def test_resource_types(client: httpx.Client) -> None:
     by_name = {rt["name"]: rt for rt in listing["Resources"]}
     assert by_name["User"]["endpoint"] == "/Users"
     assert by_name["User"]["schema"] == CORE_USER
-    assert by_name["User"]["schemaExtensions"] == [{"schema": ENTERPRISE, "required": False}]
+    assert by_name["User"]["schemaExtensions"] == [
+        {"schema": ENTERPRISE, "required": False},
+        {"schema": CUSTOM_EXTENSION, "required": False},
+    ]
     assert by_name["Group"]["schema"] == CORE_GROUP
     assert by_name["Group"]["meta"]["location"] == f"{BASE}/ResourceTypes/Group"
     assert client.get("/ResourceTypes/User").json() == by_name["User"]
@@ -52,9 +59,11 @@ def test_resource_types(client: httpx.Client) -> None:
 def test_schemas_hold_full_definitions(client: httpx.Client) -> None:
     listing = client.get("/Schemas").json()
     assert listing["schemas"] == [LIST_RESPONSE]
-    assert (listing["totalResults"], listing["startIndex"], listing["itemsPerPage"]) == (3, 1, 3)
+    assert (listing["totalResults"], listing["startIndex"], listing["itemsPerPage"]) == (4, 1, 4)
     schemas = {schema["id"]: schema for schema in listing["Resources"]}
-    assert set(schemas) == {CORE_USER, CORE_GROUP, ENTERPRISE}
+    assert set(schemas) == {CORE_USER, CORE_GROUP, ENTERPRISE, CUSTOM_EXTENSION}
+    custom = {a["name"]: a["type"] for a in schemas[CUSTOM_EXTENSION]["attributes"]}
+    assert custom == {"tag": "string", "employeeLevel": "integer", "hireDate": "dateTime", "remoteWorker": "boolean"}
     user, group, enterprise = schemas[CORE_USER], schemas[CORE_GROUP], schemas[ENTERPRISE]
     assert [a["name"] for a in user["attributes"]] == [
         "userName", "name", "displayName", "nickName", "profileUrl", "title", "userType",

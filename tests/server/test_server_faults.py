@@ -246,6 +246,13 @@ def created_resources_have_a_location(client: httpx.Client) -> bool:
     return bool(created.headers.get("Location") == created.json()["meta"]["location"])
 
 
+@probe("number-stored-as-string")
+def integers_stay_numbers(client: httpx.Client) -> bool:
+    custom = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
+    user = create_user(client, **{custom: {"employeeLevel": 7}})
+    return bool(user[custom]["employeeLevel"] == 7)
+
+
 @probe("manager-ignored")
 def manager_is_stored(client: httpx.Client) -> bool:
     boss, worker = two_users(client)
