@@ -19,6 +19,7 @@ import yaml
 
 from scimconform import __version__
 from scimconform.catalogue import load_catalogue
+from scimconform.reporting.catalogue import catalogue_markdown
 from scimconform.datafiles import data_dir
 from scimconform.errors import ConfigError, HarnessError
 from scimconform.identities import check_generators
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="print the case catalogue")
     listing.add_argument("--faults", action="store_true", help="list the reference server's named faults instead")
+    listing.add_argument("--format", choices=["text", "markdown"], default="text", help="markdown renders docs/cases.md")
     listing.set_defaults(handler=_list)
 
     profile = commands.add_parser("profile", help="work with attribute-mapping profiles")
@@ -146,15 +148,11 @@ def _run(args: argparse.Namespace) -> int:
     verdict = json.loads(summary.read_text(encoding="utf-8"))
     if verdict["target_error"]:
         print(f"scimconform: error: {verdict['target_error']}", file=sys.stderr)
-    written = ["junit.xml", "allure-results/", "summary.json"]
     if args.html:
         try:
-            written.append(str(build_html(report_dir).relative_to(report_dir)))
+            print(f"scimconform: HTML report written to {build_html(report_dir)}")
         except HarnessError as exc:  # the verdict stands without the HTML page
             print(f"scimconform: no HTML report: {exc}", file=sys.stderr)
-    print(f"scimconform: reports written to {report_dir}/ ({', '.join(written)})")
-    if args.har:
-        print(f"scimconform: HTTP exchanges written to {args.har}")
     return int(verdict["verdict"]["exit_code"])
 
 
@@ -176,6 +174,9 @@ def _list(args: argparse.Namespace) -> int:
 
         for name, rule in FAULTS.items():
             print(f"{name:<34} {rule}")
+        return EXIT_OK
+    if args.format == "markdown":
+        print(catalogue_markdown(load_catalogue()), end="")
         return EXIT_OK
     for case in load_catalogue():
         print(f"{case.id:<16} {case.severity:<8} {case.title}")

@@ -263,7 +263,17 @@ def pytest_runtest_makereport(
             message = str(report.longrepr[2]).removeprefix("Skipped: ")
         case = param.case
         result = CaseResult(
-            case.id, case.title, param.dialect, status, case.severity, case.source, message, report.duration, case.fix
+            case.id,
+            case.title,
+            param.dialect,
+            status,
+            case.severity,
+            case.source,
+            message,
+            report.duration,
+            case.fix,
+            case.feature,
+            case.gallery_test,
         )
         report.user_properties.append(("scim_result", asdict(result)))
     return report
@@ -326,4 +336,10 @@ class ResultCollector:
         state = self._state()
         if state is not None and not hasattr(self.config, "workerinput"):
             terminalreporter.section("scimconform verdict")
-            render_verdict(state.record, terminalreporter.write_line)
+            render_verdict(state.record, terminalreporter.write_line, self._reports(state))
+
+    def _reports(self, state: PluginState) -> list[str]:
+        """The report files this session wrote, for the last lines a user reads."""
+        option = self.config.getoption
+        written = [option("xmlpath", None), option("allure_report_dir", None), option("scim_har", None)]
+        return [str(path) for path in written if path] + [str(state.settings.report_dir / "summary.json")]

@@ -1,31 +1,59 @@
-"""The console verdict: what failed, why, how to fix it, and whether the endpoint is gallery-ready."""
+"""The console verdict: per feature what passed and what failed (with why and how to fix it), then
+one line that says whether the endpoint is ready for the Entra gallery."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import groupby
 
-from scimconform.reporting.results import RunRecord
+from scimconform.reporting.results import CaseResult, RunRecord
 
 MARKS = {"failed": "FAIL", "warning": "WARN", "error": "ERROR", "skipped": "SKIP", "passed": "PASS"}
+NAMED = 3  # blocking failures named on the verdict line before "…"
 
 
-def render_verdict(record: RunRecord, write: Callable[[str], None]) -> None:
-    where = "embedded reference server" if record.embedded else record.target
+def render_verdict(record: RunRecord, write: Callable[[str], None], reports: list[str] | None = None) -> None:
+    where = "embedded reference server" if record.embedded else record.public_target
     write(
         f"scimconform: target {where}; profile {record.profile}; dialects {', '.join(record.dialects)}; "
         f"seed {record.seed}; run tag {record.run_tag}"
     )
     if record.target_error:
         write(f"ERROR  {record.target_error}")
-    for result in record.results:
-        if result.status in ("failed", "warning", "error"):
-            write(f"{MARKS[result.status]:<5}  {result.name}  {result.title}")
-            write(f"       {result.message.splitlines()[0] if result.message else ''}")
-            if result.fix and result.status != "error":
-                write(f"       fix: {result.fix}")
+    ordered = sorted(record.results, key=lambda r: (r.feature, r.id, r.dialect or ""))
+    for feature, results in groupby(ordered, key=lambda r: r.feature or "Other"):
+        _feature(feature, list(results), write)
     for leftover in record.leftovers:
         write(f"LEFT   {leftover} could not be deleted from the target")
-    totals = record.totals()
-    counts = ", ".join(f"{n} {s}" for s, n in totals.items() if n)
-    verdict = "ready for the Entra gallery" if record.gallery_ready else "NOT ready for the Entra gallery"
-    write(f"scimconform: {counts or 'no cases ran'} — {verdict}")
+    if reports:
+        write(f"reports: {', '.join(reports)}")
+    write(readiness(record))
+
+
+def _feature(feature: str, results: list[CaseResult], write: Callable[[str], None]) -> None:
+    counts = ", ".join(f"{n} {s}" for s in MARKS if (n := sum(r.status == s for r in results)))
+    write(f"{feature}: {counts}")
+    for result in results:
+        if result.status in ("failed", "warning", "error"):
+            write(f"  {MARKS[result.status]:<5}  {result.name}  {result.title}")
+            write(f"         {result.message.splitlines()[0] if result.message else ''}")
+            if result.fix and result.status != "error":
+                write(f"         fix: {result.fix}")
+
+
+def readiness(record: RunRecord) -> str:
+    """`Entra gallery readiness: NOT READY — 3 blocking failures (ENTRA-USER-010[default], …)`."""
+    if record.target_error:
+        return f"Entra gallery readiness: NOT JUDGED — {record.target_error}"
+    if not record.results:
+        return "Entra gallery readiness: NOT JUDGED — no case ran"
+    blocking = [r.name for r in record.blocking_failures()]
+    warnings = sum(r.status == "warning" for r in record.results)
+    notes = f"; {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
+    if record.gallery_ready:
+        return f"Entra gallery readiness: READY — every blocking case passed{notes}"
+    named = ", ".join(blocking[:NAMED]) + (", …" if len(blocking) > NAMED else "")
+    problems = [f"{len(blocking)} blocking failure{'s' * (len(blocking) != 1)} ({named})"] if blocking else []
+    if record.leftovers:
+        problems.append(f"{len(record.leftovers)} resources left on the target")
+    return f"Entra gallery readiness: NOT READY — {'; '.join(problems)}{notes}"

@@ -34,6 +34,8 @@ class CaseResult:
     message: str
     duration: float
     fix: str = ""
+    feature: str = ""
+    gallery_test: str | None = None
 
     @property
     def name(self) -> str:
