@@ -38,6 +38,23 @@ class Dialect:
     member_ref_null: bool
     remove_members_by_filter: bool
 
+    @property
+    def traits(self) -> str:
+        """What sets this dialect's PATCH bodies apart, in words a vendor can act on."""
+        traits = [
+            "op values Add/Replace/Remove" if self.pascal_case else "lower-case op values",
+            'booleans as the strings "True"/"False"' if self.string_booleans else "real booleans",
+        ]
+        if self.collapse_replace:
+            traits.append("several attributes in one path-less replace with dotted and URN keys")
+        traits.append(
+            'member removal by members[value eq "…"]'
+            if self.remove_members_by_filter
+            else "member removal by path members with a value list"
+            + (' and "$ref": null' if self.member_ref_null else "")
+        )
+        return ", ".join(traits)
+
     def op(self, name: str) -> str:
         return name.capitalize() if self.pascal_case else name
 

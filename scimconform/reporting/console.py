@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import groupby
 
+from scimconform.dialects import DIALECTS
 from scimconform.reporting.results import CaseResult, RunRecord
 
 MARKS = {"failed": "FAIL", "warning": "WARN", "error": "ERROR", "skipped": "SKIP", "passed": "PASS"}
@@ -39,6 +40,18 @@ def _feature(feature: str, results: list[CaseResult], write: Callable[[str], Non
             write(f"         {result.message.splitlines()[0] if result.message else ''}")
             if result.fix and result.status != "error":
                 write(f"         fix: {result.fix}")
+            if note := _dialect_note(result, results):
+                write(f"         note: {note}")
+
+
+def _dialect_note(result: CaseResult, results: list[CaseResult]) -> str | None:
+    """When a case passes in another dialect, the failing dialect's wire shape is the likely cause."""
+    if result.dialect is None or result.status not in ("failed", "warning"):
+        return None
+    passing = [r.dialect for r in results if r.id == result.id and r.status == "passed" and r.dialect]
+    if not passing:
+        return None
+    return f"passes in {', '.join(passing)}; the {result.dialect} dialect sends {DIALECTS[result.dialect].traits}"
 
 
 def readiness(record: RunRecord) -> str:

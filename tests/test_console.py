@@ -1,0 +1,51 @@
+"""The console verdict a user reads first: grouped by feature, the fix, the dialect at fault, one readiness line."""
+
+from scimconform.reporting.console import readiness, render_verdict
+from scimconform.reporting.results import CaseResult, RunRecord
+
+
+def result(case_id: str, status: str, dialect: str | None = None, severity: str = "blocking") -> CaseResult:
+    message = "" if status == "passed" else "PATCH /Users/1 → 400: expected HTTP 200 or 204, got 400"
+    return CaseResult(
+        case_id, "Disable a user", dialect, status, severity, "tutorial", message, 0.1, "Accept it.", "Users"
+    )
+
+
+def record(*results: CaseResult) -> RunRecord:
+    return RunRecord("embedded", True, "alohi", ("default", "aadOptscim062020"), 7, "scf000000", results=list(results))
+
+
+def test_a_failure_in_one_dialect_names_what_that_dialect_sends() -> None:
+    lines: list[str] = []
+    run = record(
+        result("ENTRA-USER-010", "failed", "default"),
+        result("ENTRA-USER-010", "passed", "aadOptscim062020"),
+        result("ENTRA-CONN-001", "passed"),
+    )
+    render_verdict(run, lines.append, ["reports/junit.xml"])
+    text = "\n".join(lines)
+    assert "Users: 1 failed, 2 passed" in text
+    assert "  FAIL   ENTRA-USER-010[default]  Disable a user" in text
+    assert "fix: Accept it." in text
+    assert (
+        'note: passes in aadOptscim062020; the default dialect sends op values Add/Replace/Remove, booleans as the strings "True"/"False"'
+        in text
+    )
+    assert lines[-2:] == [
+        "reports: reports/junit.xml",
+        "Entra gallery readiness: NOT READY — 1 blocking failure (ENTRA-USER-010[default])",
+    ]
+
+
+def test_readiness_line() -> None:
+    assert (
+        readiness(record(result("ENTRA-CONN-001", "passed")))
+        == "Entra gallery readiness: READY — every blocking case passed"
+    )
+    warned = record(result("ENTRA-CONN-001", "passed"), result("ENTRA-HTTP-001", "warning", severity="warning"))
+    assert readiness(warned) == "Entra gallery readiness: READY — every blocking case passed; 1 warning"
+    many = record(*(result(f"ENTRA-USER-00{n}", "failed") for n in range(1, 6)))
+    assert readiness(many).endswith("5 blocking failures (ENTRA-USER-001, ENTRA-USER-002, ENTRA-USER-003, …)")
+    broken = record()
+    broken.target_error = "target unreachable"
+    assert readiness(broken) == "Entra gallery readiness: NOT JUDGED — target unreachable"
