@@ -1,11 +1,12 @@
 // Opens a scimconform HTML report from file:// in headless Chromium, as a reader would, and prints
-// what it shows as JSON: the case count, the first failed case's title and steps, the curl reproducer
-// attached to its failing request, and any request that left the machine. Used by tests/test_reports_html.py.
+// what it shows as JSON: the case count, the titles of every failed case, one failed case's title and
+// steps, the curl reproducer attached to its failing request, and any request that left the machine.
+// Used by tests/test_reports_html.py.
 //
-// usage: node tests/report_in_browser.mjs REPORT.html SCREENSHOT.png [CHROMIUM]
+// usage: node tests/report_in_browser.mjs REPORT.html SCREENSHOT.png [CHROMIUM [TITLE-PREFIX-TO-OPEN]]
 import { chromium } from 'playwright-core';
 
-const [page_path, screenshot, executablePath = '/usr/bin/chromium'] = process.argv.slice(2);
+const [page_path, screenshot, executablePath = '/usr/bin/chromium', open = ''] = process.argv.slice(2);
 const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu'] });
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1400 } });
@@ -17,7 +18,9 @@ try {
   await page.waitForSelector('[data-testid^="tree-leaf-status"]', { timeout: 30000 });
   const total = (await page.locator('[data-testid="metadata-item-total"] [data-testid="metadata-value"]').innerText()).trim();
 
-  const failedLeaf = page.locator('[data-testid="tree-leaf"]', { has: page.locator('[data-testid="tree-leaf-status-failed"]') }).first();
+  const failedLeaves = page.locator('[data-testid="tree-leaf"]', { has: page.locator('[data-testid="tree-leaf-status-failed"]') });
+  const failedTitles = (await failedLeaves.locator('[data-testid="tree-leaf-title"]').allInnerTexts()).map((t) => t.trim());
+  const failedLeaf = failedLeaves.filter({ hasText: open }).first();
   const failed = (await failedLeaf.locator('[data-testid="tree-leaf-title"]').innerText()).trim();
   await failedLeaf.click();
   await page.waitForSelector('[data-testid="test-result-step-title"]');
@@ -36,7 +39,7 @@ try {
   await failing.locator('[data-testid="test-result-attachment-header"]', { hasText: 'curl' }).click();
   const curl = (await failing.locator('[data-testid="code-attachment-content"]').innerText()).trim();
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ total, failed, steps, curl, outside }));
+  console.log(JSON.stringify({ total, failedTitles, failed, steps, curl, outside }));
 } finally {
   await browser.close();
 }

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BROWSER_SCRIPT = Path(__file__).with_name("report_in_browser.mjs")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FAILED = "ENTRA-USER-010[default] Disable a user with active=false; it stays visible"
+GROUP_FAILED = "ENTRA-GROUP-003 GET /Groups/{id}?excludedAttributes=members returns the group without members"
 
 
 def require(available: bool, what: str) -> None:
@@ -110,7 +111,7 @@ def test_run_html_without_node_still_gives_the_verdict(
 def browse(page: Path, screenshot: Path) -> dict[str, Any]:
     """What a reader sees in the report, as reported by tests/report_in_browser.mjs."""
     done = subprocess.run(
-        ["node", str(BROWSER_SCRIPT), str(page), str(screenshot), CHROMIUM],
+        ["node", str(BROWSER_SCRIPT), str(page), str(screenshot), CHROMIUM, FAILED],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -128,8 +129,9 @@ def test_the_html_report_shows_the_cases_a_failures_steps_and_its_curl_in_a_brow
     require((ROOT / "node_modules" / "playwright-core").is_dir(), "playwright-core (npm ci)")
     require(os.access(CHROMIUM, os.X_OK), "Chromium (apt-get install chromium)")
     reports = tmp_path / "reports"
-    cases = "ENTRA-USER-010 or ENTRA-CONN-001 or ENTRA-USER-004"
-    assert run_against(reports, ["false-string-stored"], "--dialect", "default", "-k", cases, "--html") == 1
+    cases = "ENTRA-USER-010 or ENTRA-CONN-001 or ENTRA-USER-004 or ENTRA-GROUP-003"
+    faults = ["false-string-stored", "excluded-members-ignored"]
+    assert run_against(reports, faults, "--dialect", "default", "-k", cases, "--html") == 1
     page = reports / "allure-report" / "index.html"
     assert [p.name for p in page.parent.iterdir()] == ["index.html"]
     text = page.read_text(encoding="utf-8")
@@ -139,7 +141,8 @@ def test_the_html_report_shows_the_cases_a_failures_steps_and_its_curl_in_a_brow
     screenshot = ROOT / "reports" / "html-report-failed-case.png"
     screenshot.parent.mkdir(exist_ok=True)
     shown = browse(page, screenshot)
-    assert shown["total"] == "3"
+    assert shown["total"] == "4"
+    assert sorted(shown["failedTitles"]) == [GROUP_FAILED, FAILED], "exactly the two faults' cases failed"
     assert shown["failed"] == FAILED
     assert shown["steps"][:6] == [
         "Setup: Create user",
