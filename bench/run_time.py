@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -16,12 +17,15 @@ import time
 from pathlib import Path
 
 
-def one_run(report_dir: Path) -> tuple[float, int]:
+def one_run(report_dir: Path, url: str | None = None, token: str = "") -> tuple[float, int]:
+    """Wall seconds and cases judged of one run: on the embedded server, or on `url` over loopback."""
+    command = [sys.executable, "-m", "scimconform.cli", "run", "--seed", "1", "--report-dir", str(report_dir)]
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "scimconform.cli", "run", "--seed", "1", "--report-dir", str(report_dir)],
+        command + (["--url", url] if url else []),
         check=True,
         capture_output=True,
+        env={**os.environ, "SCIM_TOKEN": token},
     )
     elapsed = time.perf_counter() - started
     summary = json.loads((report_dir / "summary.json").read_text())

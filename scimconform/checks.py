@@ -273,3 +273,29 @@ def resource_types_include(exchange: Exchange, names: Iterable[str]) -> None:
     missing = [n for n in names if n.lower() not in listed]
     if missing:
         raise CheckFailure("resource_types_include", f"/ResourceTypes does not list {', '.join(missing)}")
+
+
+def token_grant(exchange: Exchange, min_lifetime: float, max_lifetime: float) -> None:
+    """An RFC 6749 §5.1 token response Entra can use: an access_token, token_type Bearer, and an expires_in
+    within the gallery's bounds (entra-wire §8.2: 60 min to 6 h)."""
+    document = body(exchange, "grant")
+    if not isinstance(document, dict):
+        raise CheckFailure("grant", f"expected a JSON object, found {_show(document)}")
+    token, token_type, lifetime = (document.get(k) for k in ("access_token", "token_type", "expires_in"))
+    if not isinstance(token, str) or not token:
+        raise CheckFailure("grant", "the token response carries no access_token")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise CheckFailure("grant", f"expected token_type Bearer, found {_show(token_type)}")
+    if not isinstance(lifetime, int | float) or isinstance(lifetime, bool):
+        raise CheckFailure("grant", f"expected expires_in in seconds, found {_show(lifetime)}")
+    if not min_lifetime <= lifetime <= max_lifetime:
+        raise CheckFailure(
+            "grant", f"expected expires_in between {min_lifetime:g} and {max_lifetime:g} s, found {lifetime:g}"
+        )
+
+
+def tls_version(exchange: Exchange, expected: str) -> None:
+    """The connection was made with this protocol version (`TLSv1.2`)."""
+    negotiated = exchange.tls or "no TLS"
+    if negotiated.split(" ", 1)[0] != expected:
+        raise CheckFailure("tls", f"expected {expected}, negotiated {negotiated}")

@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from scimconform import __version__
 from scimconform.catalogue import load_catalogue
-from scimconform.reporting.catalogue import catalogue_markdown
 from scimconform.datafiles import data_dir
 from scimconform.errors import ConfigError, HarnessError
 from scimconform.identities import check_generators
 from scimconform.profile_import import profile_from_export, read_export
 from scimconform.profiles import load_profile
+from scimconform.reporting.catalogue import catalogue_markdown
 from scimconform.reporting.html import build_html
-from scimconform.settings import DIALECT_NAMES, Settings, load_settings
+from scimconform.settings import DIALECT_NAMES, OAUTH_AUTH_METHODS, Settings, load_settings
 from scimconform.target import configured_target
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
@@ -63,7 +65,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-k", dest="select", help="run only cases whose ID matches this pytest -k expression")
     run.add_argument("--html", action="store_true", help="also build the HTML report (needs Node.js and `npm ci`)")
     run.add_argument("--har", type=Path, metavar="FILE", help="write every HTTP exchange to FILE as HAR 1.2")
+    connection = run.add_argument_group("authentication, transport and rate")
+    for flag, kwargs in _CONNECTION_OPTIONS.items():
+        connection.add_argument(flag, **kwargs)
     run.set_defaults(handler=_run)
+
+    load = commands.add_parser(
+        "load", help="replay Entra's initial and incremental cycles for many users; measure throughput and latency"
+    )
+    load.add_argument("--url", help="Tenant URL (default: start the embedded reference server)")
+    load.add_argument("--token-env", help="environment variable holding the bearer token (default SCIM_TOKEN)")
+    load.add_argument("--profile", help="attribute-mapping profile name or YAML file (default entra-default)")
+    load.add_argument("--dialect", help=f"{', '.join(DIALECT_NAMES)} (default: the URL's flag, else default)")
+    load.add_argument("--users", type=int, default=1000, help="users to provision (default 1000)")
+    load.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
+    load.add_argument("--rate", type=float, help="target requests per second across all workers (default: no limit)")
+    load.add_argument("--seed", type=int, help="seed for test identities, printed in every report")
+    load.add_argument("--report-dir", type=Path, help="where reports go (default reports/)")
+    load.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
+    load.set_defaults(handler=_load)
 
     report = commands.add_parser("report", help="build the self-contained HTML report from a run's Allure results")
     report.add_argument("--report-dir", type=Path, default=Path("reports"), help="the run's report directory")
@@ -71,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="print the case catalogue")
     listing.add_argument("--faults", action="store_true", help="list the reference server's named faults instead")
-    listing.add_argument("--format", choices=["text", "markdown"], default="text", help="markdown renders docs/cases.md")
+    listing.add_argument(
+        "--format", choices=["text", "markdown"], default="text", help="markdown renders docs/cases.md"
+    )
     listing.set_defaults(handler=_list)
 
     profile = commands.add_parser("profile", help="work with attribute-mapping profiles")
@@ -88,11 +110,59 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--token", help="bearer token to require (default: the server's development token)")
     serve.add_argument("--fault", action="append", default=[], help="switch a named fault on (repeatable)")
+    serve.add_argument(
+        "--oauth-client-id", metavar="ID", help="also issue OAuth tokens to this client at /oauth2/token"
+    )
+    serve.add_argument(
+        "--oauth-secret-env", metavar="NAME", default="SCIM_CLIENT_SECRET", help="variable holding that client's secret"
+    )
+    serve.add_argument("--token-lifetime", type=int, default=3600, metavar="S", help="issued tokens' lifetime (3600)")
     serve.set_defaults(handler=_serve)
     return parser
 
 
+# Options that reach the pytest plugin as `--scim-set name=value`; the setting is the option's dest.
+_CONNECTION_OPTIONS: dict[str, dict[str, Any]] = {
+    "--token-file": {"metavar": "FILE", "help": "file holding the bearer token (instead of --token-env)"},
+    "--header": {
+        "dest": "headers",
+        "action": "append",
+        "metavar": "'NAME: VALUE'",
+        "help": "extra request header, repeatable; ${VAR} in the value is read from the environment",
+    },
+    "--oauth-token-url": {"metavar": "URL", "help": "OAuth 2.0 token endpoint: use client credentials"},
+    "--oauth-client-id": {"metavar": "ID", "help": "OAuth client identifier"},
+    "--oauth-secret-env": {
+        "metavar": "NAME",
+        "help": "variable holding the client secret (default SCIM_CLIENT_SECRET)",
+    },
+    "--oauth-scopes": {"metavar": "SCOPES", "help": "OAuth scopes, space-separated"},
+    "--oauth-auth-method": {
+        "choices": OAUTH_AUTH_METHODS,
+        "help": "how credentials are sent: Basic header, form body, or both (default client_secret_basic)",
+    },
+    "--expired-token-env": {
+        "metavar": "NAME",
+        "help": "variable holding a token the target issued that has expired (default SCIM_EXPIRED_TOKEN)",
+    },
+    "--ca-bundle": {"metavar": "FILE", "help": "trust the CA certificates in FILE (PEM) for TLS"},
+    "--insecure": {"action": "store_true", "default": None, "help": "do not verify TLS certificates (warns)"},
+    "--proxy": {"metavar": "URL", "help": "HTTP(S) proxy (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY)"},
+    "--rate": {"metavar": "N/s", "help": "send at most N requests per second, e.g. 20/s"},
+    "--throughput-seconds": {
+        "type": float,
+        "metavar": "S",
+        "help": "how long the 25 requests/s case runs (default 10, 1 on the embedded server; 0 skips it)",
+    },
+    "--throughput-p95-ms": {"type": float, "metavar": "MS", "help": "p95 latency bound of that case (default 2000)"},
+}
+
+
 def _run(args: argparse.Namespace) -> int:
+    connection = {
+        name: getattr(args, name)
+        for name in (kwargs.get("dest") or flag[2:].replace("-", "_") for flag, kwargs in _CONNECTION_OPTIONS.items())
+    }
     settings = load_settings(
         args.config,
         url=args.url,
@@ -102,8 +172,15 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         report_dir=args.report_dir,
         users=args.users,
+        **connection,
     )
     _check_before_run(settings)
+    if settings.insecure:
+        print(
+            "scimconform: warning: TLS certificates are not verified (--insecure): anyone on the path can read "
+            "the token; Entra always verifies",
+            file=sys.stderr,
+        )
     report_dir = settings.report_dir
     summary = report_dir / "summary.json"
     # Never --clean-alluredir: with pytest-xdist a restarted worker wipes every result (allure.md §3).
@@ -138,6 +215,8 @@ def _run(args: argparse.Namespace) -> int:
         pytest_args += ["-k", args.select]
     if args.har:
         pytest_args.append(f"--scim-har={args.har}")
+    # As given, so ${VAR} in a header is read where it is used, and no secret sits in an argument.
+    pytest_args += [f"--scim-set={name}={json.dumps(value)}" for name, value in connection.items() if value is not None]
     status = pytest.main(pytest_args)
     if status == pytest.ExitCode.INTERRUPTED:
         print(f"scimconform: interrupted; partial reports are in {report_dir}", file=sys.stderr)
@@ -154,6 +233,22 @@ def _run(args: argparse.Namespace) -> int:
         except HarnessError as exc:  # the verdict stands without the HTML page
             print(f"scimconform: no HTML report: {exc}", file=sys.stderr)
     return int(verdict["verdict"]["exit_code"])
+
+
+def _load(args: argparse.Namespace) -> int:
+    from scimconform.load.command import run_load
+
+    settings = load_settings(
+        args.config,
+        url=args.url,
+        token_env=args.token_env,
+        profile=args.profile,
+        dialect=args.dialect,
+        seed=args.seed,
+        report_dir=args.report_dir,
+        users=args.users,
+    )
+    return run_load(settings, args.concurrency, args.rate, sys.stdout, sys.stderr)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -201,8 +296,19 @@ def _import_profile(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from scimconform.server import DEFAULT_TOKEN, ReferenceServer, UnknownFaultError, serve_forever
 
+    clients = {}
+    if args.oauth_client_id:
+        secret = os.environ.get(args.oauth_secret_env)
+        if not secret:
+            raise ConfigError(f"environment variable {args.oauth_secret_env} is not set: export the client secret")
+        clients[args.oauth_client_id] = secret
     try:
-        app = ReferenceServer(token=args.token or DEFAULT_TOKEN, faults=args.fault)
+        app = ReferenceServer(
+            token=args.token or DEFAULT_TOKEN,
+            faults=args.fault,
+            oauth_clients=clients,
+            token_lifetime=args.token_lifetime,
+        )
     except UnknownFaultError as exc:
         raise ConfigError(str(exc)) from None
     try:

@@ -8,14 +8,22 @@ before anyone else can see it; the curl reproducer reads the token from `$SCIM_T
 A hostile or broken target must not break the run: redirects are not followed (a 3xx is just a wrong
 status), a body is read only up to `MAX_BODY_BYTES`, and 429 or 503 answers are retried a bounded number
 of times after the server's `Retry-After`, each attempt recorded as its own exchange.
+
+With OAuth client credentials the token comes from a `TokenKeeper`, renewed before it expires and once
+more when the target answers 401. TLS is verified (against `--ca-bundle` when given) unless `--insecure`;
+a proxy comes from `--proxy` or the usual environment variables; `--rate` spaces requests out.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
+import ssl
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -25,12 +33,21 @@ from urllib.parse import quote_plus, urlencode
 import httpx
 
 from scimconform import __version__
+from scimconform.auth import OAuthClient, TokenEndpointError, TokenKeeper, read_grant
 from scimconform.target import Target
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 REDACTED = "***"
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})  # the scheme stays readable
 _COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})  # a cookie's value is its first word: all of it goes
+# Tokens in any token response (RFC 6749 §5.1), whether or not the harness asked for them.
+_TOKEN_FIELDS = re.compile(r'("(?:access|refresh|id)_token"\s*:\s*")[^"]*(")')
+# The cipher suites Entra accepts, in its order (entra-wire §6.4), by their OpenSSL names.
+ENTRA_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA384:"
+    "ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384"
+)
 
 # Every answer the harness judges is far smaller; past this a body is cut, so a 50 MB answer costs
 # neither memory nor report space.
@@ -60,6 +77,7 @@ class Exchange:
     response_body: str = ""
     elapsed_ms: float = 0.0
     transport_error: str | None = None
+    tls: str | None = None  # the negotiated protocol and cipher, e.g. "TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256"
     attempt: int = 1
     truncated: bool = False
     # Checks judge the body as it came; only copies that leave the harness are redacted.
@@ -101,7 +119,9 @@ class Exchange:
         """A command that replays this request, with the token taken from `$SCIM_TOKEN`."""
         parts = ["curl", "-sS", "-X", self.method, shlex.quote(self.url)]
         for name, value in self.request_headers.items():
-            if name == "authorization":
+            if name == "authorization" and value.startswith("Basic"):
+                parts += ["-u", '"$SCIM_CLIENT_ID:$SCIM_CLIENT_SECRET"']
+            elif name == "authorization":
                 parts += ["-H", '"Authorization: Bearer $SCIM_TOKEN"']
             elif name in ("content-type", "accept"):
                 parts += ["-H", shlex.quote(f"{name.title()}: {value}")]
@@ -114,21 +134,29 @@ ExchangeListener = Callable[[Exchange], None]
 
 
 class Redactor:
-    """Replaces every known secret with `***` in text that leaves the harness."""
+    """Replaces every known secret, and any token in a token response, with `***` in text that leaves the
+    harness. Secrets learnt during the run (each access token issued) are added as they arrive.
 
-    def __init__(self, secrets: list[str]) -> None:
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+    `hidden_headers` are headers whose whole value is a secret (the user's custom headers)."""
+
+    def __init__(self, secrets: list[str], hidden_headers: Iterable[str] = ()) -> None:
+        self._secrets: list[str] = []
+        self._hidden = _COOKIE_HEADERS | {name.lower() for name in hidden_headers}
+        self.add(*secrets)
+
+    def add(self, *secrets: str) -> None:
+        self._secrets = sorted({*self._secrets, *(s for s in secrets if s)}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
-        return text
+        return _TOKEN_FIELDS.sub(rf"\g<1>{REDACTED}\g<2>", text)
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         return {k.lower(): self._header(k.lower(), v) for k, v in headers.items()}
 
     def _header(self, name: str, value: str) -> str:
-        if name in _COOKIE_HEADERS:
+        if name in self._hidden:
             return REDACTED
         return self._scheme_only(value) if name in _CREDENTIAL_HEADERS else self(value)
 
@@ -152,18 +180,32 @@ class RecordingClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         pause: Callable[[float], None] = time.sleep,
+        rate: float | None = None,
     ) -> None:
         self.target = target
+        self.rate = rate
         self._pause = pause
-        self.redact = Redactor([target.token] if target.token else [])
+        self._pacer = _Pacer(rate)
+        self.redact = Redactor(target.secrets, target.headers)
         self.listeners: list[ExchangeListener] = []
-        headers = {"User-Agent": f"scimconform/{__version__}", "Accept": SCIM_MEDIA_TYPE}
+        self.tokens = TokenKeeper(target.oauth, self.fetch_token) if target.oauth else None
+        headers = {"User-Agent": f"scimconform/{__version__}", "Accept": SCIM_MEDIA_TYPE, **target.headers}
         if target.token:
             headers["Authorization"] = f"Bearer {target.token}"
-        self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport, follow_redirects=False)
+        self._options: dict[str, Any] = {
+            "headers": headers,
+            "timeout": timeout,
+            "transport": transport,
+            "proxy": target.proxy,
+            "follow_redirects": False,
+        }
+        self._http = httpx.Client(verify=tls_context(target), **self._options)
+        self._entra_http: httpx.Client | None = None
 
     def close(self) -> None:
         self._http.close()
+        if self._entra_http is not None:
+            self._entra_http.close()
 
     def send(
         self,
@@ -173,22 +215,56 @@ class RecordingClient:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
         without_credentials: bool = False,
+        retries: int = MAX_RETRIES,
+        record: bool = True,
+        entra_tls: bool = False,
     ) -> Exchange:
-        """Send one request, retrying a 429 or 503; transport failures are recorded, never raised."""
+        """Send one request, retrying a 429 or 503 up to `retries` times and renewing a refused OAuth
+        token once; transport failures are recorded, never raised. `record=False` tells no listener
+        (for the throughput case's hundreds of requests); `entra_tls` allows only TLS 1.2 with Entra's
+        cipher suites."""
         url = self.target.url_for(path)
         if query:
             url += "?" + encode_query(query)
         content = None if body is None else json.dumps(body, ensure_ascii=False)
-        request = self._http.build_request(method, url, content=content, headers=self._body_headers(body, headers))
+        http = self._entra_client() if entra_tls else self._http
+        request = http.build_request(method, url, content=content, headers=self._body_headers(body, headers))
+        token = None
         if without_credentials:
             request.headers.pop("Authorization", None)
-        exchange = self._attempt(request, 1)
-        while exchange.status in RETRY_STATUSES and exchange.attempt <= MAX_RETRIES:
+        elif self.tokens is not None and "Authorization" not in (headers or {}):
+            token = self.tokens.token()
+            request.headers["Authorization"] = f"Bearer {token}"
+        exchange = self._attempt(http, request, 1, record)
+        if exchange.status == 401 and token is not None and self.tokens is not None:
+            request.headers["Authorization"] = f"Bearer {self.tokens.refused(token)}"
+            exchange = self._attempt(http, request, 2, record)
+        while exchange.status in RETRY_STATUSES and exchange.attempt <= retries:
             self._pause(retry_delay(exchange.header("retry-after")))
-            exchange = self._attempt(request, exchange.attempt + 1)
+            exchange = self._attempt(http, request, exchange.attempt + 1, record)
         return exchange
 
-    def _attempt(self, request: httpx.Request, attempt: int) -> Exchange:
+    def fetch_token(self, oauth: OAuthClient, secret: str | None = None) -> Exchange:
+        """Ask the token endpoint for an access token, as Entra does; the token joins the secrets.
+
+        `secret` replaces the client secret, to probe that a wrong one is refused."""
+        form, headers = oauth.token_request(secret)
+        request = self._http.build_request("POST", oauth.token_url, data=form, headers=headers)
+        exchange = self._attempt(self._http, request, 1, True)
+        with suppress(TokenEndpointError):  # whoever asked judges a refusal
+            self.redact.add(read_grant(exchange).access_token)
+        return exchange
+
+    def _entra_client(self) -> httpx.Client:
+        """A second connection pool that offers only what Entra offers: TLS 1.2 and its cipher suites."""
+        if self._entra_http is None:
+            context = tls_context(self.target)
+            context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
+            context.set_ciphers(ENTRA_CIPHERS)
+            self._entra_http = httpx.Client(verify=context, **self._options)
+        return self._entra_http
+
+    def _attempt(self, http: httpx.Client, request: httpx.Request, attempt: int, record: bool) -> Exchange:
         """One round trip, recorded and handed to the listeners."""
         exchange = Exchange(
             method=request.method,
@@ -197,25 +273,28 @@ class RecordingClient:
             request_body=self.redact(request.content.decode()) if request.content else None,
             attempt=attempt,
         )
+        self._pacer.wait()
         started = time.perf_counter()
         try:
-            response = self._http.send(request, stream=True)
+            response = http.send(request, stream=True)
         except httpx.HTTPError as exc:
-            exchange.transport_error = describe_transport_error(exc, self._http.timeout.read)
+            exchange.transport_error = describe_transport_error(exc, http.timeout.read)
         else:
             exchange.status = response.status_code
+            exchange.tls = negotiated_tls(response)
             exchange.response_headers = self.redact.headers(response.headers)
             try:
                 exchange.response_body, exchange.truncated = read_body(response)
             except httpx.HTTPError as exc:
-                exchange.transport_error = describe_transport_error(exc, self._http.timeout.read)
+                exchange.transport_error = describe_transport_error(exc, http.timeout.read)
             finally:
                 response.close()
             exchange.raw_body, exchange.redact = exchange.response_body, self.redact
             exchange.response_body = self.redact(exchange.response_body)
         exchange.elapsed_ms = (time.perf_counter() - started) * 1000
-        for listener in self.listeners:
-            listener(exchange)
+        if record:
+            for listener in self.listeners:
+                listener(exchange)
         return exchange
 
     @staticmethod
@@ -223,6 +302,43 @@ class RecordingClient:
         headers = {"Content-Type": SCIM_MEDIA_TYPE} if body is not None else {}
         headers.update(extra or {})
         return headers
+
+
+class _Pacer:
+    """Spaces requests at least 1/rate seconds apart, across threads (`--rate 20/s`)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self._interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(self._next, now)
+            self._next = slot + self._interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+def tls_context(target: Target) -> ssl.SSLContext:
+    """Verification on, against `--ca-bundle` or the usual trust store (SSL_CERT_FILE too); off with --insecure."""
+    if target.ca_bundle is not None and not target.insecure:
+        return ssl.create_default_context(cafile=str(target.ca_bundle))
+    return httpx.create_ssl_context(verify=not target.insecure)
+
+
+def negotiated_tls(response: httpx.Response) -> str | None:
+    """`TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256` for an https answer, None over plain http."""
+    stream = response.extensions.get("network_stream")
+    # httpcore hands out the socket's internal _ssl object: it has version() and cipher(), but no public type.
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    if ssl_object is None:
+        return None
+    version, cipher = ssl_object.version(), ssl_object.cipher()
+    return f"{version} {cipher[0]}" if cipher else str(version)
 
 
 def read_body(response: httpx.Response) -> tuple[str, bool]:
@@ -262,7 +378,7 @@ def describe_transport_error(exc: httpx.HTTPError, timeout: float | None) -> str
             why = reason.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0].strip()
             return (
                 f"TLS certificate verification failed ({why}): this machine does not trust the target's certificate; "
-                "if a private CA signed it, point SSL_CERT_FILE at that CA's certificate"
+                "if a private CA signed it, give that CA's certificate with --ca-bundle (or SSL_CERT_FILE)"
             )
         return f"cannot connect: {reason}"
     if isinstance(exc, httpx.RemoteProtocolError):

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from scimconform.auth import TokenEndpointError
 from scimconform.catalogue import Case, load_catalogue
 from scimconform.client import RETRY_STATUSES, RecordingClient, encode_query
 from scimconform.errors import HarnessError, TargetError
@@ -67,6 +69,7 @@ class PluginState:
             seed=option("scim_seed"),
             report_dir=option("scim_report_dir"),
             users=option("scim_users"),
+            **_set_options(option("scim_set")),
         )
         self.profile: Profile = load_profile(self.settings.profile)
         check_generators(self.profile)
@@ -103,6 +106,15 @@ class PluginState:
         return params
 
 
+def _set_options(assignments: list[str] | None) -> dict[str, Any]:
+    """`--scim-set name=value` (value in YAML, so lists and numbers survive) → load_settings overrides."""
+    overrides: dict[str, Any] = {}
+    for assignment in assignments or ():
+        name, _, value = assignment.partition("=")
+        overrides[name.strip()] = yaml.safe_load(value)
+    return overrides
+
+
 def _state(config: pytest.Config) -> PluginState:
     if STATE not in config.stash:
         try:
@@ -123,6 +135,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--scim-config", help="settings file (default: scimconform.yaml if present)")
     group.addoption("--scim-report-dir", help="where summary.json is written (default reports/)")
     group.addoption("--scim-har", help="write every HTTP exchange, secrets redacted, to this HAR 1.2 file")
+    group.addoption(
+        "--scim-set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="any other setting of scimconform.yaml, e.g. rate=20 or oauth_client_id=abc (repeatable)",
+    )
     parser.addini("scim_suites", type="bool", default=False, help="this directory holds scimconform suites")
 
 
@@ -135,6 +153,7 @@ _OPTIONS = (
     "scim_users",
     "scim_config",
     "scim_report_dir",
+    "scim_set",
 )
 
 
@@ -173,8 +192,8 @@ class Session:
 def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
     state = _state(request.config)
     with ExitStack() as stack:
-        target = state.target_template or stack.enter_context(embedded_target())
-        client = RecordingClient(target, timeout=state.settings.timeout)
+        target = state.target_template or stack.enter_context(embedded_target(state.settings))
+        client = RecordingClient(target, timeout=state.settings.timeout, rate=state.settings.rate)
         stack.callback(client.close)
         steps = allure_report.AllureSteps(target.base_url)
         client.listeners.append(steps.exchange)
@@ -188,6 +207,7 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
             ledger=Ledger(),
             observer=steps,
             users=state.settings.users,
+            settings=state.settings,
         )
         session = Session(target, context, preflight(client), steps)
         state.record.target_error = session.target_error
@@ -199,7 +219,10 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
 
 def preflight(client: RecordingClient) -> str | None:
     """One probe before any case: can the target be reached, does it accept the token, is it SCIM?"""
-    exchange = client.send("GET", "/Users", {"filter": 'userName eq "scimconform-preflight"'})
+    try:
+        exchange = client.send("GET", "/Users", {"filter": 'userName eq "scimconform-preflight"'})
+    except TokenEndpointError as exc:
+        return str(exc)
     if exchange.transport_error:
         return f"target {client.target.base_url} unreachable: {exchange.transport_error}"
     if exchange.status in (401, 403):

@@ -61,6 +61,11 @@ class ObjectMapping:
         """Matching attributes in Entra's precedence order (CAA "Matching precedence")."""
         return sorted((a for a in self.attributes if a.matching is not None), key=lambda a: a.matching or 0)
 
+    def match_filter(self, values: dict[str, Any], path: str | None = None) -> str:
+        """The query Entra sends to find an object: a matching attribute, eq, the value quoted."""
+        matching = path or self.matching.path
+        return f'{matching} eq "{values[matching]}"'
+
     def select(self, selector: str | list[str]) -> list[Attribute]:
         """The attributes a case's selector names, in mapping order."""
         if isinstance(selector, list):

@@ -17,7 +17,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scimconform import attrpath, checks
@@ -28,6 +28,8 @@ from scimconform.dialects import DIALECTS, Change, Dialect
 from scimconform.identities import Identity, IdentityFactory
 from scimconform.ledger import ENDPOINTS, Created, Ledger
 from scimconform.profiles import Attribute, ObjectMapping, Profile
+from scimconform.settings import EMBEDDED_THROUGHPUT_SECONDS, THROUGHPUT_SECONDS, Settings
+from scimconform.throughput import GALLERY_RATE, shortfall, sustain
 
 SETUP_DIALECT = DIALECTS["aadOptscim062020"]
 MAX_PAGED = 2000
@@ -84,6 +86,7 @@ class RunContext:
     ledger: Ledger
     observer: StepObserver
     users: int = 12
+    settings: Settings = field(default_factory=Settings)
 
 
 class CaseRun:
@@ -121,6 +124,13 @@ class CaseRun:
                 raise CaseSkipped(f"profile {profile.name} maps no groups")
             if requirement == "manager" and not profile.users.select("manager"):
                 raise CaseSkipped(f"profile {profile.name} maps no manager")
+        target, client = self.context.client.target, self.context.client
+        if "oauth" in self.case.requires and client.tokens is None:
+            raise CaseSkipped(
+                "the run uses a static bearer token: give --oauth-token-url and --oauth-client-id to test OAuth"
+            )
+        if "tls" in self.case.requires and not target.base_url.startswith("https:"):
+            raise CaseSkipped("the target is served over plain http; Entra connects over TLS 1.2 only")
 
     def _make_identities(self, name: str, spec: Any) -> None:
         kind, count = (spec, None) if isinstance(spec, str) else (spec["kind"], spec["count"])
@@ -164,6 +174,12 @@ class CaseRun:
             for member in self._names(step["verify"]):
                 self._verify(member, setup)
             return
+        if "token" in step:
+            self._token_step(step, setup)
+            return
+        if "throughput" in step:
+            self._throughput(step["throughput"], setup)
+            return
         if "create" in step:
             step = self._create_step(step["create"])
         self._request_step(step, setup)
@@ -179,15 +195,67 @@ class CaseRun:
             body = self._body(request.get("body"), dialect)
             headers = {k: self._render(str(v)) for k, v in (request.get("headers") or {}).items()}
             intent = self._intend(request.get("body"))
-            exchange = judge.exchange = self._send(method, path, query, body, headers, request.get("auth", "token"))
+            auth, entra_tls = request.get("auth", "token"), step.get("tls") == "entra"
+            exchange = judge.exchange = self._send(method, path, query, body, headers, auth, entra_tls)
             self._book(method, path, request.get("body"), exchange, intent)
-            checks.answered(exchange)
-            for name, attribute in (step.get("capture") or {}).items():
-                self.captured[name] = attrpath.get(checks.the_resource(exchange, "capture"), attribute)
-                if self.captured[name] is attrpath.MISSING:
-                    raise CheckFailure("capture", f"the response carries no {attribute}")
-            self._expect(step.get("expect") or {}, exchange)
+            if entra_tls and exchange.tls:
+                with self.context.observer.step(f"Negotiated {exchange.tls}"):
+                    pass
+            self._judge_answer(step, exchange)
         return exchange
+
+    def _judge_answer(self, step: dict[str, Any], exchange: Exchange) -> None:
+        """Capture what the step names, then apply its expectations."""
+        checks.answered(exchange)
+        for name, attribute in (step.get("capture") or {}).items():
+            self.captured[name] = attrpath.get(checks.the_resource(exchange, "capture"), attribute)
+            if self.captured[name] is attrpath.MISSING:
+                raise CheckFailure("capture", f"the response carries no {attribute}")
+        self._expect(step.get("expect") or {}, exchange)
+
+    def _token_step(self, step: dict[str, Any], setup: bool) -> None:
+        """Ask the run's OAuth token endpoint for a token, with the real client secret or a wrong one."""
+        client = self.context.client
+        assert client.tokens is not None, "token steps belong to cases that require oauth"
+        spec = step["token"]
+        title = step.get("name") or "Request a token from the token endpoint"
+        with self._judging(title, setup) as judge:
+            wrong = uuid.uuid4().hex if spec.get("secret") == "wrong" else None
+            judge.exchange = client.fetch_token(client.tokens.oauth, wrong)
+            self._judge_answer(spec, judge.exchange)
+
+    def _throughput(self, spec: dict[str, Any], setup: bool) -> None:
+        """Entra-shaped load on the case's own users, alternating a match query and a PATCH of one updatable
+        attribute, at the gallery's 25 requests/s for `throughput_seconds`; see `scimconform.throughput`."""
+        settings, client = self.context.settings, self.context.client
+        seconds = settings.throughput_seconds
+        if seconds is None:
+            seconds = EMBEDDED_THROUGHPUT_SECONDS if client.target.embedded else THROUGHPUT_SECONDS
+        if not seconds:
+            raise CaseSkipped("throughput_seconds is 0")
+        if client.rate is not None and client.rate < GALLERY_RATE:
+            raise CaseSkipped(f"--rate {client.rate:g}/s is below the {GALLERY_RATE:g} requests/s this case sends")
+        people = self._names(spec["of"])
+        attribute = self._select(people[0], "updatable", 1)[0]
+        requests: list[tuple[str, str, dict[str, str] | None, Any]] = []
+        for index in range(max(round(GALLERY_RATE * seconds), 1)):
+            identity = self.identities[people[index // 2 % len(people)]]
+            if index % 2 == 0:
+                query = {"filter": self._match_filter(identity)}
+                requests.append(("GET", ENDPOINTS[identity.resource_type], query, None))
+                continue
+            value = self.context.factory.changed_value(identity, attribute.path, attribute.generate)
+            body = SETUP_DIALECT.render([Change("replace", {attribute.path: value})])
+            requests.append(("PATCH", f"{ENDPOINTS[identity.resource_type]}/{identity.id}", None, body))
+        title = f"Sustain {GALLERY_RATE:g} requests/s for {seconds:g} s: match queries and PATCHes"
+        with self._judging(title, setup) as judge:
+            measured = sustain(lambda i: client.send(*requests[i], retries=0, record=False), GALLERY_RATE, seconds)
+            with self.context.observer.step(measured.summary()):
+                pass
+            problem = shortfall(measured, GALLERY_RATE, settings.throughput_p95_ms)
+            if problem is not None:
+                judge.exchange = problem[0]
+                raise CheckFailure("throughput", problem[1])
 
     @contextmanager
     def _judging(self, title: str, setup: bool) -> Iterator[_Judge]:
@@ -295,13 +363,28 @@ class CaseRun:
             checks.paged_ids(seen, wanted)
 
     def _send(
-        self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str], auth: str
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        headers: dict[str, str],
+        auth: str,
+        entra_tls: bool = False,
     ) -> Exchange:
-        # `auth: none` or `auth: wrong` probe how the target treats credentials (entra-wire §6.1).
+        # `auth: none | wrong | expired` probe how the target treats credentials (entra-wire §6.1).
         if auth == "wrong":
             headers = {"Authorization": f"Bearer {uuid.uuid4().hex}", **headers}
+        if auth == "expired":
+            expired = self.context.client.target.expired_token
+            if expired is None:
+                raise CaseSkipped(
+                    f"no expired token: set {self.context.settings.expired_token_env} to an access token "
+                    "the target issued that has since expired (or was revoked)"
+                )
+            headers = {"Authorization": f"Bearer {expired}", **headers}
         return self.context.client.send(
-            method, path, query or None, body, headers or None, without_credentials=auth == "none"
+            method, path, query or None, body, headers or None, without_credentials=auth == "none", entra_tls=entra_tls
         )
 
     def _intend(self, body_spec: Any) -> Created | None:
@@ -427,9 +510,7 @@ class CaseRun:
         return value
 
     def _match_filter(self, identity: Identity, path: str | None = None) -> str:
-        """The query Entra sends to find this object: a matching attribute, eq, the value quoted."""
-        matching = path or self._mapping(identity).matching.path
-        return f'{matching} eq "{identity.values[matching]}"'
+        return self._mapping(identity).match_filter(identity.values, path)
 
     # -- expectations --------------------------------------------------------------------------------
     def _expect(self, expect: dict[str, Any], exchange: Exchange) -> None:
@@ -449,6 +530,8 @@ class CaseRun:
             "headers": lambda v: checks.header_values(exchange, {k: self._render_tree(x) for k, x in v.items()}),
             "discoverable": lambda v: self._discoverable(exchange, v),
             "resource_types": lambda v: checks.resource_types_include(exchange, self._resource_types(v)),
+            "grant": lambda v: checks.token_grant(exchange, float(v["min_lifetime"]), float(v["max_lifetime"])),
+            "tls": lambda v: checks.tls_version(exchange, v),
         }
         for key, value in expect.items():
             runners[key](value)

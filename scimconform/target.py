@@ -7,12 +7,15 @@ entra-wire §10 q2, and forwarding it would break servers that reject unknown pa
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from scimconform.auth import OAuthClient
 from scimconform.errors import ConfigError
 from scimconform.settings import Settings
 
@@ -22,12 +25,24 @@ URL_FLAGS = {"aadoptscim062020": "aadOptscim062020", "azureadscimpatch2017": "de
 
 @dataclass(frozen=True)
 class Target:
-    """Where requests go and with which credentials."""
+    """Where requests go, with which credentials, and how the connection is made."""
 
     base_url: str
     token: str | None = field(default=None, repr=False)
     url_dialect: str | None = None
     embedded: bool = False
+    oauth: OAuthClient | None = None  # set: every request carries a token from its token endpoint
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    expired_token: str | None = field(default=None, repr=False)
+    ca_bundle: Path | None = None
+    insecure: bool = False
+    proxy: str | None = None
+
+    @property
+    def secrets(self) -> list[str]:
+        """Everything the reports must not show: tokens, the client secret, custom header values."""
+        found = [self.token or "", self.expired_token or "", *self.headers.values()]
+        return found + (self.oauth.secrets if self.oauth else [])
 
     def url_for(self, path: str) -> str:
         """Join a resource path (`/Users/{id}`) onto the base, as Entra appends to the Tenant URL."""
@@ -58,26 +73,73 @@ def parse_tenant_url(url: str, token: str | None) -> Target:
 
 
 def configured_target(settings: Settings) -> Target | None:
-    """The target the settings name, with its token; None means the embedded server."""
+    """The target the settings name, with its credentials; None means the embedded server."""
+    if settings.ca_bundle is not None and not settings.ca_bundle.is_file():
+        raise ConfigError(f"CA bundle {settings.ca_bundle} is not a file")
     if not settings.url:
         return None
-    target = parse_tenant_url(settings.url, settings.token())
-    if target.token is None:
+    oauth = _oauth_client(settings)
+    target = replace(
+        parse_tenant_url(settings.url, None if oauth else settings.token()),
+        oauth=oauth,
+        headers=settings.request_headers(),
+        expired_token=os.environ.get(settings.expired_token_env) or None,
+        ca_bundle=settings.ca_bundle,
+        insecure=settings.insecure,
+        proxy=settings.proxy,
+    )
+    if target.token is None and oauth is None:
+        where = (
+            f"token file {settings.token_file} is empty"
+            if settings.token_file
+            else (f"environment variable {settings.token_env} is not set")
+        )
         raise ConfigError(
-            f"environment variable {settings.token_env} is not set: export the target's bearer token "
-            "(or name another variable with --token-env)"
+            f"{where}: give the target's bearer token (--token-env, --token-file) or OAuth client credentials "
+            "(--oauth-token-url, --oauth-client-id)"
         )
     return target
 
 
+def _oauth_client(settings: Settings) -> OAuthClient | None:
+    if not settings.oauth_token_url or not settings.oauth_client_id:
+        return None
+    token_url = settings.oauth_token_url.strip()
+    if urlsplit(token_url).scheme not in ("http", "https") or not urlsplit(token_url).hostname:
+        raise ConfigError(f"malformed OAuth token endpoint {token_url!r}: expected http(s)://host/path")
+    secret = os.environ.get(settings.oauth_secret_env)
+    if not secret:
+        raise ConfigError(
+            f"environment variable {settings.oauth_secret_env} is not set: export the OAuth client secret "
+            "(or name another variable with --oauth-secret-env)"
+        )
+    return OAuthClient(token_url, settings.oauth_client_id, secret, settings.oauth_scopes, settings.oauth_auth_method)
+
+
 @contextmanager
-def embedded_target() -> Iterator[Target]:
+def embedded_target(settings: Settings | None = None) -> Iterator[Target]:
     """Start the reference server on a free loopback port, for runs that name no target.
 
-    This is the only place harness code reaches into the server package.
+    It speaks OAuth client credentials, as new gallery apps must, with a client made up for the run;
+    the expired token for the expiry cases is one the server issued already expired. This is the only
+    place harness code reaches into the server package.
     """
-    from scimconform.server import ReferenceServer, serve_in_thread
+    from scimconform.server import TOKEN_PATH, ReferenceServer, serve_in_thread
 
-    token = secrets.token_urlsafe(24)
-    with serve_in_thread(ReferenceServer(token=token)) as base_url:
-        yield Target(base_url=base_url, token=token, embedded=True)
+    settings = settings or Settings()
+    client_id, secret = f"scimconform-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
+    app = ReferenceServer(token=None, oauth_clients={client_id: secret})
+    assert app.issuer is not None
+    with serve_in_thread(app) as base_url:
+        parts = urlsplit(base_url)
+        oauth = OAuthClient(
+            urlunsplit((parts.scheme, parts.netloc, TOKEN_PATH, "", "")), client_id, secret, "scim", "both"
+        )
+        yield Target(
+            base_url=base_url,
+            embedded=True,
+            oauth=oauth,
+            headers=settings.request_headers(),
+            expired_token=app.issuer.issue(lifetime=0),
+            proxy=settings.proxy,
+        )

@@ -15,6 +15,8 @@ from scimconform.cli import main
 from scimconform.server import ReferenceServer, serve_in_thread
 
 TOKEN = "harness-test-token-7f3a9c"
+# The 25 requests/s case takes seconds; tests that want it ask for it with --throughput-seconds.
+QUICK = ("--throughput-seconds", "0")
 
 
 @contextmanager
@@ -48,12 +50,12 @@ def run_against(report_dir: Path, faults: Sequence[str], *args: str) -> int:
     """`scimconform run …` against a fresh reference server with these faults on; for module fixtures."""
     with pytest.MonkeyPatch.context() as patch, reference_server(*faults) as url:
         patch.setenv("SCIM_TOKEN", TOKEN)
-        return main(["run", "--url", url, "--report-dir", str(report_dir), "--seed", "11", *args])
+        return main(["run", "--url", url, "--report-dir", str(report_dir), "--seed", "11", *QUICK, *args])
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], report_dir: Path, *args: str) -> Outcome:
     """`scimconform run …` in this process, with the token in SCIM_TOKEN."""
-    argv: Sequence[str] = ["run", "--report-dir", str(report_dir), "--seed", "11", *args]
+    argv: Sequence[str] = ["run", "--report-dir", str(report_dir), "--seed", "11", *QUICK, *args]
     code = main(argv)
     captured = capsys.readouterr()
     return Outcome(code, captured.out, captured.err, report_dir)

@@ -17,7 +17,7 @@ from scimconform.profiles import available_profiles, load_profile
 from scimconform.replay import CaseRun
 from scimconform.validation import schema_errors
 
-CASE_ID = re.compile(r"^ENTRA-(CONN|HTTP|DISC|USER|GROUP|CYCLE|GAL)-\d{3}$")
+CASE_ID = re.compile(r"^ENTRA-(CONN|HTTP|DISC|USER|GROUP|CYCLE|GAL|AUTH|TLS|RATE)-\d{3}$")
 
 
 def test_every_case_has_its_metadata() -> None:
@@ -68,7 +68,9 @@ def test_a_malformed_case_is_named_with_file_line_and_field(tmp_path: Path, text
 
 
 def test_unknown_profile_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="unknown profile 'nope': choose one of alohi, entra-default"):
+    with pytest.raises(
+        ConfigError, match="unknown profile 'nope': choose one of alohi, custom-extension, entra-default"
+    ):
         load_profile("nope")
 
 

@@ -70,6 +70,8 @@ class RunRecord:
     results: list[CaseResult] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     target_error: str | None = None
+    # Set by `scimconform load`: the `load` section (schemas/summary.json, $defs/load).
+    load: dict[str, Any] | None = None
 
     def totals(self) -> dict[str, int]:
         return {s: sum(1 for r in self.results if r.status == s) for s in STATUSES}
@@ -82,9 +84,14 @@ class RunRecord:
         return not self.blocking_failures() and not self.leftovers and self.target_error is None and bool(self.results)
 
     def exit_code(self) -> int:
-        """0 ready, 1 conformance failures or leftovers, 2 the target could not be judged."""
+        """0 ready, 1 conformance failures or leftovers, 2 the target could not be judged.
+
+        A load run judges no case: its verdict is the load's (no errors, exact end state, nothing left).
+        """
         if self.target_error is not None:
             return 2
+        if self.load is not None and not self.results:
+            return 0 if self.load["ok"] and not self.leftovers else 1
         return 0 if self.gallery_ready else 1
 
     @property
@@ -94,6 +101,7 @@ class RunRecord:
 
     def to_json(self) -> dict[str, Any]:
         """The document `schemas/summary.json` describes."""
+        load = {} if self.load is None else {"load": self.load}
         return {
             "$schema": SUMMARY_SCHEMA,
             "format": SUMMARY_FORMAT,
@@ -114,7 +122,7 @@ class RunRecord:
                 "blocking_failures": [r.name for r in self.blocking_failures()],
                 "exit_code": self.exit_code(),
             },
-        }
+        } | load
 
     def write(self, path: Path) -> None:
         """Write the summary; the finish time is the moment it is written."""

@@ -24,6 +24,7 @@ from .discovery import (
 from .errors import ScimError
 from .faults import Fault, parse_faults
 from .filters import FilterError, parse_attribute_list, parse_filter
+from .oauth import DEFAULT_TOKEN_LIFETIME, TOKEN_PATH, TokenIssuer
 from .projection import View
 from .resources import RESOURCE_TYPES, Resource, ResourceType
 from .store import Store
@@ -69,13 +70,23 @@ def _url_map(base: str) -> Map:
 
 
 class ReferenceServer:
-    """A compliant in-memory SCIM 2.0 server, unless named faults switch single rules off."""
+    """A compliant in-memory SCIM 2.0 server, unless named faults switch single rules off.
+
+    It accepts the static bearer `token` and, with `oauth_clients` ({client id: secret}), tokens its
+    endpoint at `/oauth2/token` issued for `token_lifetime` seconds. No token and no clients: no auth.
+    """
 
     def __init__(
-        self, token: str | None = DEFAULT_TOKEN, faults: Iterable[str] = (), base_path: str = "/scim/v2"
+        self,
+        token: str | None = DEFAULT_TOKEN,
+        faults: Iterable[str] = (),
+        base_path: str = "/scim/v2",
+        oauth_clients: Mapping[str, str] | None = None,
+        token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
     ) -> None:
         self.token = token
         self.faults = parse_faults(faults)
+        self.issuer = TokenIssuer(oauth_clients, token_lifetime, faults=self.faults) if oauth_clients else None
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self._store = Store(self.faults)
         self._urls = _url_map(self.base_path)
@@ -104,6 +115,8 @@ class ReferenceServer:
     # -- dispatch ------------------------------------------------------------------------------
 
     def _respond(self, request: Request) -> Response:
+        if self.issuer is not None and request.path == TOKEN_PATH:
+            return self.issuer.respond(request)
         try:
             self._authenticate(request)
             path = request.path.rstrip("/") or "/"  # Entra's validator posts to /Users/
@@ -121,11 +134,19 @@ class ReferenceServer:
             return self._error(ScimError(500, "internal server error"))
 
     def _authenticate(self, request: Request) -> None:
-        if self.token is None or Fault.AUTH_NOT_CHECKED in self.faults:
+        if (self.token is None and self.issuer is None) or Fault.AUTH_NOT_CHECKED in self.faults:
             return
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(credentials.strip(), self.token):
-            raise ScimError(401, "a valid bearer token is required")
+        credentials = credentials.strip()
+        if scheme.lower() == "bearer":
+            if self.token is not None and hmac.compare_digest(credentials, self.token):
+                return
+            problem = self.issuer.status(credentials) if self.issuer is not None else "unknown"
+            if problem is None:
+                return
+            if problem == "expired":
+                raise ScimError(401, "the bearer token has expired")
+        raise ScimError(401, "a valid bearer token is required")
 
     # -- resources -----------------------------------------------------------------------------
 

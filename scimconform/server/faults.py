@@ -146,6 +146,18 @@ class Fault(StrEnum):
         "number-stored-as-string",
         "Integer attributes are stored and returned as JSON numbers, as sent.",
     )
+    WRONG_CLIENT_SECRET_ACCEPTED = (
+        "wrong-client-secret-accepted",
+        "The token endpoint refuses a client credentials request with a wrong secret.",
+    )
+    EXPIRED_TOKEN_ACCEPTED = (
+        "expired-token-accepted",
+        "An expired access token is refused with 401.",
+    )
+    TOKEN_LIFETIME_TOO_LONG = (
+        "token-lifetime-too-long",
+        "Access tokens live between 1 and 6 hours (expires_in 3600 to 21600), as the gallery requires.",
+    )
     MANAGER_IGNORED = (
         "manager-ignored",
         "A PATCH setting the enterprise manager stores it.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,22 +19,24 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def _url(host: str, port: int, base_path: str) -> str:
+def _url(host: str, port: int, base_path: str, tls: ssl.SSLContext | None = None) -> str:
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}{base_path}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}{base_path}"
 
 
 @contextmanager
-def serve_in_thread(app: ReferenceServer, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Start werkzeug's threaded server on a free loopback port; yield the base URL, e.g.
-    http://127.0.0.1:54321/scim/v2; shut down on exit."""
-    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+def serve_in_thread(
+    app: ReferenceServer, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+) -> Iterator[str]:
+    """Start werkzeug's threaded server on a free loopback port (over TLS with a context); yield the base
+    URL, e.g. http://127.0.0.1:54321/scim/v2; shut down on exit."""
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler, ssl_context=tls)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="scimconform-reference-server", daemon=True
     )
     thread.start()
     try:
-        yield _url(host, server.server_port, app.base_path)
+        yield _url(host, server.server_port, app.base_path, tls)
     finally:
         server.shutdown()
         thread.join()

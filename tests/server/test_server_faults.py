@@ -253,6 +253,25 @@ def integers_stay_numbers(client: httpx.Client) -> bool:
     return bool(user[custom]["employeeLevel"] == 7)
 
 
+@probe("wrong-client-secret-accepted")
+def wrong_secret_is_refused(client: httpx.Client) -> bool:
+    return token_response(client, "not-the-secret").status_code == 401
+
+
+@probe("expired-token-accepted")
+def expired_token_is_refused(client: httpx.Client) -> bool:
+    server: ReferenceServer = client._transport.app  # type: ignore[attr-defined]  # the in-process WSGI app
+    assert server.issuer is not None
+    expired = server.issuer.issue(lifetime=0)
+    answer = client.get("/Users", headers={"Authorization": f"Bearer {expired}"})
+    return answer.status_code == 401
+
+
+@probe("token-lifetime-too-long")
+def token_lifetime_is_within_six_hours(client: httpx.Client) -> bool:
+    return 3600 <= int(token_response(client).json()["expires_in"]) <= 21600
+
+
 @probe("manager-ignored")
 def manager_is_stored(client: httpx.Client) -> bool:
     boss, worker = two_users(client)
@@ -270,8 +289,18 @@ def id_survives_patch(client: httpx.Client) -> bool:
 
 
 def holds(rule: str, *faults: str) -> bool:
-    with client_for(ReferenceServer(faults=faults)) as client:
+    server = ReferenceServer(faults=faults, oauth_clients={CLIENT: SECRET})
+    with client_for(server) as client:
         return PROBES[rule](client)
+
+
+CLIENT, SECRET = "probe-client", "probe-secret"
+
+
+def token_response(client: httpx.Client, secret: str = SECRET) -> httpx.Response:
+    """A client credentials request to the server's token endpoint (beside the SCIM base path)."""
+    form = {"grant_type": "client_credentials", "client_id": CLIENT, "client_secret": secret}
+    return client.post(str(client.base_url).removesuffix("/scim/v2/") + "/oauth2/token", data=form)
 
 
 def test_every_fault_has_a_probe() -> None:
@@ -288,8 +317,9 @@ def test_fault_breaks_its_rule(fault: str) -> None:
     assert not holds(fault, fault)
 
 
-# A fault whose rule contains another: the enterprise extension holds the manager.
-IMPLIED = {"enterprise-extension-dropped": ["manager-ignored"]}
+# A fault whose rule contains another: the enterprise extension holds the manager; a server that checks
+# no token accepts expired ones too.
+IMPLIED = {"enterprise-extension-dropped": ["manager-ignored"], "auth-not-checked": ["expired-token-accepted"]}
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))

@@ -1,0 +1,1 @@
+"""Benchmarks (never timed tests): `python -m bench` runs them all and writes bench/results.md."""

@@ -1,0 +1,83 @@
+"""Sustained load at the gallery's bar: "Support at least 25 requests per second per tenant" (entra-wire §8.2).
+
+Requests are scheduled at fixed slots (request i at i/rate seconds) and sent from a thread pool, so a
+slow answer does not delay the next request: the target sees the offered rate, as from Entra's many
+workers. The verdict: no errors, no 429 (the target was never asked for more than the bar), and a p95
+latency within the bound. Exchanges here reach no listener: hundreds of them would drown the report, so
+the case reports the rate and the latency percentiles instead.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from scimconform.client import Exchange
+
+GALLERY_RATE = 25.0
+# Requests in flight at most: at 25/s this absorbs answers of up to about 2.5 s without slowing the rate.
+MAX_IN_FLIGHT = 64
+# Below this share of the offered rate the target was too slow to sustain it.
+SUSTAINED_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a sustained run saw: every exchange, in slot order, and the wall-clock time it took."""
+
+    exchanges: list[Exchange]
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return len(self.exchanges) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        """Nearest-rank percentile of the latencies, in ms."""
+        latencies = sorted(e.elapsed_ms for e in self.exchanges)
+        return latencies[max(math.ceil(p / 100 * len(latencies)) - 1, 0)] if latencies else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.exchanges)} requests in {self.seconds:.1f} s: {self.rate:.1f} requests/s; latency "
+            f"p50 {self.percentile(50):.0f} ms, p95 {self.percentile(95):.0f} ms, p99 {self.percentile(99):.0f} ms"
+        )
+
+
+def sustain(send: Callable[[int], Exchange], rate: float, seconds: float) -> Measured:
+    """Call `send(i)` once per slot (rate * seconds slots), request i at i/rate seconds after the start."""
+    total = max(round(rate * seconds), 1)
+    start = time.monotonic()
+
+    def slot(index: int) -> Exchange:
+        delay = start + index / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        return send(index)
+
+    with ThreadPoolExecutor(max_workers=min(total, MAX_IN_FLIGHT), thread_name_prefix="scimconform-load") as pool:
+        exchanges = list(pool.map(slot, range(total)))
+    return Measured(exchanges, max(time.monotonic() - start, total / rate))
+
+
+def shortfall(measured: Measured, rate: float, p95_bound_ms: float) -> tuple[Exchange, str] | None:
+    """What broke the bar, with the exchange that shows it; None when the target met it."""
+    failed = [e for e in measured.exchanges if e.status is None or e.status >= 400]
+    throttled = [e for e in failed if e.status == 429]
+    total = len(measured.exchanges)
+    if throttled:
+        problem = f"HTTP 429 to {len(throttled)} of {total} requests at no more than {rate:g} requests/s"
+        return throttled[0], f"{problem}; {measured.summary()}"
+    if failed:
+        first = failed[0]
+        problem = f"{len(failed)} of {total} requests failed, the first with {first.status or first.transport_error}"
+        return first, f"{problem}; {measured.summary()}"
+    if measured.percentile(95) > p95_bound_ms:
+        slowest = max(measured.exchanges, key=lambda e: e.elapsed_ms)
+        return slowest, f"p95 latency above the bound of {p95_bound_ms:g} ms; {measured.summary()}"
+    if measured.rate < rate * SUSTAINED_SHARE:
+        return measured.exchanges[-1], f"too slow to sustain {rate:g} requests/s; {measured.summary()}"
+    return None

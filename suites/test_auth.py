@@ -1,0 +1,11 @@
+"""The auth cases: each is a YAML file in fixtures/cases/auth/; this module only runs them."""
+
+import pytest
+
+from scimconform.replay import CaseRun
+
+pytestmark = pytest.mark.scim_suite("auth")
+
+
+def test_case(scim_case: CaseRun) -> None:
+    scim_case.run()

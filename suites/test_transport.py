@@ -1,0 +1,11 @@
+"""The transport cases: each is a YAML file in fixtures/cases/transport/; this module only runs them."""
+
+import pytest
+
+from scimconform.replay import CaseRun
+
+pytestmark = pytest.mark.scim_suite("transport")
+
+
+def test_case(scim_case: CaseRun) -> None:
+    scim_case.run()

@@ -1,0 +1,201 @@
+"""Authentication: OAuth 2.0 client credentials against the reference server's token endpoint (each way of
+sending credentials), token renewal on expiry and on 401, a static token from a file, custom headers,
+one clear line for every misconfiguration, and no secret in any output."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from scimconform.auth import OAuthClient, TokenKeeper
+from scimconform.cli import main
+from scimconform.client import RecordingClient
+from scimconform.errors import ConfigError
+from scimconform.server import TOKEN_PATH, ReferenceServer, serve_in_thread
+from scimconform.settings import load_settings
+from scimconform.target import Target
+from tests.harness import Outcome, run_cli
+from tests.test_cli import assert_one_line_error, closed_port
+from tests.test_verdicts import EXPECTED
+
+CLIENT_ID, SECRET = "alohi-tenant-1", "client-secret-5b1e9d"
+
+
+@contextmanager
+def oauth_server(*faults: str) -> Iterator[tuple[str, str, ReferenceServer]]:
+    """A reference server that only takes tokens from its endpoint; yields Tenant URL, token URL, app."""
+    app = ReferenceServer(token=None, oauth_clients={CLIENT_ID: SECRET}, faults=faults)
+    with serve_in_thread(app) as url:
+        yield url, url.removesuffix("/scim/v2") + TOKEN_PATH, app
+
+
+def oauth_run(capsys: pytest.CaptureFixture[str], tmp_path: Path, url: str, token_url: str, *args: str) -> Outcome:
+    return run_cli(
+        capsys, tmp_path, "--url", url, "--oauth-token-url", token_url, "--oauth-client-id", CLIENT_ID, *args
+    )
+
+
+@pytest.fixture(autouse=True)
+def secrets_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCIM_CLIENT_SECRET", SECRET)
+    monkeypatch.delenv("SCIM_TOKEN", raising=False)
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post", "both"])
+def test_oauth_cases_pass_and_no_secret_leaks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    with oauth_server() as (url, token_url, app):
+        assert app.issuer is not None
+        expired = app.issuer.issue(lifetime=0)
+        monkeypatch.setenv("SCIM_EXPIRED_TOKEN", expired)
+        outcome = oauth_run(
+            capsys, tmp_path, url, token_url, "--oauth-auth-method", method, "--oauth-scopes", "scim",
+            "-k", "ENTRA-AUTH or ENTRA-CONN or ENTRA-USER-002", "--har", str(tmp_path / "run.har"),
+        )  # fmt: skip
+        secrets = [SECRET, *app.issuer.issued]
+    assert outcome.code == 0, outcome.out
+    assert {f"ENTRA-AUTH-00{n}" for n in range(1, 6)} <= outcome.names("passed")
+    assert len(secrets) > 3, "tokens were issued for the run and for the token cases"
+    texts = [outcome.out, outcome.err] + [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
+    assert any('"access_token": "***"' in text for text in texts), "the token responses were recorded, redacted"
+    for text in texts:
+        assert not [secret for secret in secrets if secret in text]
+
+
+# The reference server's OAuth faults and the token cases that must catch them (fixtures/faults.yaml).
+OAUTH_FAULTS = {
+    name: set(entry["cases"])
+    for name, entry in EXPECTED.items()
+    if isinstance(entry, dict) and entry.get("auth") == "oauth"
+}
+
+
+@pytest.mark.parametrize("fault", sorted(OAUTH_FAULTS))
+def test_each_oauth_fault_is_caught_by_exactly_its_cases(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    with oauth_server(fault) as (url, token_url, app):
+        assert app.issuer is not None
+        monkeypatch.setenv("SCIM_EXPIRED_TOKEN", app.issuer.issue(lifetime=0))
+        outcome = oauth_run(capsys, tmp_path, url, token_url, "-k", "ENTRA-AUTH")
+    assert outcome.names("failed", "warning", "error") == OAUTH_FAULTS[fault]
+
+
+def test_oauth_cases_are_skipped_with_a_static_token(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCIM_TOKEN", "static-7d2")
+    with serve_in_thread(ReferenceServer(token="static-7d2")) as url:
+        outcome = run_cli(capsys, tmp_path, "--url", url, "-k", "ENTRA-AUTH")
+    assert outcome.code == 0
+    assert all(c["message"].startswith("the run uses a static bearer token") for c in outcome.summary["cases"])
+
+
+def test_a_static_token_from_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("file-token-91c\n")
+    with serve_in_thread(ReferenceServer(token="file-token-91c")) as url:
+        outcome = run_cli(capsys, tmp_path, "--url", url, "--token-file", str(tmp_path / "token"), "-k", "CONN-001")
+    assert outcome.code == 0, outcome.err
+    assert "file-token-91c" not in (tmp_path / "junit.xml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("problem", "cause"),
+    [
+        ("unreachable", "unreachable: cannot connect"),
+        ("bad-secret", "refused the client credentials (HTTP 401 (invalid_client))"),
+        ("no-secret", "environment variable SCIM_CLIENT_SECRET is not set"),
+        ("no-token-file", "cannot read token file"),
+    ],
+)
+def test_misconfiguration_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problem: str, cause: str
+) -> None:
+    if problem == "bad-secret":
+        monkeypatch.setenv("SCIM_CLIENT_SECRET", "not-the-secret")
+    if problem == "no-secret":
+        monkeypatch.delenv("SCIM_CLIENT_SECRET")
+    with oauth_server() as (url, token_url, _):
+        if problem == "unreachable":
+            token_url = f"http://127.0.0.1:{closed_port()}/oauth2/token"
+        if problem == "no-token-file":
+            outcome = run_cli(capsys, tmp_path, "--url", url, "--token-file", str(tmp_path / "missing"))
+        else:
+            outcome = oauth_run(capsys, tmp_path, url, token_url, "-k", "CONN-001")
+    assert outcome.code == 2
+    assert_one_line_error(outcome.err, cause)
+    assert "not-the-secret" not in outcome.out + outcome.err
+
+
+def test_the_token_is_renewed_before_expiry_and_after_a_401() -> None:
+    issued: list[str] = []
+    accepted = {"t2", "t3"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            issued.append(f"t{len(issued) + 1}")
+            return httpx.Response(200, json={"access_token": issued[-1], "token_type": "Bearer", "expires_in": 3600})
+        token = request.headers["authorization"].removeprefix("Bearer ")
+        return httpx.Response(200 if token in accepted else 401, json={})
+
+    oauth = OAuthClient("https://idp.example.com/token", CLIENT_ID, SECRET)
+    client = RecordingClient(Target("https://scim.example.com/v2", oauth=oauth), transport=httpx.MockTransport(handler))
+    first = client.send("GET", "/Users")  # t1 is refused: a new token, and the request again
+    assert (first.status, first.attempt, issued) == (200, 2, ["t1", "t2"])
+    now = [0.0]
+    assert client.tokens is not None
+    keeper = TokenKeeper(oauth, client.fetch_token, clock=lambda: now[0])
+    assert keeper.token() == "t3"
+    now[0] = 3600 - 30  # inside the renewal margin
+    assert keeper.token() == "t4"
+
+
+def test_custom_headers_are_sent_and_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    target = Target("https://scim.example.com/v2", token="t", headers={"X-Api-Key": "key-4471"})
+    exchange = RecordingClient(target, transport=httpx.MockTransport(handler)).send("GET", "/Users")
+    assert seen[0].headers["x-api-key"] == "key-4471"
+    assert exchange.request_headers["x-api-key"] == "***"
+
+
+def test_settings_read_headers_rates_and_oauth_from_file_and_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TENANT_KEY", "key-from-env")
+    config = tmp_path / "scimconform.yaml"
+    config.write_text("headers: {X-Tenant: acme}\nrate: 20/s\noauth_auth_method: both\n")
+    settings = load_settings(config, headers=["X-Api-Key: ${TENANT_KEY}"], throughput_seconds=0)
+    assert settings.request_headers() == {"X-Api-Key": "key-from-env"}  # the command line wins
+    assert (settings.rate, settings.oauth_auth_method, settings.throughput_seconds) == (20.0, "both", 0.0)
+    assert load_settings(config).request_headers() == {"X-Tenant": "acme"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"oauth_auth_method": "private_key_jwt"}, "unknown oauth_auth_method"),
+        ({"oauth_token_url": "https://idp.example.com/token"}, "oauth_client_id is not"),
+        ({"rate": "fast"}, "setting 'rate' has an invalid value"),
+        ({"headers": ["no colon here"]}, "is not of the form 'Name: value'"),
+    ],
+)
+def test_bad_connection_settings_name_the_setting(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(None, **overrides)
+
+
+def test_serve_needs_the_client_secret_in_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SCIM_CLIENT_SECRET")
+    assert main(["serve", "--oauth-client-id", CLIENT_ID]) == 2
+    assert_one_line_error(capsys.readouterr().err, "environment variable SCIM_CLIENT_SECRET is not set")

@@ -1,0 +1,47 @@
+"""The conformance suites under pytest-xdist: the same verdicts as a serial run, one report, nothing left.
+
+Both runs go to one shared reference server. Without --scim-url every xdist worker starts its own
+embedded server; that is correct too (every case creates and deletes its own resources), so only the
+shared target, where workers could disturb each other, needs proving.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scimconform.datafiles import data_dir
+from scimconform.server import ReferenceServer, serve_in_thread
+from tests.harness import TOKEN
+
+
+def verdicts(report_dir: Path) -> tuple[dict[str, str], dict[str, object]]:
+    summary = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
+    cases = {f"{case['id']}[{case['dialect']}]": case["status"] for case in summary["cases"]}
+    return cases, summary["verdict"] | {"leftovers": summary["leftovers"]}
+
+
+def test_two_workers_judge_like_one_and_leave_nothing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCIM_TOKEN", TOKEN)
+    app = ReferenceServer(token=TOKEN)
+    common = [str(data_dir("suites")), "--scim-dialect", "aadOptscim062020", "--scim-seed", "3"]
+    # The 25 requests/second case measures this machine's load as much as the server; it has its own tests.
+    common += ["--scim-set", "throughput_seconds=0"]
+    with serve_in_thread(app) as url:
+        serial = pytester.runpytest_subprocess(*common, "--scim-url", url, "--scim-report-dir", "serial")
+        parallel = pytester.runpytest_subprocess(
+            *common, "--scim-url", url, "--scim-report-dir", "parallel", "-n", "2", "--alluredir", "allure"
+        )
+    assert app.resource_count() == {"User": 0, "Group": 0}
+    serial_cases, serial_verdict = verdicts(pytester.path / "serial")
+    parallel_cases, parallel_verdict = verdicts(pytester.path / "parallel")
+    assert len(serial_cases) > 40
+    assert parallel_cases == serial_cases
+    assert parallel_verdict == serial_verdict
+    assert serial_verdict["leftovers"] == []
+    assert serial.ret == parallel.ret
+    assert len(list((pytester.path / "allure").glob("*-result.json"))) == len(parallel_cases)
