@@ -163,17 +163,7 @@ def _run(args: argparse.Namespace) -> int:
         name: getattr(args, name)
         for name in (kwargs.get("dest") or flag[2:].replace("-", "_") for flag, kwargs in _CONNECTION_OPTIONS.items())
     }
-    settings = load_settings(
-        args.config,
-        url=args.url,
-        token_env=args.token_env,
-        profile=args.profile,
-        dialect=args.dialect,
-        seed=args.seed,
-        report_dir=args.report_dir,
-        users=args.users,
-        **connection,
-    )
+    settings = _settings(args, **connection)
     _check_before_run(settings)
     if settings.insecure:
         print(
@@ -238,7 +228,12 @@ def _run(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace) -> int:
     from scimconform.load.command import run_load
 
-    settings = load_settings(
+    return run_load(_settings(args), args.concurrency, args.rate, sys.stdout, sys.stderr)
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    """The settings `run` and `load` share, from the config file and the command line."""
+    return load_settings(
         args.config,
         url=args.url,
         token_env=args.token_env,
@@ -247,8 +242,8 @@ def _load(args: argparse.Namespace) -> int:
         seed=args.seed,
         report_dir=args.report_dir,
         users=args.users,
+        **extra,
     )
-    return run_load(settings, args.concurrency, args.rate, sys.stdout, sys.stderr)
 
 
 def _report(args: argparse.Namespace) -> int:
