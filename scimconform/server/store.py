@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ScimError
 from .faults import Fault
-from .filters import Evaluator, Filter
+from .filters import Compare, Evaluator, Filter
 from .patch import apply_patch
 from .resources import CASE_EXACT, RESOURCE_TYPES, Resource, ResourceType, find_key, get_ci, normalize, schemas_of
 
@@ -42,6 +43,13 @@ class _Entry:
     modified: str
     attributes: Resource
     """Client-owned attributes only; id, meta and schemas are the server's."""
+    folded: dict[str, str | None] = field(default_factory=dict)
+    """The unique attributes (userName, displayName) case-folded, kept so Entra's match queries and the
+    uniqueness check compare one string per resource instead of searching its attributes."""
+
+    def store(self, attributes: Resource, unique: tuple[str, ...]) -> None:
+        self.attributes = attributes
+        self.folded = {name.lower(): _folded(get_ci(attributes, name)) for name in unique}
 
 
 class Store:
@@ -63,6 +71,7 @@ class Store:
             attributes = self._prepare(rtype, body, None)
             now = _now()
             entry = _Entry(uuid.uuid4().hex, now, now, attributes)
+            entry.store(attributes, rtype.unique)
             self._entries[rtype.name][entry.id] = entry
             return self._render(rtype, entry)
 
@@ -77,9 +86,26 @@ class Store:
         with self._lock:
             return [
                 self._render(rtype, entry)
-                for entry in self._entries[rtype.name].values()
+                for entry in self._candidates(rtype, where)
                 if not self._hidden(entry) and (where is None or evaluator.matches(where, self._view(rtype, entry)))
             ]
+
+    def _candidates(self, rtype: ResourceType, where: Filter | None) -> Iterable[_Entry]:
+        """The entries a filter can match. Entra's own queries (`id eq`, `userName eq`, `displayName eq`)
+        narrow to a few without building a view of every resource; the evaluator still decides."""
+        entries = self._entries[rtype.name]
+        if not isinstance(where, Compare) or where.op != "eq" or not isinstance(where.value, str):
+            return entries.values()
+        path = where.path
+        if path.schema is not None or path.filter is not None or path.sub is not None:
+            return entries.values()
+        if path.attr.lower() == "id":
+            return [entries[where.value]] if where.value in entries else []
+        name = path.attr.lower()
+        if name in {u.lower() for u in rtype.unique} and name not in self._case_exact:
+            wanted = where.value.casefold()
+            return [e for e in entries.values() if e.folded.get(name) == wanted]
+        return entries.values()
 
     @staticmethod
     def _view(rtype: ResourceType, entry: _Entry) -> Resource:
@@ -90,7 +116,7 @@ class Store:
     def replace(self, rtype: ResourceType, rid: str, body: Resource) -> Resource:
         with self._lock:
             entry = self._find(rtype, rid)
-            entry.attributes = self._prepare(rtype, body, rid)
+            entry.store(self._prepare(rtype, body, rid), rtype.unique)
             entry.modified = _now()
             return self._render(rtype, entry)
 
@@ -100,7 +126,7 @@ class Store:
             entry = self._find(rtype, rid)
             attributes = copy.deepcopy(entry.attributes)
             apply_patch(attributes, body, rtype, self._faults)
-            entry.attributes = self._prepare(rtype, attributes, rid)
+            entry.store(self._prepare(rtype, attributes, rid), rtype.unique)
             entry.modified = _now()
             if Fault.ID_CHANGES_ON_PATCH in self._faults:
                 entries = self._entries[rtype.name]
@@ -169,7 +195,7 @@ class Store:
             value = get_ci(attributes, name)
             wanted = _folded(value)
             if wanted is not None and any(
-                other.id != rid and _folded(get_ci(other.attributes, name)) == wanted
+                other.id != rid and other.folded.get(name.lower()) == wanted
                 for other in self._entries[rtype.name].values()
             ):
                 raise ScimError(409, f"a {rtype.name} with {name} {value!r} already exists", "uniqueness")
