@@ -185,7 +185,7 @@ class RecordingClient:
         self.target = target
         self.rate = rate
         self._pause = pause
-        self._pacer = _Pacer(rate)
+        self._pacer = Pacer(rate)
         self.redact = Redactor(target.secrets, target.headers)
         self.listeners: list[ExchangeListener] = []
         self.tokens = TokenKeeper(target.oauth, self.fetch_token) if target.oauth else None
@@ -273,7 +273,7 @@ class RecordingClient:
             request_body=self.redact(request.content.decode()) if request.content else None,
             attempt=attempt,
         )
-        self._pacer.wait()
+        self._pacer()
         started = time.perf_counter()
         try:
             response = http.send(request, stream=True)
@@ -304,15 +304,15 @@ class RecordingClient:
         return headers
 
 
-class _Pacer:
-    """Spaces requests at least 1/rate seconds apart, across threads (`--rate 20/s`)."""
+class Pacer:
+    """Spaces requests at least 1/rate seconds apart across all threads (`--rate 20/s`, `load --rate`)."""
 
     def __init__(self, rate: float | None) -> None:
         self._interval = 1.0 / rate if rate else 0.0
         self._next = 0.0
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
+    def __call__(self) -> None:
         if not self._interval:
             return
         with self._lock:

@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from scimconform.client import Exchange, RecordingClient
+from scimconform.client import Exchange, Pacer, RecordingClient
 from scimconform.ledger import Ledger
 from scimconform.load.stats import Stats
 from scimconform.load.workload import Call, Chain, Phase, Workload, run_chain
@@ -25,25 +25,6 @@ from scimconform.target import Target
 PROGRESS_WIDTH = 30
 PLAIN_PROGRESS_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal
 MAX_PROBLEMS_SHOWN = 50
-
-
-class Pacer:
-    """Spaces requests evenly across all workers so that together they send `rate` per second."""
-
-    def __init__(self, rate: float | None) -> None:
-        self._interval = 1 / rate if rate else 0.0
-        self._next = time.perf_counter()
-        self._lock = threading.Lock()
-
-    def __call__(self) -> None:
-        if not self._interval:
-            return
-        with self._lock:
-            now = time.perf_counter()
-            slot = max(self._next, now)
-            self._next = slot + self._interval
-        if slot > now:
-            time.sleep(slot - now)
 
 
 class Progress:
