@@ -3,7 +3,6 @@ suites reported), a forwarding proxy from the flag or the environment, the rate 
 requests/second case passing on the reference server and failing on one that throttles."""
 
 import http.client
-import ssl
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -18,7 +17,7 @@ import pytest
 import trustme
 
 from scimconform.client import RecordingClient
-from scimconform.server import ReferenceServer, serve_in_thread
+from scimconform.server import ReferenceServer, TlsFiles, serve_in_thread
 from scimconform.target import Target
 from tests.harness import TOKEN, run_cli
 from tests.test_cli import assert_one_line_error, serving
@@ -35,12 +34,11 @@ def token(monkeypatch: pytest.MonkeyPatch) -> None:
 def https_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """The reference server over TLS with a certificate from a CA made now; yields its URL and the CA file."""
     authority = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(context)
     tmp_path.mkdir(exist_ok=True)
-    ca_file = tmp_path / "ca.pem"
+    ca_file, server_pem = tmp_path / "ca.pem", tmp_path / "server.pem"
     authority.cert_pem.write_to_path(str(ca_file))
-    with serve_in_thread(ReferenceServer(token=TOKEN), tls=context) as url:
+    authority.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(server_pem))
+    with serve_in_thread(ReferenceServer(token=TOKEN), tls=TlsFiles(server_pem, server_pem)) as url:
         yield url, ca_file
 
 

@@ -6,13 +6,14 @@ A separate product inside scimconform: nothing here imports from outside `scimco
 from .app import DEFAULT_TOKEN, ReferenceServer
 from .faults import FAULTS, UnknownFaultError
 from .oauth import TOKEN_PATH
-from .serving import serve_forever, serve_in_thread
+from .serving import TlsFiles, serve_forever, serve_in_thread
 
 __all__ = [
     "DEFAULT_TOKEN",
     "FAULTS",
     "TOKEN_PATH",
     "ReferenceServer",
+    "TlsFiles",
     "UnknownFaultError",
     "serve_forever",
     "serve_in_thread",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from html import escape
@@ -156,19 +157,18 @@ class ReferenceServer:
         if text is not None and Fault.AND_FILTER_UNSUPPORTED in self.faults and " and " in text.lower():
             raise ScimError(400, "filters with 'and' are not supported", "invalidFilter")
         where = None if text is None else _parsed(parse_filter, text, "invalidFilter")
-        found = self._store.search(rtype, where)
-        if not found and where is not None and Fault.FILTER_ZERO_MATCH_404 in self.faults:
-            raise ScimError(404, "no resource matches the filter")
         if Fault.PAGINATION_IGNORED in self.faults:
-            start, page = 1, found
+            start, first, count = 1, 0, sys.maxsize
         else:
             start = max(_integer(request.args, "startIndex", 1), 1)
             count = min(max(_integer(request.args, "count", _DEFAULT_COUNT), 0), _MAX_COUNT)
             zero_based = Fault.STARTINDEX_ZERO_BASED in self.faults and "startIndex" in request.args
             first = start if zero_based else start - 1
-            page = found[first : first + count]
         view = self._view(request)
-        return self._list_response([self._shaped(request, rtype, r, view) for r in page], len(found), start)
+        total, page = self._store.search(rtype, where, first, count)
+        if not total and where is not None and Fault.FILTER_ZERO_MATCH_404 in self.faults:
+            raise ScimError(404, "no resource matches the filter")
+        return self._list_response([self._shaped(request, rtype, r, view) for r in page], total, start)
 
     def _create(self, request: Request, kind: str) -> Response:
         rtype = RESOURCE_TYPES[kind]

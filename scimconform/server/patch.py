@@ -6,6 +6,7 @@ It edits a copy of the stored attributes in place; the store then normalizes and
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .errors import ScimError
@@ -168,7 +169,8 @@ class _Patch:
         """Entra's default dialect removes members with path "members" and the members as value (KI §3.3d)."""
         if Fault.MEMBER_REMOVE_LIST_REMOVES_ALL in self._faults and path.attr.lower() == _MEMBERS:
             return []
-        return [element for element in current if not any(_same(element, g) for g in gone)]
+        leaving = {_identity(g) for g in gone}
+        return [element for element in current if _identity(element) not in leaving]
 
 
 def _as_elements(value: Any) -> list[Any]:
@@ -192,17 +194,20 @@ def _assign(kind: str, node: Resource, name: str, value: Any) -> None:
 def _union(current: list[Any], added: list[Any]) -> list[Any]:
     """Adding a value already present changes nothing: re-adding a member is a no-op."""
     result = list(current)
+    present = {_identity(item) for item in result}
     for item in added:
-        if not any(_same(item, existing) for existing in result):
+        if (identity := _identity(item)) not in present:
+            present.add(identity)
             result.append(item)
     return result
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Elements with a `value` are the same element when their values are equal (members, emails)."""
-    if isinstance(a, dict) and isinstance(b, dict) and "value" in a and "value" in b:
-        return bool(a["value"] == b["value"])
-    return bool(a == b)
+def _identity(element: Any) -> str:
+    """Elements with a `value` are the same element when their values are equal (members, emails); others
+    when they are equal. A string, so that adding 10,000 members is one pass, not 10,000²/2 comparisons."""
+    if isinstance(element, dict) and "value" in element:
+        return "value:" + json.dumps(element["value"], sort_keys=True)
+    return "whole:" + json.dumps(element, sort_keys=True)
 
 
 def _seed(where: Filter) -> Resource:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ScimError
 from .faults import Fault
-from .filters import Compare, Evaluator, Filter
+from .filters import Compare, Evaluator, Filter, Logical
 from .patch import apply_patch
 from .resources import CASE_EXACT, RESOURCE_TYPES, Resource, ResourceType, find_key, get_ci, normalize, schemas_of
 
+_BY_NAME = {rtype.name: rtype for rtype in RESOURCE_TYPES.values()}
 _SERVER_OWNED = frozenset({"id", "meta", "schemas"})
 _UNIQUENESS_FAULTS = {"User": Fault.DUPLICATE_USERNAME_ACCEPTED, "Group": Fault.DUPLICATE_DISPLAYNAME_ACCEPTED}
 
@@ -43,13 +44,10 @@ class _Entry:
     modified: str
     attributes: Resource
     """Client-owned attributes only; id, meta and schemas are the server's."""
-    folded: dict[str, str | None] = field(default_factory=dict)
-    """The unique attributes (userName, displayName) case-folded, kept so Entra's match queries and the
-    uniqueness check compare one string per resource instead of searching its attributes."""
-
-    def store(self, attributes: Resource, unique: tuple[str, ...]) -> None:
-        self.attributes = attributes
-        self.folded = {name.lower(): _folded(get_ci(attributes, name)) for name in unique}
+    folded: dict[str, str] = field(default_factory=dict)
+    """The unique attributes (userName, displayName) case-folded, as the store's index holds them."""
+    members: frozenset[str] = frozenset()
+    """The ids this resource lists under `members`, as the store's reverse index holds them."""
 
 
 class Store:
@@ -59,6 +57,11 @@ class Store:
         self._faults = faults
         self._lock = threading.Lock()
         self._entries: dict[str, dict[str, _Entry]] = {rtype.name: {} for rtype in RESOURCE_TYPES.values()}
+        self._unique: dict[tuple[str, str, str], dict[str, None]] = {}
+        """(type, unique attribute, folded value) -> ids holding it, so Entra's match queries and the
+        uniqueness check cost the same with 10 or 100,000 resources."""
+        self._holders: dict[str, dict[tuple[str, str], None]] = {}
+        """member id -> (type, id) of every resource listing it, so a delete finds its memberships at once."""
         username_exact = {"username"} if Fault.FILTER_USERNAME_CASE_SENSITIVE in faults else set()
         self._case_exact = CASE_EXACT | username_exact
 
@@ -71,8 +74,8 @@ class Store:
             attributes = self._prepare(rtype, body, None)
             now = _now()
             entry = _Entry(uuid.uuid4().hex, now, now, attributes)
-            entry.store(attributes, rtype.unique)
             self._entries[rtype.name][entry.id] = entry
+            self._index(rtype.name, entry)
             return self._render(rtype, entry)
 
     def get(self, rtype: ResourceType, rid: str) -> Resource | None:
@@ -80,20 +83,25 @@ class Store:
             entry = self._entries[rtype.name].get(rid)
             return None if entry is None or self._hidden(entry) else self._render(rtype, entry)
 
-    def search(self, rtype: ResourceType, where: Filter | None) -> list[Resource]:
-        """Matches in creation order; only the matches are copied out, so a filter costs one pass."""
+    def search(self, rtype: ResourceType, where: Filter | None, first: int, count: int) -> tuple[int, list[Resource]]:
+        """The number of matches, and the `count` of them from 0-based `first` in creation order; only
+        that page is copied out."""
         evaluator = Evaluator(rtype, self._case_exact)
         with self._lock:
-            return [
-                self._render(rtype, entry)
+            found = [
+                entry
                 for entry in self._candidates(rtype, where)
                 if not self._hidden(entry) and (where is None or evaluator.matches(where, self._view(rtype, entry)))
             ]
+            return len(found), [self._render(rtype, entry) for entry in found[first : first + count]]
 
-    def _candidates(self, rtype: ResourceType, where: Filter | None) -> Iterable[_Entry]:
+    def _candidates(self, rtype: ResourceType, where: Filter | None) -> Collection[_Entry]:
         """The entries a filter can match. Entra's own queries (`id eq`, `userName eq`, `displayName eq`)
-        narrow to a few without building a view of every resource; the evaluator still decides."""
+        narrow to a few without building a view of every resource, and so does an `and` with one of them
+        (`id eq "…" and manager eq "…"`); the evaluator still decides."""
         entries = self._entries[rtype.name]
+        if isinstance(where, Logical) and where.op == "and":
+            return min(self._candidates(rtype, where.left), self._candidates(rtype, where.right), key=len)
         if not isinstance(where, Compare) or where.op != "eq" or not isinstance(where.value, str):
             return entries.values()
         path = where.path
@@ -102,10 +110,12 @@ class Store:
         if path.attr.lower() == "id":
             return [entries[where.value]] if where.value in entries else []
         name = path.attr.lower()
-        if name in {u.lower() for u in rtype.unique} and name not in self._case_exact:
-            wanted = where.value.casefold()
-            return [e for e in entries.values() if e.folded.get(name) == wanted]
-        return entries.values()
+        if name not in {u.lower() for u in rtype.unique} or name in self._case_exact:
+            return entries.values()
+        ids = self._unique.get((rtype.name, name, where.value.casefold()), {})
+        if len(ids) > 1:  # duplicates exist only under a uniqueness fault; keep creation order
+            return [entry for entry in entries.values() if entry.id in ids]
+        return [entries[rid] for rid in ids]
 
     @staticmethod
     def _view(rtype: ResourceType, entry: _Entry) -> Resource:
@@ -116,8 +126,7 @@ class Store:
     def replace(self, rtype: ResourceType, rid: str, body: Resource) -> Resource:
         with self._lock:
             entry = self._find(rtype, rid)
-            entry.store(self._prepare(rtype, body, rid), rtype.unique)
-            entry.modified = _now()
+            self._store(rtype, entry, self._prepare(rtype, body, rid))
             return self._render(rtype, entry)
 
     def patch(self, rtype: ResourceType, rid: str, body: Resource) -> Resource:
@@ -126,13 +135,14 @@ class Store:
             entry = self._find(rtype, rid)
             attributes = copy.deepcopy(entry.attributes)
             apply_patch(attributes, body, rtype, self._faults)
-            entry.store(self._prepare(rtype, attributes, rid), rtype.unique)
-            entry.modified = _now()
+            self._store(rtype, entry, self._prepare(rtype, attributes, rid))
             if Fault.ID_CHANGES_ON_PATCH in self._faults:
                 entries = self._entries[rtype.name]
+                self._unindex(rtype.name, entry)
                 del entries[entry.id]
                 entry.id = uuid.uuid4().hex
                 entries[entry.id] = entry
+                self._index(rtype.name, entry)
             return self._render(rtype, entry)
 
     def delete(self, rtype: ResourceType, rid: str) -> Resource:
@@ -140,9 +150,41 @@ class Store:
         with self._lock:
             entry = self._find(rtype, rid)
             if not (rtype.name == "User" and Fault.DELETED_USER_STILL_RETURNED in self._faults):
+                self._unindex(rtype.name, entry)
                 del self._entries[rtype.name][rid]
                 self._drop_memberships(rid)
             return self._render(rtype, entry)
+
+    def _store(self, rtype: ResourceType, entry: _Entry, attributes: Resource) -> None:
+        self._unindex(rtype.name, entry)
+        entry.attributes = attributes
+        entry.modified = _now()
+        self._index(rtype.name, entry)
+
+    def _index(self, kind: str, entry: _Entry) -> None:
+        """Records the entry's folded unique values and its members; the inverse of `_unindex`."""
+        rtype = _BY_NAME[kind]
+        entry.folded = {}
+        for name in rtype.unique:
+            value = get_ci(entry.attributes, name)
+            if isinstance(value, str):
+                entry.folded[name.lower()] = value.casefold()
+                self._unique.setdefault((kind, name.lower(), value.casefold()), {})[entry.id] = None
+        entry.members = frozenset(_member_ids(entry.attributes))
+        for member in entry.members:
+            self._holders.setdefault(member, {})[(kind, entry.id)] = None
+
+    def _unindex(self, kind: str, entry: _Entry) -> None:
+        for name, folded in entry.folded.items():
+            ids = self._unique.get((kind, name, folded), {})
+            ids.pop(entry.id, None)
+            if not ids:
+                self._unique.pop((kind, name, folded), None)
+        for member in entry.members:
+            holders = self._holders.get(member, {})
+            holders.pop((kind, entry.id), None)
+            if not holders:
+                self._holders.pop(member, None)
 
     def _find(self, rtype: ResourceType, rid: str) -> _Entry:
         entry = self._entries[rtype.name].get(rid)
@@ -193,11 +235,10 @@ class Store:
         """Entra matches on userName and displayName, so both are unique case-insensitively (entra-wire §1.2)."""
         for name in rtype.unique:
             value = get_ci(attributes, name)
-            wanted = _folded(value)
-            if wanted is not None and any(
-                other.id != rid and other.folded.get(name.lower()) == wanted
-                for other in self._entries[rtype.name].values()
-            ):
+            holders = (
+                self._unique.get((rtype.name, name.lower(), value.casefold()), {}) if isinstance(value, str) else {}
+            )
+            if any(other != rid for other in holders):
                 raise ScimError(409, f"a {rtype.name} with {name} {value!r} already exists", "uniqueness")
 
     def _check_members(self, attributes: Resource) -> None:
@@ -212,14 +253,18 @@ class Store:
                 raise ScimError(400, f"member {value!r} is not an existing resource id", "invalidValue")
 
     def _drop_memberships(self, rid: str) -> None:
-        for entries in self._entries.values():
-            for entry in entries.values():
-                key = find_key(entry.attributes, "members")
-                members = entry.attributes[key] if key else None
-                if key and isinstance(members, list) and any(get_ci(m, "value") == rid for m in members):
-                    entry.attributes[key] = [m for m in members if get_ci(m, "value") != rid]
-                    entry.modified = _now()
+        for kind, holder_id in list(self._holders.get(rid, {})):
+            holder = self._entries[kind][holder_id]
+            key = find_key(holder.attributes, "members")
+            assert key is not None, "the index lists only resources with members"
+            kept = [member for member in holder.attributes[key] if get_ci(member, "value") != rid]
+            self._store(_BY_NAME[kind], holder, {**holder.attributes, key: kept})
 
 
-def _folded(value: Any) -> str | None:
-    return value.casefold() if isinstance(value, str) else None
+def _member_ids(attributes: Resource) -> Iterable[str]:
+    members = get_ci(attributes, "members")
+    if isinstance(members, list):
+        for member in members:
+            value = get_ci(member, "value") if isinstance(member, dict) else None
+            if isinstance(value, str):
+                yield value

@@ -145,7 +145,7 @@ def test_faults_are_one_line_rules() -> None:
     assert all(rule and "\n" not in rule for rule in FAULTS.values())
 
 
-def test_serve_in_thread_answers_over_loopback() -> None:
+def test_serve_in_thread_answers_over_loopback_and_keeps_the_connection() -> None:
     server = ReferenceServer()
     with serve_in_thread(server) as base_url:
         assert base_url.startswith("http://127.0.0.1:")
@@ -155,5 +155,6 @@ def test_serve_in_thread_answers_over_loopback() -> None:
             response = c.get("/Users" + query(filter='userName eq "nobody"'))
     assert response.status_code == 200
     assert response.json()["schemas"] == [LIST_RESPONSE]
+    assert response.http_version == "HTTP/1.1" and "close" not in response.headers.get("Connection", "")
     with pytest.raises(httpx.ConnectError):
         httpx.get(base_url + "/Users")
