@@ -66,9 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--html", action="store_true", help="also build the HTML report (needs Node.js and `npm ci`)")
     run.add_argument("--har", type=Path, metavar="FILE", help="write every HTTP exchange to FILE as HAR 1.2")
     connection = run.add_argument_group("authentication, transport and rate")
-    for flag, kwargs in _CONNECTION_OPTIONS.items():
+    for flag, kwargs in _RUN_CONNECTION_OPTIONS.items():
         connection.add_argument(flag, **kwargs)
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, connection_options=_RUN_CONNECTION_OPTIONS)
 
     load = commands.add_parser(
         "load", help="replay Entra's initial and incremental cycles for many users; measure throughput and latency"
@@ -83,7 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--seed", type=int, help="seed for test identities, printed in every report")
     load.add_argument("--report-dir", type=Path, help="where reports go (default reports/)")
     load.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
-    load.set_defaults(handler=_load)
+    connection = load.add_argument_group("authentication and transport")
+    for flag, kwargs in _CONNECTION_OPTIONS.items():
+        connection.add_argument(flag, **kwargs)
+    load.set_defaults(handler=_load, connection_options=_CONNECTION_OPTIONS)
 
     report = commands.add_parser("report", help="build the self-contained HTML report from a run's Allure results")
     report.add_argument("--report-dir", type=Path, default=Path("reports"), help="the run's report directory")
@@ -141,13 +144,17 @@ _CONNECTION_OPTIONS: dict[str, dict[str, Any]] = {
         "choices": OAUTH_AUTH_METHODS,
         "help": "how credentials are sent: Basic header, form body, or both (default client_secret_basic)",
     },
+    "--ca-bundle": {"metavar": "FILE", "help": "trust the CA certificates in FILE (PEM) for TLS"},
+    "--insecure": {"action": "store_true", "default": None, "help": "do not verify TLS certificates (warns)"},
+    "--proxy": {"metavar": "URL", "help": "HTTP(S) proxy (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY)"},
+}
+# The same, but only for `run`: `load` has its own --rate (a number, shared by all its workers).
+_RUN_CONNECTION_OPTIONS: dict[str, dict[str, Any]] = {
+    **_CONNECTION_OPTIONS,
     "--expired-token-env": {
         "metavar": "NAME",
         "help": "variable holding a token the target issued that has expired (default SCIM_EXPIRED_TOKEN)",
     },
-    "--ca-bundle": {"metavar": "FILE", "help": "trust the CA certificates in FILE (PEM) for TLS"},
-    "--insecure": {"action": "store_true", "default": None, "help": "do not verify TLS certificates (warns)"},
-    "--proxy": {"metavar": "URL", "help": "HTTP(S) proxy (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY)"},
     "--rate": {"metavar": "N/s", "help": "send at most N requests per second, e.g. 20/s"},
     "--throughput-seconds": {
         "type": float,
@@ -159,18 +166,9 @@ _CONNECTION_OPTIONS: dict[str, dict[str, Any]] = {
 
 
 def _run(args: argparse.Namespace) -> int:
-    connection = {
-        name: getattr(args, name)
-        for name in (kwargs.get("dest") or flag[2:].replace("-", "_") for flag, kwargs in _CONNECTION_OPTIONS.items())
-    }
+    connection = _connection(args)
     settings = _settings(args, **connection)
     _check_before_run(settings)
-    if settings.insecure:
-        print(
-            "scimconform: warning: TLS certificates are not verified (--insecure): anyone on the path can read "
-            "the token; Entra always verifies",
-            file=sys.stderr,
-        )
     report_dir = settings.report_dir
     summary = report_dir / "summary.json"
     # Never --clean-alluredir: with pytest-xdist a restarted worker wipes every result (allure.md §3).
@@ -228,12 +226,22 @@ def _run(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace) -> int:
     from scimconform.load.command import run_load
 
-    return run_load(_settings(args), args.concurrency, args.rate, sys.stdout, sys.stderr)
+    return run_load(_settings(args, **_connection(args)), args.concurrency, args.rate, sys.stdout, sys.stderr)
+
+
+def _connection(args: argparse.Namespace) -> dict[str, Any]:
+    """The authentication and transport options as given (None where absent), by setting name."""
+    options: dict[str, dict[str, Any]] = args.connection_options
+    return {
+        name: getattr(args, name)
+        for name in (kwargs.get("dest") or flag[2:].replace("-", "_") for flag, kwargs in options.items())
+    }
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    """The settings `run` and `load` share, from the config file and the command line."""
-    return load_settings(
+    """The settings `run` and `load` share, from the config file and the command line; warns when TLS
+    is not verified, on every run."""
+    settings = load_settings(
         args.config,
         url=args.url,
         token_env=args.token_env,
@@ -244,6 +252,13 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
         users=args.users,
         **extra,
     )
+    if settings.insecure:
+        print(
+            "scimconform: warning: TLS certificates are not verified (--insecure): anyone on the path can read "
+            "the token; Entra always verifies",
+            file=sys.stderr,
+        )
+    return settings
 
 
 def _report(args: argparse.Namespace) -> int:

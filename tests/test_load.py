@@ -12,6 +12,7 @@ from scimconform.cli import main
 from scimconform.server import ReferenceServer, serve_in_thread
 from scimconform.validation import schema_errors
 from tests.harness import TOKEN
+from tests.test_auth import CLIENT_ID, SECRET, oauth_server
 from tests.test_cli import assert_one_line_error
 
 OPERATIONS = {
@@ -69,6 +70,24 @@ def test_shared_server_is_left_as_found_and_rate_is_kept(capsys: pytest.CaptureF
     section = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["load"]
     assert section["groups"] == 0 and section["rate"] == 100
     assert section["throughput"] <= 110
+
+
+def test_an_oauth_only_target_is_loaded_with_client_credentials(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCIM_CLIENT_SECRET", SECRET)
+    monkeypatch.delenv("SCIM_TOKEN")
+    with oauth_server() as (url, token_url, app):
+        code, out, err = load(
+            capsys, tmp_path, "--url", url, "--users", "12", "--oauth-token-url", token_url,
+            "--oauth-client-id", CLIENT_ID, "--oauth-auth-method", "client_secret_post",
+        )  # fmt: skip
+        assert app.issuer is not None
+        secrets = [SECRET, *app.issuer.issued]
+    assert code == 0, out + err
+    assert app.resource_count() == {"User": 0, "Group": 0}
+    written = out + err + (tmp_path / "summary.json").read_text(encoding="utf-8")
+    assert len(secrets) > 1 and not [secret for secret in secrets if secret in written]
 
 
 def test_a_wrong_end_state_fails_the_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
