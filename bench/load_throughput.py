@@ -3,7 +3,8 @@
 Run: python -m bench.load_throughput [--seconds 5] [--concurrency 8]. Both send Entra's Test Connection
 GET (`/Users?filter=userName eq "…"`) with the bearer token: the driver through its own runner, workers
 and recording client (the probe phase of `scimconform load`, repeated), wrk with 2 threads and as many
-connections as the driver has workers. Measured on bench/fast_server.py (the practical limit of the
+connections as the driver has workers; next to them bare httpx clients on as many threads, the ceiling of a
+driver built on httpx in one Python process. Measured on bench/fast_server.py (the practical limit of the
 machine) and on the reference server (`scimconform serve`). Needs `wrk` (apt-get install wrk).
 """
 
@@ -14,9 +15,12 @@ import io
 import re
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+import httpx
 
 from bench.servers import TOKEN, fast_server, reference_server
 from scimconform.dialects import DIALECTS
@@ -50,6 +54,28 @@ def driver_rate(url: str, seconds: float, concurrency: int) -> float:
     return result.stats.requests / elapsed
 
 
+def httpx_rate(url: str, seconds: float, concurrency: int) -> float:
+    """Requests per second of bare httpx clients, one per thread, sending the same GET: the ceiling of
+    any driver in this process that uses this HTTP client, whatever it does around each request."""
+    target = f"{url}/Users?filter=userName+eq+%22e2a1f0c4-bench%22"
+    deadline = time.perf_counter() + seconds
+    counts = [0] * concurrency
+
+    def send(index: int) -> None:
+        with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            while time.perf_counter() < deadline:
+                client.get(target).raise_for_status()
+                counts[index] += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - started)
+
+
 def wrk_rate(url: str, seconds: float, concurrency: int) -> float:
     query = "filter=userName+eq+%22e2a1f0c4-bench%22"
     command = ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds:g}s", "-H", f"Authorization: Bearer {TOKEN}"]
@@ -63,6 +89,7 @@ def wrk_rate(url: str, seconds: float, concurrency: int) -> float:
 class Comparison:
     endpoint: str
     wrk: float
+    httpx: float
     driver: float
 
     @property
@@ -76,7 +103,8 @@ def compare(seconds: float, concurrency: int) -> list[Comparison]:
     rows = []
     for name, serve in (("fast canned server", fast_server), ("reference server", reference_server)):
         with serve() as url:
-            rows.append(Comparison(name, wrk_rate(url, seconds, concurrency), driver_rate(url, seconds, concurrency)))
+            rates = (rate(url, seconds, concurrency) for rate in (wrk_rate, httpx_rate, driver_rate))
+            rows.append(Comparison(name, *rates))
     return rows
 
 
@@ -86,7 +114,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     for row in compare(args.seconds, args.concurrency):
-        print(f"{row.endpoint}: wrk {row.wrk:.0f} req/s, driver {row.driver:.0f} req/s ({row.share:.0%})")
+        print(
+            f"{row.endpoint}: wrk {row.wrk:.0f} req/s, bare httpx {row.httpx:.0f} req/s, "
+            f"driver {row.driver:.0f} req/s ({row.share:.0%} of wrk)"
+        )
 
 
 if __name__ == "__main__":

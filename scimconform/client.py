@@ -181,7 +181,9 @@ class RecordingClient:
         transport: httpx.BaseTransport | None = None,
         pause: Callable[[float], None] = time.sleep,
         rate: float | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """`tls` lets many clients of one target share a context: building one reads the whole trust store."""
         self.target = target
         self.rate = rate
         self._pause = pause
@@ -199,7 +201,7 @@ class RecordingClient:
             "proxy": target.proxy,
             "follow_redirects": False,
         }
-        self._http = httpx.Client(verify=tls_context(target), **self._options)
+        self._http = httpx.Client(verify=tls or tls_context(target), **self._options)
         self._entra_http: httpx.Client | None = None
 
     def close(self) -> None:

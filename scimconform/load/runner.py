@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from scimconform.client import Exchange, Pacer, RecordingClient
+from scimconform.client import Exchange, Pacer, RecordingClient, tls_context
 from scimconform.ledger import Ledger
 from scimconform.load.stats import Stats
 from scimconform.load.workload import Call, Chain, Phase, Workload, run_chain
@@ -121,7 +121,8 @@ class Runner:
     ) -> None:
         self.workload = workload
         self.result = LoadResult(workload, concurrency, rate)
-        self._clients = [RecordingClient(target, timeout=timeout) for _ in range(concurrency)]
+        tls = tls_context(target)
+        self._clients = [RecordingClient(target, timeout=timeout, tls=tls) for _ in range(concurrency)]
         self._stats = [Stats() for _ in range(concurrency)]
         self._pace = Pacer(rate)
         self._stop = threading.Event()
