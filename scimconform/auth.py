@@ -4,6 +4,8 @@ Entra posts `grant_type=client_credentials` to the token endpoint with the clien
 Basic header (`client_secret_basic`), in the form body (`client_secret_post`) or in both, and sends the
 access token as a bearer token until it expires. `TokenKeeper` does the same: it fetches a token before
 the first request, again shortly before the token expires, and again when the target answers 401.
+Entra's documented traffic holds no revocation request (entra-wire §6.1); the harness revokes a token of
+its own (RFC 7009) only to probe that the target then stops accepting it.
 """
 
 from __future__ import annotations
@@ -33,20 +35,30 @@ class TokenEndpointError(TargetError):
 
 @dataclass(frozen=True)
 class OAuthClient:
-    """What an Entra admin enters for client credentials: token endpoint, client id and secret, scopes."""
+    """What an Entra admin enters for client credentials: token endpoint, client id and secret, scopes;
+    and, for the revocation case only, the target's RFC 7009 revocation endpoint."""
 
     token_url: str
     client_id: str
     client_secret: str = field(repr=False)
     scopes: str = ""
     auth_method: str = "client_secret_basic"
+    revocation_url: str | None = None
 
     def token_request(self, secret: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
         """The form and headers of a token request; `secret` replaces the real one to probe refusal."""
-        secret = self.client_secret if secret is None else secret
         form = {"grant_type": "client_credentials"}
         if self.scopes:
             form["scope"] = self.scopes
+        return self._authenticated(form, self.client_secret if secret is None else secret)
+
+    def revocation_request(self, token: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The form and headers that revoke an access token (RFC 7009 §2.1), the client authenticated as for
+        a token request."""
+        return self._authenticated({"token": token, "token_type_hint": "access_token"}, self.client_secret)
+
+    def _authenticated(self, form: dict[str, str], secret: str) -> tuple[dict[str, str], dict[str, str]]:
+        """`form` and headers carrying the client credentials the way `auth_method` says."""
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         if self.auth_method in ("client_secret_basic", "both"):
             # RFC 6749 §2.3.1: both halves are form-urlencoded before they are joined and encoded.

@@ -114,7 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", help="bearer token to require (default: the server's development token)")
     serve.add_argument("--fault", action="append", default=[], help="switch a named fault on (repeatable)")
     serve.add_argument(
-        "--oauth-client-id", metavar="ID", help="also issue OAuth tokens to this client at /oauth2/token"
+        "--oauth-client-id",
+        metavar="ID",
+        help="also issue OAuth tokens to this client at /oauth2/token and revoke them at /oauth2/revoke",
     )
     serve.add_argument(
         "--oauth-secret-env", metavar="NAME", default="SCIM_CLIENT_SECRET", help="variable holding that client's secret"
@@ -154,6 +156,10 @@ _RUN_CONNECTION_OPTIONS: dict[str, dict[str, Any]] = {
     "--expired-token-env": {
         "metavar": "NAME",
         "help": "variable holding a token the target issued that has expired (default SCIM_EXPIRED_TOKEN)",
+    },
+    "--oauth-revocation-url": {
+        "metavar": "URL",
+        "help": "the target's RFC 7009 token revocation endpoint, for the revocation case (skipped without it)",
     },
     "--rate": {"metavar": "N/s", "help": "send at most N requests per second, e.g. 20/s"},
     "--throughput-seconds": {

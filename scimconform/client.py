@@ -250,12 +250,22 @@ class RecordingClient:
         """Ask the token endpoint for an access token, as Entra does; the token joins the secrets.
 
         `secret` replaces the client secret, to probe that a wrong one is refused."""
-        form, headers = oauth.token_request(secret)
-        request = self._http.build_request("POST", oauth.token_url, data=form, headers=headers)
-        exchange = self._attempt(self._http, request, 1, True)
+        exchange = self._post_form(oauth.token_url, *oauth.token_request(secret))
         with suppress(TokenEndpointError):  # whoever asked judges a refusal
             self.redact.add(read_grant(exchange).access_token)
         return exchange
+
+    def revoke_token(self, oauth: OAuthClient, token: str) -> Exchange:
+        """Revoke `token` at the revocation endpoint (RFC 7009 §2.1). The token is hidden before it is sent,
+        also form-encoded as it appears in the request body."""
+        assert oauth.revocation_url is not None, "revocation belongs to cases that require a revocation endpoint"
+        self.redact.add(token, quote_plus(token))
+        return self._post_form(oauth.revocation_url, *oauth.revocation_request(token))
+
+    def _post_form(self, url: str, form: Mapping[str, str], headers: Mapping[str, str]) -> Exchange:
+        """One form POST to an OAuth endpoint, recorded like any exchange and never retried."""
+        request = self._http.build_request("POST", url, data=form, headers=headers)
+        return self._attempt(self._http, request, 1, True)
 
     def _entra_client(self) -> httpx.Client:
         """A second connection pool that offers only what Entra offers: TLS 1.2 and its cipher suites."""

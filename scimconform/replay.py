@@ -129,6 +129,11 @@ class CaseRun:
             raise CaseSkipped(
                 "the run uses a static bearer token: give --oauth-token-url and --oauth-client-id to test OAuth"
             )
+        if "revocation" in self.case.requires and (client.tokens is None or not client.tokens.oauth.revocation_url):
+            raise CaseSkipped(
+                "no token revocation endpoint: give --oauth-revocation-url (RFC 7009) to test that a revoked "
+                "token is refused"
+            )
         if "tls" in self.case.requires and not target.base_url.startswith("https:"):
             raise CaseSkipped("the target is served over plain http; Entra connects over TLS 1.2 only")
 
@@ -174,8 +179,8 @@ class CaseRun:
             for member in self._names(step["verify"]):
                 self._verify(member, setup)
             return
-        if "token" in step:
-            self._token_step(step, setup)
+        if "token" in step or "revoke" in step:
+            self._oauth_step(step, setup)
             return
         if "throughput" in step:
             self._throughput(step["throughput"], setup)
@@ -213,15 +218,22 @@ class CaseRun:
                 raise CheckFailure("capture", f"the response carries no {attribute}")
         self._expect(step.get("expect") or {}, exchange)
 
-    def _token_step(self, step: dict[str, Any], setup: bool) -> None:
-        """Ask the run's OAuth token endpoint for a token, with the real client secret or a wrong one."""
+    def _oauth_step(self, step: dict[str, Any], setup: bool) -> None:
+        """Ask the run's OAuth token endpoint for a token, with the real client secret or a wrong one
+        (`token`), or revoke a token at its revocation endpoint (`revoke`, RFC 7009)."""
         client = self.context.client
-        assert client.tokens is not None, "token steps belong to cases that require oauth"
-        spec = step["token"]
-        title = step.get("name") or "Request a token from the token endpoint"
+        assert client.tokens is not None, "token and revoke steps belong to cases that require oauth"
+        oauth = client.tokens.oauth
+        if "revoke" in step:
+            spec, title = step["revoke"], step.get("name") or "Revoke a token at the revocation endpoint"
+        else:
+            spec, title = step["token"], step.get("name") or "Request a token from the token endpoint"
         with self._judging(title, setup) as judge:
-            wrong = uuid.uuid4().hex if spec.get("secret") == "wrong" else None
-            judge.exchange = client.fetch_token(client.tokens.oauth, wrong)
+            if "revoke" in step:
+                judge.exchange = client.revoke_token(oauth, self._render(spec["token"]))
+            else:
+                wrong = uuid.uuid4().hex if spec.get("secret") == "wrong" else None
+                judge.exchange = client.fetch_token(oauth, wrong)
             self._judge_answer(spec, judge.exchange)
 
     def _throughput(self, spec: dict[str, Any], setup: bool) -> None:

@@ -45,6 +45,8 @@ class Settings:
     # Extra request headers; a value may name `${VAR}`, read from the environment when the run starts.
     headers: dict[str, str] = field(default_factory=dict)
     oauth_token_url: str | None = None
+    # The target's RFC 7009 revocation endpoint; without it the revocation case is skipped.
+    oauth_revocation_url: str | None = None
     oauth_client_id: str | None = None
     oauth_secret_env: str = "SCIM_CLIENT_SECRET"
     oauth_scopes: str = ""
@@ -104,6 +106,10 @@ def validate(settings: Settings) -> Settings:
         )
     if settings.oauth_token_url and not settings.oauth_client_id:
         raise ConfigError("oauth_token_url is set but oauth_client_id is not: give the client identifier too")
+    if settings.oauth_revocation_url and not settings.oauth_token_url:
+        raise ConfigError(
+            "oauth_revocation_url is set but oauth_token_url is not: revocation is tested with OAuth client credentials"
+        )
     if settings.rate is not None and settings.rate <= 0:
         raise ConfigError(f"rate must be a positive number of requests per second, not {settings.rate:g}")
     if settings.throughput_seconds is not None and settings.throughput_seconds < 0:

@@ -104,27 +104,38 @@ def configured_target(settings: Settings) -> Target | None:
 def _oauth_client(settings: Settings) -> OAuthClient | None:
     if not settings.oauth_token_url or not settings.oauth_client_id:
         return None
-    token_url = settings.oauth_token_url.strip()
-    if urlsplit(token_url).scheme not in ("http", "https") or not urlsplit(token_url).hostname:
-        raise ConfigError(f"malformed OAuth token endpoint {token_url!r}: expected http(s)://host/path")
+    token_url = _endpoint_url(settings.oauth_token_url, "token")
+    revocation_url = (
+        _endpoint_url(settings.oauth_revocation_url, "revocation") if settings.oauth_revocation_url else None
+    )
     secret = os.environ.get(settings.oauth_secret_env)
     if not secret:
         raise ConfigError(
             f"environment variable {settings.oauth_secret_env} is not set: export the OAuth client secret "
             "(or name another variable with --oauth-secret-env)"
         )
-    return OAuthClient(token_url, settings.oauth_client_id, secret, settings.oauth_scopes, settings.oauth_auth_method)
+    return OAuthClient(
+        token_url, settings.oauth_client_id, secret, settings.oauth_scopes, settings.oauth_auth_method, revocation_url
+    )
+
+
+def _endpoint_url(url: str, kind: str) -> str:
+    """An OAuth endpoint's URL, stripped, or a one-line error naming which endpoint is malformed."""
+    url = url.strip()
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        raise ConfigError(f"malformed OAuth {kind} endpoint {url!r}: expected http(s)://host/path")
+    return url
 
 
 @contextmanager
 def embedded_target(settings: Settings | None = None) -> Iterator[Target]:
     """Start the reference server on a free loopback port, for runs that name no target.
 
-    It speaks OAuth client credentials, as new gallery apps must, with a client made up for the run;
-    the expired token for the expiry cases is one the server issued already expired. This is the only
-    place harness code reaches into the server package.
+    It speaks OAuth client credentials, as new gallery apps must, with a client made up for the run, and
+    revokes tokens (RFC 7009) for the revocation case; the expired token for the expiry cases is one the
+    server issued already expired. This is the only place harness code reaches into the server package.
     """
-    from scimconform.server import TOKEN_PATH, ReferenceServer, serve_in_thread
+    from scimconform.server import REVOCATION_PATH, TOKEN_PATH, ReferenceServer, serve_in_thread
 
     settings = settings or Settings()
     client_id, secret = f"scimconform-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
@@ -132,9 +143,8 @@ def embedded_target(settings: Settings | None = None) -> Iterator[Target]:
     assert app.issuer is not None
     with serve_in_thread(app) as base_url:
         parts = urlsplit(base_url)
-        oauth = OAuthClient(
-            urlunsplit((parts.scheme, parts.netloc, TOKEN_PATH, "", "")), client_id, secret, "scim", "both"
-        )
+        origin = f"{parts.scheme}://{parts.netloc}"
+        oauth = OAuthClient(origin + TOKEN_PATH, client_id, secret, "scim", "both", origin + REVOCATION_PATH)
         yield Target(
             base_url=base_url,
             embedded=True,

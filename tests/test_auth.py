@@ -1,11 +1,12 @@
 """Authentication: OAuth 2.0 client credentials against the reference server's token endpoint (each way of
-sending credentials), token renewal on expiry and on 401, a static token from a file, custom headers,
-one clear line for every misconfiguration, and no secret in any output."""
+sending credentials), token revocation (RFC 7009), token renewal on expiry and on 401, a static token from a
+file, custom headers, one clear line for every misconfiguration, and no secret in any output."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -14,9 +15,9 @@ from scimconform.auth import OAuthClient, TokenKeeper
 from scimconform.cli import main
 from scimconform.client import RecordingClient
 from scimconform.errors import ConfigError
-from scimconform.server import TOKEN_PATH, ReferenceServer, serve_in_thread
+from scimconform.server import REVOCATION_PATH, TOKEN_PATH, ReferenceServer, serve_in_thread
 from scimconform.settings import load_settings
-from scimconform.target import Target
+from scimconform.target import Target, configured_target
 from tests.harness import Outcome, run_cli
 from tests.test_cli import assert_one_line_error, closed_port
 from tests.test_verdicts import EXPECTED
@@ -33,9 +34,12 @@ def oauth_server(*faults: str) -> Iterator[tuple[str, str, ReferenceServer]]:
 
 
 def oauth_run(capsys: pytest.CaptureFixture[str], tmp_path: Path, url: str, token_url: str, *args: str) -> Outcome:
+    """A client-credentials run that also names the server's revocation endpoint, so every ENTRA-AUTH case runs."""
+    revocation_url = token_url.removesuffix(TOKEN_PATH) + REVOCATION_PATH
     return run_cli(
-        capsys, tmp_path, "--url", url, "--oauth-token-url", token_url, "--oauth-client-id", CLIENT_ID, *args
-    )
+        capsys, tmp_path, "--url", url, "--oauth-token-url", token_url, "--oauth-client-id", CLIENT_ID,
+        "--oauth-revocation-url", revocation_url, *args,
+    )  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -58,10 +62,11 @@ def test_oauth_cases_pass_and_no_secret_leaks(
         )  # fmt: skip
         secrets = [SECRET, *app.issuer.issued]
     assert outcome.code == 0, outcome.out
-    assert {f"ENTRA-AUTH-00{n}" for n in range(1, 6)} <= outcome.names("passed")
+    assert {f"ENTRA-AUTH-00{n}" for n in range(1, 7)} <= outcome.names("passed")
     assert len(secrets) > 3, "tokens were issued for the run and for the token cases"
     texts = [outcome.out, outcome.err] + [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
     assert any('"access_token": "***"' in text for text in texts), "the token responses were recorded, redacted"
+    assert any("token=***&token_type_hint=access_token" in text for text in texts), "so was the revocation"
     for text in texts:
         assert not [secret for secret in secrets if secret in text]
 
@@ -83,6 +88,84 @@ def test_each_oauth_fault_is_caught_by_exactly_its_cases(
         monkeypatch.setenv("SCIM_EXPIRED_TOKEN", app.issuer.issue(lifetime=0))
         outcome = oauth_run(capsys, tmp_path, url, token_url, "-k", "ENTRA-AUTH")
     assert outcome.names("failed", "warning", "error") == OAUTH_FAULTS[fault]
+
+
+def test_the_revocation_case_revokes_its_own_token_only(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with oauth_server() as (url, token_url, app):
+        outcome = oauth_run(capsys, tmp_path, url, token_url, "-k", "ENTRA-AUTH-006")
+        assert app.issuer is not None
+        statuses = [app.issuer.status(token) for token in app.issuer.issued]
+    assert outcome.names("passed") == {"ENTRA-AUTH-006"}
+    assert statuses == [None, "revoked"], "the run's token (fetched first, by the preflight) still works"
+
+
+def test_the_revocation_case_is_skipped_without_a_revocation_endpoint(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with oauth_server() as (url, token_url, _):
+        outcome = run_cli(
+            capsys, tmp_path, "--url", url, "--oauth-token-url", token_url, "--oauth-client-id", CLIENT_ID,
+            "-k", "ENTRA-AUTH-006",
+        )  # fmt: skip
+    assert outcome.code == 0
+    (case,) = outcome.summary["cases"]
+    assert case["status"] == "skipped"
+    assert case["message"].startswith("no token revocation endpoint: give --oauth-revocation-url (RFC 7009)")
+
+
+def test_the_reference_server_revokes_tokens_as_rfc_7009_says() -> None:
+    app = ReferenceServer(token=None, oauth_clients={CLIENT_ID: SECRET, "other-tenant": "other-secret"})
+    http = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://scim.test")
+
+    def issue(client: str = CLIENT_ID, secret: str = SECRET) -> str:
+        answer = http.post(TOKEN_PATH, data={"grant_type": "client_credentials"}, auth=(client, secret))
+        token: str = answer.json()["access_token"]
+        return token
+
+    def revoke(token: str | None, secret: str = SECRET) -> httpx.Response:
+        return http.post(
+            REVOCATION_PATH, data={"token": token, "token_type_hint": "access_token"}, auth=(CLIENT_ID, secret)
+        )
+
+    def users(token: str) -> int:
+        return http.get("/scim/v2/Users", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    revoked, kept, theirs = issue(), issue(), issue("other-tenant", "other-secret")
+    posted = http.post(REVOCATION_PATH, data={"token": revoked, "client_id": CLIENT_ID, "client_secret": SECRET})
+    assert (posted.status_code, posted.content) == (200, b"")
+    refused = http.get("/scim/v2/Users", headers={"Authorization": f"Bearer {revoked}"})
+    assert refused.status_code == 401
+    assert refused.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert refused.json()["detail"] == "the bearer token was revoked"
+    assert (users(kept), users(theirs)) == (200, 200), "only the revoked token stops working"
+    assert (revoke("never-issued").status_code, revoke(revoked).status_code) == (200, 200)  # §2.2: any token
+    # The client must authenticate (§2.1) and may revoke only its own tokens; neither refusal revokes anything.
+    refusals = [(r.status_code, r.json()["error"]) for r in (revoke(kept, "wrong"), revoke(theirs), revoke(None))]
+    assert refusals == [(401, "invalid_client"), (400, "invalid_grant"), (400, "invalid_request")]
+    assert (users(kept), users(theirs)) == (200, 200)
+    http.close()
+
+
+def test_a_revoked_token_is_hidden_raw_and_form_encoded() -> None:
+    token = "opaque/token+with=signs"
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    oauth = OAuthClient(
+        "https://idp.example.com/token", CLIENT_ID, SECRET, auth_method="both",
+        revocation_url="https://idp.example.com/revoke",
+    )  # fmt: skip
+    client = RecordingClient(Target("https://scim.example.com/v2", oauth=oauth), transport=httpx.MockTransport(handler))
+    exchange = client.revoke_token(oauth, token)
+    assert (str(sent[0].url), sent[0].headers["authorization"][:6]) == ("https://idp.example.com/revoke", "Basic ")
+    assert parse_qs(sent[0].content.decode()) == {
+        "token": [token], "token_type_hint": ["access_token"], "client_id": [CLIENT_ID], "client_secret": [SECRET],
+    }  # fmt: skip
+    assert exchange.request_body == f"token=***&token_type_hint=access_token&client_id={CLIENT_ID}&client_secret=***"
+    assert client.redact(f"Authorization: Bearer {token}") == "Authorization: Bearer ***"
 
 
 def test_oauth_cases_are_skipped_with_a_static_token(
@@ -179,11 +262,26 @@ def test_settings_read_headers_rates_and_oauth_from_file_and_flags(
     assert load_settings(config).request_headers() == {"X-Tenant": "acme"}
 
 
+def test_the_revocation_endpoint_is_a_setting_like_the_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDP", "https://idp.example.com/oauth2")
+    config = tmp_path / "scimconform.yaml"
+    config.write_text(
+        "url: https://scim.example.com/v2\noauth_token_url: ${IDP}/token\noauth_client_id: c1\n"
+        "oauth_revocation_url: ${IDP}/revoke\n"
+    )
+    target = configured_target(load_settings(config))
+    assert target is not None and target.oauth is not None
+    assert target.oauth.revocation_url == "https://idp.example.com/oauth2/revoke"
+    with pytest.raises(ConfigError, match="malformed OAuth revocation endpoint"):
+        configured_target(load_settings(config, oauth_revocation_url="idp.example.com/revoke"))
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"oauth_auth_method": "private_key_jwt"}, "unknown oauth_auth_method"),
         ({"oauth_token_url": "https://idp.example.com/token"}, "oauth_client_id is not"),
+        ({"oauth_revocation_url": "https://idp.example.com/revoke"}, "oauth_token_url is not"),
         ({"rate": "fast"}, "setting 'rate' has an invalid value"),
         ({"headers": ["no colon here"]}, "is not of the form 'Name: value'"),
     ],

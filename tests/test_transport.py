@@ -1,12 +1,14 @@
 """Transport: TLS verified by default (a CA bundle, --insecure with its warning, TLS 1.2 with Entra's cipher
-suites reported), a forwarding proxy from the flag or the environment, the rate limit, and the 25
-requests/second case passing on the reference server and failing on one that throttles."""
+suites reported), a forwarding proxy and an HTTPS tunnelling (CONNECT) proxy from the flag or the environment,
+the rate limit, and the 25 requests/second case passing on the reference server and failing on one that
+throttles."""
 
 import http.client
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,9 @@ from tests.test_cli import assert_one_line_error, serving
 @pytest.fixture(autouse=True)
 def token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCIM_TOKEN", TOKEN)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
 
 
 @contextmanager
@@ -95,12 +98,36 @@ class _Proxy(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
 
+    def do_CONNECT(self) -> None:
+        """Open a TCP tunnel to `host:port` and copy bytes both ways until either side closes (RFC 9110 §9.3.6)."""
+        self.seen.append(f"CONNECT {self.path}")
+        host, _, port = self.path.rpartition(":")
+        with socket.create_connection((host, int(port)), timeout=10) as upstream:
+            upstream.settimeout(None)
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            back = threading.Thread(target=_pipe, args=(upstream, self.connection), daemon=True)
+            back.start()
+            _pipe(self.connection, upstream)
+            back.join(timeout=10)
+        self.close_connection = True
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    """Copy bytes from `source` to `sink` until `source` has no more, then tell `sink` so."""
+    with suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
 @contextmanager
 def forwarding_proxy() -> Iterator[tuple[str, list[str]]]:
+    """A loopback proxy that forwards plain-HTTP requests and tunnels CONNECT; yields its URL and what it saw."""
     seen: list[str] = []
     handler = type("Proxy", (_Proxy,), {"seen": seen})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -124,6 +151,23 @@ def test_requests_go_through_the_proxy(
         outcome = run_cli(capsys, tmp_path, "--url", url, "-k", "ENTRA-USER-002", *extra)
     assert outcome.code == 0, outcome.err
     assert "POST /scim/v2/Users" in seen
+
+
+@pytest.mark.parametrize("how", ["flag", "environment", "no-proxy"])
+def test_https_is_tunnelled_through_a_connect_proxy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    with forwarding_proxy() as (proxy, seen), https_server(tmp_path) as (url, ca_file):
+        extra = ["--proxy", proxy] if how == "flag" else []
+        if how != "flag":
+            monkeypatch.setenv("HTTPS_PROXY", proxy)
+        if how == "no-proxy":
+            monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        outcome = run_cli(capsys, tmp_path, "--url", url, "--ca-bundle", str(ca_file), "-k", "ENTRA-USER-002", *extra)
+    assert outcome.code == 0, outcome.err
+    assert outcome.names("passed") == {"ENTRA-USER-002"}
+    # Only tunnels, all to the target: TLS runs end to end, the proxy never sees a request line.
+    assert set(seen) == (set() if how == "no-proxy" else {f"CONNECT 127.0.0.1:{urlsplit(url).port}"})
 
 
 def test_the_rate_limit_spaces_requests() -> None:

@@ -5,12 +5,13 @@ A separate product inside scimconform: nothing here imports from outside `scimco
 
 from .app import DEFAULT_TOKEN, ReferenceServer
 from .faults import FAULTS, UnknownFaultError
-from .oauth import TOKEN_PATH
+from .oauth import REVOCATION_PATH, TOKEN_PATH
 from .serving import TlsFiles, serve_forever, serve_in_thread
 
 __all__ = [
     "DEFAULT_TOKEN",
     "FAULTS",
+    "REVOCATION_PATH",
     "TOKEN_PATH",
     "ReferenceServer",
     "TlsFiles",

@@ -25,7 +25,7 @@ from .discovery import (
 from .errors import ScimError
 from .faults import Fault, parse_faults
 from .filters import FilterError, parse_attribute_list, parse_filter
-from .oauth import DEFAULT_TOKEN_LIFETIME, TOKEN_PATH, TokenIssuer
+from .oauth import DEFAULT_TOKEN_LIFETIME, OAUTH_PATHS, TokenIssuer
 from .projection import View
 from .resources import RESOURCE_TYPES, Resource, ResourceType
 from .store import Store
@@ -38,6 +38,8 @@ SCIM_JSON = "application/scim+json"
 _ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 _LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 _DEFAULT_COUNT = 100
+# Why a token the server issued is refused, in the 401's detail.
+_TOKEN_REFUSALS = {"expired": "the bearer token has expired", "revoked": "the bearer token was revoked"}
 _MAX_COUNT = 200
 
 _log = logging.getLogger(__name__)
@@ -74,7 +76,8 @@ class ReferenceServer:
     """A compliant in-memory SCIM 2.0 server, unless named faults switch single rules off.
 
     It accepts the static bearer `token` and, with `oauth_clients` ({client id: secret}), tokens its
-    endpoint at `/oauth2/token` issued for `token_lifetime` seconds. No token and no clients: no auth.
+    endpoint at `/oauth2/token` issued for `token_lifetime` seconds, until a client revokes one at
+    `/oauth2/revoke`. No token and no clients: no auth.
     """
 
     def __init__(
@@ -116,7 +119,7 @@ class ReferenceServer:
     # -- dispatch ------------------------------------------------------------------------------
 
     def _respond(self, request: Request) -> Response:
-        if self.issuer is not None and request.path == TOKEN_PATH:
+        if self.issuer is not None and request.path in OAUTH_PATHS:
             return self.issuer.respond(request)
         try:
             self._authenticate(request)
@@ -145,8 +148,8 @@ class ReferenceServer:
             problem = self.issuer.status(credentials) if self.issuer is not None else "unknown"
             if problem is None:
                 return
-            if problem == "expired":
-                raise ScimError(401, "the bearer token has expired")
+            if problem in _TOKEN_REFUSALS:
+                raise ScimError(401, _TOKEN_REFUSALS[problem])
         raise ScimError(401, "a valid bearer token is required")
 
     # -- resources -----------------------------------------------------------------------------

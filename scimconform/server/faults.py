@@ -154,6 +154,10 @@ class Fault(StrEnum):
         "expired-token-accepted",
         "An expired access token is refused with 401.",
     )
+    REVOKED_TOKEN_ACCEPTED = (
+        "revoked-token-accepted",
+        "An access token its client revoked at the revocation endpoint (RFC 7009) is refused with 401.",
+    )
     TOKEN_LIFETIME_TOO_LONG = (
         "token-lifetime-too-long",
         "Access tokens live between 1 and 6 hours (expires_in 3600 to 21600), as the gallery requires.",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from scimconform.server import FAULTS, ReferenceServer
+from scimconform.server import FAULTS, REVOCATION_PATH, TOKEN_PATH, ReferenceServer
 
 from .conftest import client_for
 from .entra import CORE_USER, ENTERPRISE, ERROR, LIST_RESPONSE, Json, create_group, create_user, patch_body, query
@@ -267,6 +267,14 @@ def expired_token_is_refused(client: httpx.Client) -> bool:
     return answer.status_code == 401
 
 
+@probe("revoked-token-accepted")
+def revoked_token_is_refused(client: httpx.Client) -> bool:
+    token = token_response(client).json()["access_token"]
+    revoked = oauth_post(client, REVOCATION_PATH, {"token": token, "client_id": CLIENT, "client_secret": SECRET})
+    answer = client.get("/Users", headers={"Authorization": f"Bearer {token}"})
+    return revoked.status_code == 200 and answer.status_code == 401
+
+
 @probe("token-lifetime-too-long")
 def token_lifetime_is_within_six_hours(client: httpx.Client) -> bool:
     return 3600 <= int(token_response(client).json()["expires_in"]) <= 21600
@@ -298,9 +306,14 @@ CLIENT, SECRET = "probe-client", "probe-secret"
 
 
 def token_response(client: httpx.Client, secret: str = SECRET) -> httpx.Response:
-    """A client credentials request to the server's token endpoint (beside the SCIM base path)."""
+    """A client credentials request to the server's token endpoint."""
     form = {"grant_type": "client_credentials", "client_id": CLIENT, "client_secret": secret}
-    return client.post(str(client.base_url).removesuffix("/scim/v2/") + "/oauth2/token", data=form)
+    return oauth_post(client, TOKEN_PATH, form)
+
+
+def oauth_post(client: httpx.Client, path: str, form: dict[str, str]) -> httpx.Response:
+    """A form POST to one of the server's OAuth endpoints (beside the SCIM base path)."""
+    return client.post(str(client.base_url).removesuffix("/scim/v2/") + path, data=form)
 
 
 def test_every_fault_has_a_probe() -> None:
@@ -318,8 +331,11 @@ def test_fault_breaks_its_rule(fault: str) -> None:
 
 
 # A fault whose rule contains another: the enterprise extension holds the manager; a server that checks
-# no token accepts expired ones too.
-IMPLIED = {"enterprise-extension-dropped": ["manager-ignored"], "auth-not-checked": ["expired-token-accepted"]}
+# no token accepts expired and revoked ones too.
+IMPLIED = {
+    "enterprise-extension-dropped": ["manager-ignored"],
+    "auth-not-checked": ["expired-token-accepted", "revoked-token-accepted"],
+}
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
