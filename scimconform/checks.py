@@ -226,6 +226,11 @@ def has_id(exchange: Exchange) -> None:
         raise CheckFailure("has_id", f"expected a non-empty string id, got {_show(observed)}")
 
 
+def lists_members(exchange: Exchange) -> bool:
+    """Whether the group in the answer carries a `members` attribute at all (an empty list counts)."""
+    return attrpath.get(the_resource(exchange, "member_values"), "members") is not attrpath.MISSING
+
+
 def member_values(exchange: Exchange, expected: Iterable[str]) -> None:
     """The group's members are exactly `expected`, no more and no fewer."""
     members = attrpath.get(the_resource(exchange, "member_values"), "members")
