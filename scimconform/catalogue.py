@@ -1,4 +1,4 @@
-"""The case catalogue: every conformance case, loaded from YAML under `fixtures/cases/`.
+"""The case catalogue: every conformance case, loaded from YAML under `fixtures/sequences/`.
 
 A case keeps its metadata (ID, title, requirement, source, severity, fix) with its steps, once;
 the CLI listing, the reports and the pytest IDs are all rendered from it. A malformed file is
@@ -56,7 +56,7 @@ def _sends_patch(step: dict[str, Any]) -> bool:
 
 
 def cases_dir() -> Path:
-    return data_dir("fixtures") / "cases"
+    return data_dir("fixtures") / "sequences"
 
 
 @cache

@@ -158,7 +158,7 @@ _OPTIONS = (
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "scim_suite(name): run the YAML cases of fixtures/cases/<name>/")
+    config.addinivalue_line("markers", "scim_suite(name): run the YAML cases of fixtures/sequences/<name>/")
     config.pluginmanager.register(ResultCollector(config), "scimconform-results")
     if config.getoption("scim_har"):
         config.pluginmanager.register(HarRecorder(Path(config.getoption("scim_har"))), "scimconform-har")

@@ -1,4 +1,4 @@
-"""The auth cases: each is a YAML file in fixtures/cases/auth/; this module only runs them."""
+"""The auth cases: each is a YAML file in fixtures/sequences/auth/; this module only runs them."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The connection cases: each is a YAML file in fixtures/cases/connection/; this module only runs them."""
+"""The connection cases: each is a YAML file in fixtures/sequences/connection/; this module only runs them."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The cycles cases: each is a YAML file in fixtures/cases/cycles/; this module only runs them."""
+"""The cycles cases: each is a YAML file in fixtures/sequences/cycles/; this module only runs them."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The discovery cases: each is a YAML file in fixtures/cases/discovery/; this module only runs them."""
+"""The discovery cases: each is a YAML file in fixtures/sequences/discovery/; this module only runs them."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The gallery cases: each is a YAML file in fixtures/cases/gallery/; this module only runs them."""
+"""The gallery cases: each is a YAML file in fixtures/sequences/gallery/; this module only runs them."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The groups cases: each is a YAML file in fixtures/cases/groups/; this module only runs them."""
+"""The groups cases: each is a YAML file in fixtures/sequences/groups/; this module only runs them."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The transport cases: each is a YAML file in fixtures/cases/transport/; this module only runs them."""
+"""The transport cases: each is a YAML file in fixtures/sequences/transport/; this module only runs them."""
 
 import pytest
 

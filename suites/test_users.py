@@ -1,4 +1,4 @@
-"""The users cases: each is a YAML file in fixtures/cases/users/; this module only runs them."""
+"""The users cases: each is a YAML file in fixtures/sequences/users/; this module only runs them."""
 
 import pytest
 
