@@ -1,5 +1,6 @@
 """Bad input gets one clear line and exit 2, reports are still written, and secrets never leak."""
 
+import signal
 import socket
 import subprocess
 import sys
@@ -143,17 +144,29 @@ def test_list_prints_the_catalogue_and_the_faults(capsys: pytest.CaptureFixture[
     assert "pascalcase-op-rejected" in capsys.readouterr().out
 
 
-def test_serve_runs_the_reference_server_with_faults() -> None:
+def test_serve_runs_the_reference_server_with_faults_until_ctrl_c() -> None:
     port = closed_port()
     command = [sys.executable, "-m", "scimconform.cli", "serve", "--port", str(port), "--token", "t0k"]
-    with subprocess.Popen([*command, "--fault", "auth-not-checked"], stdout=subprocess.PIPE, text=True) as process:
+    with subprocess.Popen(
+        [*command, "--fault", "auth-not-checked"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
         try:
             assert process.stdout is not None
             assert f"http://127.0.0.1:{port}/scim/v2" in process.stdout.readline()
             answer = httpx.get(f"http://127.0.0.1:{port}/scim/v2/Users", timeout=5)
             assert answer.status_code == 200  # the fault lets a request without a token through
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=15)
         finally:
-            process.terminate()
+            process.kill()
+    assert process.returncode == 0 and "Traceback" not in err
+
+
+def test_serve_on_a_taken_port_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    assert_one_line_error(capsys.readouterr().err, f"cannot listen on 127.0.0.1:{port}: Address already in use")
 
 
 def test_serve_rejects_an_unknown_fault(capsys: pytest.CaptureFixture[str]) -> None:

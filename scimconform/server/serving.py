@@ -7,6 +7,8 @@ which is how real SCIM endpoints behave and what a 1,000-user cycle needs.
 
 from __future__ import annotations
 
+import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,11 +32,27 @@ class TlsFiles:
     private_key: Path
 
 
+class _Server(wsgi.Server):
+    @staticmethod
+    def bind_socket(socket_: socket.socket, bind_addr: tuple[str, int]) -> socket.socket:
+        """cheroot's, except that a socket that cannot bind is closed, not left for the garbage collector."""
+        try:
+            bound: socket.socket = wsgi.Server.bind_socket(socket_, bind_addr)  # type: ignore[no-untyped-call]
+        except OSError:
+            socket_.close()
+            raise
+        return bound
+
+
 def _server(app: ReferenceServer, host: str, port: int, tls: TlsFiles | None) -> wsgi.Server:
-    server = wsgi.Server((host, port), app, numthreads=_THREADS, server_name="scimconform")
+    server = _Server((host, port), app, numthreads=_THREADS, server_name="scimconform")
     if tls is not None:
         server.ssl_adapter = BuiltinSSLAdapter(str(tls.certificate), str(tls.private_key))
-    server.prepare()
+    try:
+        server.prepare()
+    except OSError as exc:  # cheroot folds the socket's error into a long message; give it back as it was
+        cause = re.search(r"\[Errno (\d+)\] ([^)]+)", str(exc))
+        raise (OSError(int(cause[1]), cause[2]) if cause else exc) from None
     return server
 
 
