@@ -32,6 +32,7 @@ from scimconform.settings import DIALECT_NAMES, OAUTH_AUTH_METHODS, Settings, lo
 from scimconform.target import configured_target
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("scimconform: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`scimconform list | head`): stop quietly, as Unix tools do on SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     return code
 
 
@@ -310,7 +315,7 @@ def _import_profile(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from scimconform.server import DEFAULT_TOKEN, ReferenceServer, UnknownFaultError, serve_forever
+    from scimconform.server import DEFAULT_TOKEN, ListenError, ReferenceServer, UnknownFaultError, serve_forever
 
     clients = {}
     if args.oauth_client_id:
@@ -334,7 +339,7 @@ def _serve(args: argparse.Namespace) -> int:
             args.port,
             ready=lambda url: print(f"scimconform reference server on {url} (Ctrl-C stops)", flush=True),
         )
-    except OSError as exc:
+    except ListenError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return EXIT_OK
 

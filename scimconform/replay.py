@@ -218,9 +218,11 @@ class CaseRun:
         tutorial) but requires "querying groups by ID and by member" (entra-wire §1). Each of the case's
         users is asked about with `id eq "<group>" and members eq "<user>"`; only the members may match."""
         group = self.identities[name]
+        asked: set[str] = set()  # a `foreach` alias names the same user as its list entry
         for user, identity in self.identities.items():
-            if identity.resource_type != "User" or identity.id is None or identity.deleted:
+            if identity.resource_type != "User" or identity.id is None or identity.deleted or identity.id in asked:
                 continue
+            asked.add(identity.id)
             listed = identity.id in group.members
             query = {"filter": f'id eq "{{{name}.id}}" and members eq "{{{user}.id}}"', "attributes": "id"}
             step = {

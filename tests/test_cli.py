@@ -1,5 +1,6 @@
 """Bad input gets one clear line and exit 2, reports are still written, and secrets never leak."""
 
+import os
 import signal
 import socket
 import subprocess
@@ -160,6 +161,25 @@ def test_serve_runs_the_reference_server_with_faults_until_ctrl_c() -> None:
         finally:
             process.kill()
     assert process.returncode == 0 and "Traceback" not in err
+
+
+def into_a_closed_pipe(*args: str) -> tuple[int, str]:
+    """Run the CLI with stdout a pipe nobody reads any more; its exit code and stderr."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        command = [sys.executable, "-m", "scimconform.cli", *args]
+        done = subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=30)
+    finally:
+        os.close(write_end)
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize("args", [("list",), ("serve", "--port", "0")], ids=["list", "serve"])
+def test_a_closed_pipe_stops_quietly(args: tuple[str, ...]) -> None:
+    """`scimconform list | head`, `scimconform serve | true`: exit as Unix tools do, no traceback, no hang."""
+    code, err = into_a_closed_pipe(*args)
+    assert (code, err) == (141, "")
 
 
 def test_serve_on_a_taken_port_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,13 +6,14 @@ A separate product inside scimconform: nothing here imports from outside `scimco
 from .app import DEFAULT_TOKEN, ReferenceServer
 from .faults import FAULTS, UnknownFaultError
 from .oauth import REVOCATION_PATH, TOKEN_PATH
-from .serving import TlsFiles, serve_forever, serve_in_thread
+from .serving import ListenError, TlsFiles, serve_forever, serve_in_thread
 
 __all__ = [
     "DEFAULT_TOKEN",
     "FAULTS",
     "REVOCATION_PATH",
     "TOKEN_PATH",
+    "ListenError",
     "ReferenceServer",
     "TlsFiles",
     "UnknownFaultError",

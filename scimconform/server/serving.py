@@ -24,6 +24,10 @@ _THREADS = 16
 """Enough workers for the load driver's default concurrency and Locust's workers at once."""
 
 
+class ListenError(OSError):
+    """The server cannot bind or listen on its address."""
+
+
 @dataclass(frozen=True)
 class TlsFiles:
     """A PEM certificate chain and its private key (one file may hold both)."""
@@ -50,9 +54,9 @@ def _server(app: ReferenceServer, host: str, port: int, tls: TlsFiles | None) ->
         server.ssl_adapter = BuiltinSSLAdapter(str(tls.certificate), str(tls.private_key))
     try:
         server.prepare()
-    except OSError as exc:  # cheroot folds the socket's error into a long message; give it back as it was
-        cause = re.search(r"\[Errno (\d+)\] ([^)]+)", str(exc))
-        raise (OSError(int(cause[1]), cause[2]) if cause else exc) from None
+    except OSError as exc:  # cheroot folds the socket's error into a long message; give back its cause
+        cause = re.search(r"\[Errno (-?\d+)\] ([^)]+)", str(exc))
+        raise (ListenError(int(cause[1]), cause[2]) if cause else ListenError(str(exc))) from None
     return server
 
 
@@ -86,9 +90,9 @@ def serve_in_thread(
 def serve_forever(app: ReferenceServer, host: str, port: int, ready: Callable[[str], None] | None = None) -> None:
     """Serve until interrupted; `ready` hears the base URL once the port is bound."""
     server = _server(app, host, port, None)
-    if ready is not None:
-        ready(_url(host, _bound_port(server), app.base_path))
-    try:
+    try:  # from here on cheroot's worker threads run: whatever happens, stop them
+        if ready is not None:
+            ready(_url(host, _bound_port(server), app.base_path))
         server.serve()
     except KeyboardInterrupt:
         pass
