@@ -1,6 +1,7 @@
 """Bad input gets one clear line and exit 2, reports are still written, and secrets never leak."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -146,15 +147,16 @@ def test_list_prints_the_catalogue_and_the_faults(capsys: pytest.CaptureFixture[
 
 
 def test_serve_runs_the_reference_server_with_faults_until_ctrl_c() -> None:
-    port = closed_port()
-    command = [sys.executable, "-m", "scimconform.cli", "serve", "--port", str(port), "--token", "t0k"]
+    # Port 0: a port picked here could be taken by a parallel test before the server binds it.
+    command = [sys.executable, "-m", "scimconform.cli", "serve", "--port", "0", "--token", "t0k"]
     with subprocess.Popen(
         [*command, "--fault", "auth-not-checked"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
         try:
             assert process.stdout is not None
-            assert f"http://127.0.0.1:{port}/scim/v2" in process.stdout.readline()
-            answer = httpx.get(f"http://127.0.0.1:{port}/scim/v2/Users", timeout=5)
+            banner = re.search(r"on (http://127\.0\.0\.1:\d+/scim/v2) ", process.stdout.readline())
+            assert banner is not None
+            answer = httpx.get(f"{banner[1]}/Users", timeout=5)
             assert answer.status_code == 200  # the fault lets a request without a token through
             process.send_signal(signal.SIGINT)
             _, err = process.communicate(timeout=15)
