@@ -33,6 +33,7 @@ from scimconform.throughput import GALLERY_RATE, shortfall, sustain
 
 SETUP_DIALECT = DIALECTS["aadOptscim062020"]
 MAX_PAGED = 2000
+PAGING_PASSES = 5
 _TEMPLATE = re.compile(r"\{(?:(?P<func>\w+):)?(?P<name>[A-Za-z_]\w*)(?:\.(?P<attr>[^{}]+))?\}")
 
 
@@ -41,7 +42,7 @@ class CaseSkipped(Exception):
 
 
 class PreconditionFailed(Exception):
-    """A setup step failed, so the case could not be judged."""
+    """The case could not be judged: a setup step failed, or the answers allow no verdict."""
 
 
 class ConformanceFailure(AssertionError):
@@ -371,16 +372,41 @@ class CaseRun:
         """Page through a collection as the gallery's pagination test does (`startIndex=N&count=C`).
 
         Every page must echo its startIndex and hold at most `count` resources; across all pages no id
-        may repeat and every identity in `find` must appear.
+        may repeat and every identity in `find` must appear. Results "MAY" differ when the collection
+        changes between requests (RFC 7644 §3.4.2.4), as it does when other clients work on the same
+        target: a pass that loses or repeats resources is repeated, the verdict stands once two passes
+        find the same problem, and the case is undecided (an error) when every pass finds a different one.
         """
         wanted = {self._id_of(member) for member in self._names(spec["find"])}
+        problems: list[str] = []
+        for attempt in range(1, PAGING_PASSES + 1):
+            seen, exchange, problem = self._page_pass(title, spec, setup, attempt)
+            problem = problem or checks.paging_problem(seen, wanted)
+            if problem is None or problem in problems:
+                with self._judging("Every resource appears exactly once", setup) as judge:
+                    judge.exchange = exchange
+                    if problem is not None:
+                        raise CheckFailure("pagination", f"{problem} (the same in two passes)")
+                return
+            with self.context.observer.step(f"Pass {attempt}: {problem}; the collection may have changed, again"):
+                problems.append(problem)
+        raise PreconditionFailed(
+            f"the collection changed while paging (other clients at work, or an order that is not stable): "
+            f"{PAGING_PASSES} passes found {'; '.join(problems)}"
+        )
+
+    def _page_pass(
+        self, title: str | None, spec: dict[str, Any], setup: bool, attempt: int
+    ) -> tuple[list[str], Exchange, str | None]:
+        """One pass over every page: the ids seen, the last exchange, and a page that ended the pass early."""
         seen: list[str] = []
         start, count, total = 1, int(spec["count"]), None
-        while total is None or start <= total:
+        again = f" (pass {attempt})" if attempt > 1 else ""
+        while True:
             if len(seen) > MAX_PAGED:
                 raise CaseSkipped(f"the target holds more than {MAX_PAGED} resources; paging through all is too long")
             step = {
-                "name": f"{title or 'Page'}: startIndex={start}&count={count}",
+                "name": f"{title or 'Page'}{again}: startIndex={start}&count={count}",
                 "request": {"method": "GET", "path": spec["path"], "query": {"startIndex": start, "count": count}},
                 "expect": {"status": 200, "schema": "list-response"},
             }
@@ -388,14 +414,13 @@ class CaseRun:
             with self._judging(f"Page at startIndex {start}", setup) as judge:
                 judge.exchange = exchange
                 page = checks.list_page(exchange, start, count)
-                total = page.total
-                seen += page.ids
-                if not page.ids:
-                    raise CheckFailure("pagination", f"page at startIndex {start} is empty but totalResults is {total}")
+            total = page.total
+            seen += page.ids
+            if not page.ids and start <= total:
+                return seen, exchange, f"page at startIndex {start} is empty but totalResults is {total}"
             start += len(page.ids)
-        with self._judging("Every resource appears exactly once", setup) as judge:
-            judge.exchange = exchange
-            checks.paged_ids(seen, wanted)
+            if start > total:
+                return seen, exchange, None
 
     def _send(
         self,
