@@ -400,7 +400,7 @@ class CaseRun:
     ) -> tuple[list[str], Exchange, str | None]:
         """One pass over every page: the ids seen, the last exchange, and a page that ended the pass early."""
         seen: list[str] = []
-        start, count, total = 1, int(spec["count"]), None
+        start, count = 1, int(spec["count"])
         again = f" (pass {attempt})" if attempt > 1 else ""
         while True:
             if len(seen) > MAX_PAGED:
