@@ -19,11 +19,13 @@ import httpx
 
 from bench.servers import TOKEN, reference_server
 from scimconform.catalogue import load_catalogue
-from scimconform.client import Exchange, RecordingClient
+from scimconform.client import RecordingClient
+from scimconform.engine.case_run import CaseRun
+from scimconform.engine.context import RunContext
+from scimconform.exchange import Exchange
 from scimconform.identities import IdentityFactory, new_run_tag
 from scimconform.ledger import Ledger
 from scimconform.profiles import load_profile
-from scimconform.replay import CaseRun, RunContext
 from scimconform.target import parse_tenant_url
 
 SERVER_ID = re.compile(r"[0-9a-f]{32}")  # the reference server's ids: uuid4().hex
@@ -39,8 +41,14 @@ def engine_pass(url: str, users: int) -> tuple[float, list[Exchange]]:
     client = RecordingClient(parse_tenant_url(url, TOKEN))
     sent: list[Exchange] = []
     client.listeners.append(sent.append)
+    run_tag = new_run_tag()
     context = RunContext(
-        client, load_profile("entra-default"), IdentityFactory(1, new_run_tag()), Ledger(), NoSteps(), users
+        client=client,
+        profile=load_profile("entra-default"),
+        factory=IdentityFactory(1, run_tag),
+        ledger=Ledger(run_tag),
+        observer=NoSteps(),
+        users=users,
     )
     case = next(c for c in load_catalogue() if c.id == "ENTRA-CYCLE-001")
     run = CaseRun(case, "aadOptscim062020", context)

@@ -15,13 +15,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote_plus
 
 from scimconform.errors import TargetError
-
-if TYPE_CHECKING:
-    from scimconform.client import Exchange
+from scimconform.exchange import Exchange
 
 # A token is renewed this long before it expires, so no request carries one that dies in flight.
 EXPIRY_MARGIN = 60.0
@@ -61,17 +59,20 @@ class OAuthClient:
         """`form` and headers carrying the client credentials the way `auth_method` says."""
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         if self.auth_method in ("client_secret_basic", "both"):
-            # RFC 6749 §2.3.1: both halves are form-urlencoded before they are joined and encoded.
-            pair = f"{quote_plus(self.client_id)}:{quote_plus(secret)}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+            headers["Authorization"] = "Basic " + self._basic_credentials(secret)
         if self.auth_method in ("client_secret_post", "both"):
             form |= {"client_id": self.client_id, "client_secret": secret}
         return form, headers
 
+    def _basic_credentials(self, secret: str) -> str:
+        """The Basic header's credentials (RFC 7617 §2): RFC 6749 §2.3.1 form-urlencodes both halves before
+        they are joined and base64-encoded."""
+        return base64.b64encode(f"{quote_plus(self.client_id)}:{quote_plus(secret)}".encode()).decode()
+
     @property
     def secrets(self) -> list[str]:
-        """The secret as it appears raw and form-encoded, for the redactor."""
-        return [self.client_secret, quote_plus(self.client_secret)]
+        """For the redactor: the secret, and its Basic credentials, which a token endpoint may echo back."""
+        return [self.client_secret, self._basic_credentials(self.client_secret)]
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from scimconform.datafiles import data_dir
 from scimconform.documents import load_document
+from scimconform.engine.steps import Step, parse_steps
 from scimconform.errors import ConfigError
 
 REQUIRED = ("id", "title", "requirement", "source", "severity", "fix", "feature", "story")
@@ -29,8 +29,8 @@ class Case:
     fix: str
     feature: str
     story: str
-    steps: tuple[dict[str, Any], ...]
-    setup: tuple[dict[str, Any], ...] = ()
+    steps: tuple[Step, ...]
+    setup: tuple[Step, ...] = ()
     identities: dict[str, str] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
     link: str | None = None
@@ -46,13 +46,7 @@ class Case:
     @property
     def uses_dialect(self) -> bool:
         """A case whose steps send PATCH bodies runs once per dialect; the rest run once."""
-        return any(_sends_patch(step) for step in self.steps)
-
-
-def _sends_patch(step: dict[str, Any]) -> bool:
-    if "foreach" in step:
-        return any(_sends_patch(inner) for inner in step["steps"])
-    return "patch" in ((step.get("request") or {}).get("body") or {})
+        return any(step.sends_patch() for step in self.steps)
 
 
 def cases_dir() -> Path:
@@ -77,8 +71,8 @@ def load_case(path: Path) -> Case:
     data = load_document(path, "sequence.json")
     return Case(
         **{k: str(data[k]) for k in REQUIRED},
-        steps=tuple(data["steps"]),
-        setup=tuple(data.get("setup", [])),
+        steps=parse_steps(data["steps"]),
+        setup=parse_steps(data.get("setup", [])),
         identities=dict(data.get("identities") or {}),
         requires=tuple(data.get("requires") or ()),
         link=data.get("link"),

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from scimconform import attrpath
-from scimconform.client import SCIM_MEDIA_TYPE, Exchange, NotJsonError
+from scimconform.client import SCIM_MEDIA_TYPE
+from scimconform.exchange import Exchange, NotJsonError
 from scimconform.validation import schema_errors
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -224,9 +225,15 @@ def resource_id(exchange: Exchange, expected: str) -> None:
 
 
 def has_id(exchange: Exchange) -> None:
+    """A non-empty string id that can stand in a URL path as it is: Entra appends it to the Tenant URL
+    (`/Users/{id}`, RFC 7644 §3.2), so `/`, `?`, `#` or a dot segment would send its requests elsewhere."""
     observed = the_resource(exchange, "has_id").get("id")
     if not isinstance(observed, str) or not observed:
         raise CheckFailure("has_id", f"expected a non-empty string id, got {_show(observed)}")
+    if observed in (".", "..") or any(c in observed for c in "/?#"):
+        raise CheckFailure(
+            "has_id", f"the id {_show(observed)} would point /Users/<id> at another URL unless percent-encoded"
+        )
 
 
 def lists_members(exchange: Exchange) -> bool:

@@ -14,7 +14,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import yaml
@@ -28,7 +28,14 @@ from scimconform.profile_import import profile_from_export, read_export
 from scimconform.profiles import load_profile
 from scimconform.reporting.catalogue import catalogue_markdown
 from scimconform.reporting.html import build_html
-from scimconform.settings import DIALECT_NAMES, OAUTH_AUTH_METHODS, Settings, load_settings
+from scimconform.settings import (
+    DIALECT_NAMES,
+    OAUTH_AUTH_METHODS,
+    Settings,
+    check_output_dir,
+    check_output_file,
+    load_settings,
+)
 from scimconform.target import configured_target
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
@@ -53,8 +60,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, like every other error; subcommands inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"scimconform: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scimconform", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="scimconform", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"scimconform {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -92,6 +106,20 @@ def _parser() -> argparse.ArgumentParser:
     for flag, kwargs in _CONNECTION_OPTIONS.items():
         connection.add_argument(flag, **kwargs)
     load.set_defaults(handler=_load, connection_options=_CONNECTION_OPTIONS)
+
+    cleanup = commands.add_parser(
+        "cleanup", help="delete what a killed run left on the target, from the ledger in its report directory"
+    )
+    cleanup.add_argument("--report-dir", type=Path, default=Path("reports"), help="the run's report directory")
+    cleanup.add_argument("--url", help="Tenant URL (default: the one the ledger names)")
+    cleanup.add_argument("--token-env", help="environment variable holding the bearer token (default SCIM_TOKEN)")
+    cleanup.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
+    connection = cleanup.add_argument_group("authentication and transport")
+    for flag, kwargs in _CONNECTION_OPTIONS.items():
+        connection.add_argument(flag, **kwargs)
+    cleanup.set_defaults(
+        handler=_cleanup, connection_options=_CONNECTION_OPTIONS, profile=None, dialect=None, seed=None, users=None
+    )
 
     report = commands.add_parser("report", help="build the self-contained HTML report from a run's Allure results")
     report.add_argument("--report-dir", type=Path, default=Path("reports"), help="the run's report directory")
@@ -179,9 +207,15 @@ _RUN_CONNECTION_OPTIONS: dict[str, dict[str, Any]] = {
 def _run(args: argparse.Namespace) -> int:
     connection = _connection(args)
     settings = _settings(args, **connection)
-    _check_before_run(settings)
+    _check_before_run(settings, args.har)
     report_dir = settings.report_dir
     summary = report_dir / "summary.json"
+    if earlier := sorted((report_dir / "ledger").glob("*.jsonl")):
+        print(
+            f"scimconform: warning: {len(earlier)} earlier run(s) may have left resources on a target "
+            f"({earlier[0]}…): run `scimconform cleanup --report-dir {report_dir}`",
+            file=sys.stderr,
+        )
     # Never --clean-alluredir: with pytest-xdist a restarted worker wipes every result (allure.md §3).
     shutil.rmtree(report_dir / "allure-results", ignore_errors=True)
     shutil.rmtree(report_dir / "allure-report", ignore_errors=True)  # a page from an earlier run would mislead
@@ -240,6 +274,12 @@ def _load(args: argparse.Namespace) -> int:
     return run_load(_settings(args, **_connection(args)), args.concurrency, args.rate, sys.stdout, sys.stderr)
 
 
+def _cleanup(args: argparse.Namespace) -> int:
+    from scimconform.cleanup import run_cleanup
+
+    return run_cleanup(_settings(args, **_connection(args)), sys.stdout)
+
+
 def _connection(args: argparse.Namespace) -> dict[str, Any]:
     """The authentication and transport options as given (None where absent), by setting name."""
     options: dict[str, dict[str, Any]] = args.connection_options
@@ -277,11 +317,15 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_before_run(settings: Settings) -> None:
-    """Fail fast, with one line, on anything that would stop the run later."""
+def _check_before_run(settings: Settings, har: Path | None) -> None:
+    """Fail fast, with one line, on anything that would stop the run later; the output locations last,
+    since checking them creates the report folder."""
     check_generators(load_profile(settings.profile))
     load_catalogue()
     configured_target(settings)
+    check_output_dir(settings.report_dir, "--report-dir")
+    if har is not None:
+        check_output_file(har, "--har")
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -301,6 +345,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _import_profile(args: argparse.Namespace) -> int:
+    if args.output is not None:
+        if args.output.suffix.lower() not in (".yaml", ".yml"):  # load_profile reads other names differently
+            raise ConfigError(f"-o {args.output}: a profile file's name ends in .yaml, e.g. -o my-app.yaml")
+        check_output_file(args.output, "-o")
     name = (args.output or args.export).stem
     text = yaml.safe_dump(profile_from_export(read_export(args.export), name), sort_keys=False, allow_unicode=True)
     if args.output is None:
@@ -317,6 +365,10 @@ def _import_profile(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from scimconform.server import DEFAULT_TOKEN, ListenError, ReferenceServer, UnknownFaultError, serve_forever
 
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a TCP port: give 1 to 65535, or 0 for any free port")
+    if args.token_lifetime < 1:
+        raise ConfigError(f"--token-lifetime {args.token_lifetime}: give the tokens' lifetime in seconds, at least 1")
     clients = {}
     if args.oauth_client_id:
         secret = os.environ.get(args.oauth_secret_env)

@@ -18,30 +18,33 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 import httpx
 
 from scimconform import __version__
-from scimconform.auth import OAuthClient, TokenEndpointError, TokenKeeper, read_grant
+from scimconform.auth import OAuthClient, TokenKeeper
+from scimconform.exchange import MAX_BODY_BYTES, Exchange, ExchangeListener
 from scimconform.target import Target
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 REDACTED = "***"
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})  # the scheme stays readable
 _COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})  # a cookie's value is its first word: all of it goes
-# Tokens in any token response (RFC 6749 §5.1), whether or not the harness asked for them.
-_TOKEN_FIELDS = re.compile(r'("(?:access|refresh|id)_token"\s*:\s*")[^"]*(")')
+# Tokens in any token response (RFC 6749 §5.1; OpenID Connect Core 1.0 §3.1.3.3 adds id_token), whether or
+# not the harness asked for them.
+_TOKEN_NAMES = ("access_token", "refresh_token", "id_token")
+# In json.dumps's output: an escaped backslash, a \u escape, an escaped quote, or a character that .NET's
+# default encoder escapes and Python's does not.
+_NET_ESCAPES = re.compile(r'\\\\|\\u([0-9a-f]{4})|\\"|[&\'+<>`]')
+_TOKEN_FIELDS = re.compile(r'("(?:access|refresh|id)_token"\s*:\s*")([^"]*)(")')
 # The cipher suites Entra accepts, in its order (entra-wire §6.4), by their OpenSSL names.
 ENTRA_CIPHERS = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
@@ -49,9 +52,6 @@ ENTRA_CIPHERS = (
     "ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384"
 )
 
-# Every answer the harness judges is far smaller; past this a body is cut, so a 50 MB answer costs
-# neither memory nor report space.
-MAX_BODY_BYTES = 1024 * 1024
 # "Slow down" answers (RFC 6585 §4, RFC 9110 §15.6.4): retried at most MAX_RETRIES times, each after the
 # server's Retry-After capped at MAX_RETRY_WAIT seconds, or after DEFAULT_RETRY_WAIT when it names none.
 RETRY_STATUSES = frozenset({429, 503})
@@ -60,97 +60,29 @@ MAX_RETRY_WAIT = 3.0
 DEFAULT_RETRY_WAIT = 1.0
 
 
-class NotJsonError(ValueError):
-    """A response body that should be JSON is not."""
-
-
-@dataclass
-class Exchange:
-    """One request and what came back (or why nothing did), with secrets already removed."""
-
-    method: str
-    url: str
-    request_headers: dict[str, str]
-    request_body: str | None
-    status: int | None = None
-    response_headers: dict[str, str] = field(default_factory=dict)
-    response_body: str = ""
-    elapsed_ms: float = 0.0
-    transport_error: str | None = None
-    tls: str | None = None  # the negotiated protocol and cipher, e.g. "TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256"
-    attempt: int = 1
-    truncated: bool = False
-    # Checks judge the body as it came; only copies that leave the harness are redacted.
-    raw_body: str = field(default="", repr=False)
-    redact: Callable[[str], str] = field(default=lambda text: text, repr=False)
-    _json: Any = field(default=None, repr=False)
-    _parsed: bool = field(default=False, repr=False)
-
-    @property
-    def label(self) -> str:
-        """A short title such as `PATCH /Users/1f3a → 204`."""
-        path = self.url.split("://", 1)[-1]
-        path = "/" + path.split("/", 1)[1] if "/" in path else "/"
-        outcome = str(self.status) if self.status is not None else (self.transport_error or "no answer")
-        retry = f" (retry {self.attempt - 1})" if self.attempt > 1 else ""
-        return f"{self.method} {path} → {outcome}{retry}"
-
-    def json(self) -> Any:
-        """The response body as JSON; `NotJsonError` says what was there instead."""
-        if not self._parsed:
-            if self.truncated:
-                raise NotJsonError(
-                    f"the response body is larger than {MAX_BODY_BYTES // 1024} KiB; scimconform reads no further"
-                )
-            if not self.raw_body.strip():
-                raise NotJsonError("the response has no body")
-            try:
-                self._json = json.loads(self.raw_body)
-            except json.JSONDecodeError as exc:
-                snippet = self.response_body[:80].replace("\n", " ")
-                raise NotJsonError(f"the response body is not JSON ({exc.msg}): {snippet!r}") from None
-            self._parsed = True
-        return self._json
-
-    def header(self, name: str) -> str | None:
-        return self.response_headers.get(name.lower())
-
-    def curl(self) -> str:
-        """A command that replays this request, with the token taken from `$SCIM_TOKEN`."""
-        parts = ["curl", "-sS", "-X", self.method, shlex.quote(self.url)]
-        for name, value in self.request_headers.items():
-            if name == "authorization" and value.startswith("Basic"):
-                parts += ["-u", '"$SCIM_CLIENT_ID:$SCIM_CLIENT_SECRET"']
-            elif name == "authorization":
-                parts += ["-H", '"Authorization: Bearer $SCIM_TOKEN"']
-            elif name in ("content-type", "accept"):
-                parts += ["-H", shlex.quote(f"{name.title()}: {value}")]
-        if self.request_body is not None:
-            parts += ["--data-binary", shlex.quote(self.request_body)]
-        return " ".join(parts)
-
-
-ExchangeListener = Callable[[Exchange], None]
-
-
 class Redactor:
     """Replaces every known secret, and any token in a token response, with `***` in text that leaves the
-    harness. Secrets learnt during the run (each access token issued) are added as they arrive.
+    harness. Secrets learnt during the run (each token issued or revoked) are added as they arrive, from
+    any thread.
 
     `hidden_headers` are headers whose whole value is a secret (the user's custom headers)."""
 
     def __init__(self, secrets: list[str], hidden_headers: Iterable[str] = ()) -> None:
         self._secrets: list[str] = []
+        self._lock = threading.Lock()
         self._hidden = _COOKIE_HEADERS | {name.lower() for name in hidden_headers}
         self.add(*secrets)
 
     def add(self, *secrets: str) -> None:
-        self._secrets = sorted({*self._secrets, *(s for s in secrets if s)}, key=len, reverse=True)
+        """Learn `secrets` in every form they take on the wire or in a report (see `encodings`)."""
+        forms = {form for secret in secrets if secret for form in encodings(secret)}
+        with self._lock:  # longest first, so a secret inside another leaves no tail behind
+            self._secrets = sorted({*self._secrets, *forms}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
-        return _TOKEN_FIELDS.sub(rf"\g<1>{REDACTED}\g<2>", text)
+        return _TOKEN_FIELDS.sub(rf"\g<1>{REDACTED}\g<3>", text)
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         return {k.lower(): self._header(k.lower(), v) for k, v in headers.items()}
@@ -164,6 +96,41 @@ class Redactor:
     def _scheme_only(value: str) -> str:
         scheme = value.split(" ", 1)[0] if " " in value else ""
         return f"{scheme} {REDACTED}".strip()
+
+
+def encodings(secret: str) -> set[str]:
+    """`secret` as it may appear in text: raw; form-encoded (`quote_plus`, as in query strings and form
+    bodies) and percent-encoded (RFC 3986 §2.1); and as a JSON string's contents (RFC 8259 §7), with
+    non-ASCII as `\\u` escapes or as it is, `/` escaped as `\\/` too (as PHP does), and as ASP.NET Core
+    writes it (see `_system_text_json`)."""
+    escaped = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1], _system_text_json(secret)}
+    slashed = {text.replace("/", "\\/") for text in escaped}
+    return {secret, quote_plus(secret), quote(secret, safe=""), *escaped, *slashed}
+
+
+def _system_text_json(text: str) -> str:
+    """`text` inside a JSON string as .NET's System.Text.Json writes it by default (JavaScriptEncoder.Default,
+    https://learn.microsoft.com/dotnet/api/system.text.encodings.web.javascriptencoder): like `json.dumps`,
+    but a quote, the HTML-sensitive characters and all non-ASCII as upper-case `\\uXXXX`."""
+    return _NET_ESCAPES.sub(_net_escape, json.dumps(text)[1:-1])
+
+
+def _net_escape(match: re.Match[str]) -> str:
+    if match[0] == "\\\\":  # an escaped backslash stays as it is
+        return match[0]
+    return f"\\u{int(match[1], 16) if match[1] else ord(match[0][-1]):04X}"
+
+
+def issued_tokens(body: str) -> list[str]:
+    """The tokens a token response carries (RFC 6749 §5.1), decoded; from a body that is not a JSON object
+    (cut short, say), the text of each token field as it stands."""
+    try:
+        grant = json.loads(body)
+    except (ValueError, RecursionError):
+        grant = None
+    if isinstance(grant, dict):
+        return [token for name in _TOKEN_NAMES if isinstance(token := grant.get(name), str)]
+    return [match[2] for match in _TOKEN_FIELDS.finditer(body)]
 
 
 def encode_query(params: Mapping[str, str]) -> str:
@@ -190,6 +157,10 @@ class RecordingClient:
         self._pacer = Pacer(rate)
         self.redact = Redactor(target.secrets, target.headers)
         self.listeners: list[ExchangeListener] = []
+        # The first failure of each listener that raised (a report writer): the run goes on without it.
+        self.listener_errors: list[str] = []
+        self._failed_listeners: set[str] = set()
+        self._listener_lock = threading.Lock()
         self.tokens = TokenKeeper(target.oauth, self.fetch_token) if target.oauth else None
         headers = {"User-Agent": f"scimconform/{__version__}", "Accept": SCIM_MEDIA_TYPE, **target.headers}
         if target.token:
@@ -231,6 +202,8 @@ class RecordingClient:
         content = None if body is None else json.dumps(body, ensure_ascii=False)
         http = self._entra_client() if entra_tls else self._http
         request = http.build_request(method, url, content=content, headers=self._body_headers(body, headers))
+        if (escape := self.target.escape(request.url)) is not None:
+            return self._refused(request, escape)
         token = None
         if without_credentials:
             request.headers.pop("Authorization", None)
@@ -246,26 +219,36 @@ class RecordingClient:
             exchange = self._attempt(http, request, exchange.attempt + 1, record)
         return exchange
 
+    def _refused(self, request: httpx.Request, reason: str) -> Exchange:
+        """The exchange of a request that was never sent: the token goes nowhere outside the Tenant URL."""
+        return Exchange(
+            method=request.method,
+            url=self.redact(str(request.url)),
+            request_headers=self.redact.headers(request.headers),
+            request_body=self.redact(request.content.decode()) if request.content else None,
+            transport_error=self.redact(f"not sent: the request would leave the Tenant URL ({reason})"),
+            sent=False,
+            redact=self.redact,
+        )
+
     def fetch_token(self, oauth: OAuthClient, secret: str | None = None) -> Exchange:
-        """Ask the token endpoint for an access token, as Entra does; the token joins the secrets.
+        """Ask the token endpoint for an access token, as Entra does; every token in the answer joins the
+        secrets before the exchange is recorded (see `_attempt`). Whoever asked judges a refusal.
 
         `secret` replaces the client secret, to probe that a wrong one is refused."""
-        exchange = self._post_form(oauth.token_url, *oauth.token_request(secret))
-        with suppress(TokenEndpointError):  # whoever asked judges a refusal
-            self.redact.add(read_grant(exchange).access_token)
-        return exchange
+        return self._post_form(oauth.token_url, *oauth.token_request(secret))
 
     def revoke_token(self, oauth: OAuthClient, token: str) -> Exchange:
-        """Revoke `token` at the revocation endpoint (RFC 7009 §2.1). The token is hidden before it is sent,
-        also form-encoded as it appears in the request body."""
+        """Revoke `token` at the revocation endpoint (RFC 7009 §2.1). The token is hidden before it is sent."""
         assert oauth.revocation_url is not None, "revocation belongs to cases that require a revocation endpoint"
-        self.redact.add(token, quote_plus(token))
+        self.redact.add(token)
         return self._post_form(oauth.revocation_url, *oauth.revocation_request(token))
 
     def _post_form(self, url: str, form: Mapping[str, str], headers: Mapping[str, str]) -> Exchange:
-        """One form POST to an OAuth endpoint, recorded like any exchange and never retried."""
+        """One form POST to an OAuth endpoint, recorded like any exchange and never retried; the tokens in
+        its answer are secrets."""
         request = self._http.build_request("POST", url, data=form, headers=headers)
-        return self._attempt(self._http, request, 1, True)
+        return self._attempt(self._http, request, 1, True, token_response=True)
 
     def _entra_client(self) -> httpx.Client:
         """A second connection pool that offers only what Entra offers: TLS 1.2 and its cipher suites."""
@@ -276,38 +259,58 @@ class RecordingClient:
             self._entra_http = httpx.Client(verify=context, **self._options)
         return self._entra_http
 
-    def _attempt(self, http: httpx.Client, request: httpx.Request, attempt: int, record: bool) -> Exchange:
-        """One round trip, recorded and handed to the listeners."""
+    def _attempt(
+        self, http: httpx.Client, request: httpx.Request, attempt: int, record: bool, token_response: bool = False
+    ) -> Exchange:
+        """One round trip, recorded and handed to the listeners. The tokens in a `token_response` become
+        secrets before any copy of the answer is made, so one the endpoint repeats in another field or in a
+        header is hidden there too."""
         exchange = Exchange(
             method=request.method,
             url=self.redact(str(request.url)),
             request_headers=self.redact.headers(request.headers),
             request_body=self.redact(request.content.decode()) if request.content else None,
             attempt=attempt,
+            redact=self.redact,
         )
         self._pacer()
         started = time.perf_counter()
         try:
             response = http.send(request, stream=True)
         except httpx.HTTPError as exc:
-            exchange.transport_error = describe_transport_error(exc, http.timeout.read)
+            exchange.transport_error = self.redact(describe_transport_error(exc, http.timeout.read))
         else:
             exchange.status = response.status_code
             exchange.tls = negotiated_tls(response)
-            exchange.response_headers = self.redact.headers(response.headers)
             try:
-                exchange.response_body, exchange.truncated = read_body(response)
+                exchange.raw_body, exchange.truncated = read_body(response)
             except httpx.HTTPError as exc:
-                exchange.transport_error = describe_transport_error(exc, http.timeout.read)
+                exchange.transport_error = self.redact(describe_transport_error(exc, http.timeout.read))
             finally:
                 response.close()
-            exchange.raw_body, exchange.redact = exchange.response_body, self.redact
-            exchange.response_body = self.redact(exchange.response_body)
+            if token_response:
+                self.redact.add(*issued_tokens(exchange.raw_body))
+            exchange.response_headers = self.redact.headers(response.headers)
+            exchange.response_body = self.redact(exchange.raw_body)
         exchange.elapsed_ms = (time.perf_counter() - started) * 1000
         if record:
-            for listener in self.listeners:
-                listener(exchange)
+            self._notify(exchange)
         return exchange
+
+    def _notify(self, exchange: Exchange) -> None:
+        """Hand the exchange to every listener. A report writer that fails (a body nested too deeply for it,
+        say) must not end the run or its cleanup: its first failure is kept in `listener_errors` instead."""
+        for listener in self.listeners:
+            try:
+                listener(exchange)
+            except Exception as exc:  # whatever a report writer raises, the run goes on
+                name = getattr(listener, "__qualname__", type(listener).__name__)
+                with self._listener_lock:
+                    if name in self._failed_listeners:
+                        continue
+                    self._failed_listeners.add(name)
+                    why = f"{name} failed on {exchange.label}: {type(exc).__name__}: {exc}"
+                    self.listener_errors.append(self.redact(why))
 
     @staticmethod
     def _body_headers(body: Any, extra: Mapping[str, str] | None) -> dict[str, str]:

@@ -1,4 +1,9 @@
-"""YAML documents checked against a JSON Schema in `schemas/`, with errors that name file, line and field."""
+"""YAML documents checked against a JSON Schema in `schemas/`, with errors that name file, line and field.
+
+Every YAML a user can hand the harness (settings file, profiles, `--scim-set` values) is read here, by a
+loader that refuses aliases: a YAML file of a few hundred bytes can alias its way to gigabytes
+("billion laughs"), and nothing scimconform reads needs them.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +15,77 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+from yaml.composer import ComposerError
 
 from scimconform.datafiles import data_dir
 from scimconform.errors import ConfigError
 
+# Settings and profiles are kilobytes, an Entra export hundreds; a bigger file is the wrong one (or /dev/zero).
+MAX_FILE_BYTES = 8 * 1024 * 1024
+# Deeper nesting than any profile, case or settings file needs; PyYAML's composer recurses once per level.
+MAX_DEPTH = 64
 
-def load_document(path: Path, schema: str) -> Any:
-    """Read YAML from `path` and validate it against `schemas/<schema>`; nothing half-valid gets through."""
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases and deep nesting while composing, before anything can grow."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        alias = self.check_event(yaml.AliasEvent)  # also makes the next event `current_event`
+        mark: yaml.Mark = self.current_event.start_mark
+        if alias:
+            raise ComposerError(
+                problem=f"alias *{self.current_event.anchor} is not allowed (aliases can make a small file huge): "
+                "write it out",
+                problem_mark=mark,
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise ComposerError(problem=f"nested deeper than {MAX_DEPTH} levels", problem_mark=mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def read_text(path: Path, label: str, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a file the user named; `label` (e.g. "config file x.yaml") names it in every error."""
+    chunks: list[bytes] = []
+    size = 0
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:  # in chunks: read(limit + 1) would allocate the whole limit for every file
+            while chunk := file.read(64 * 1024):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise ConfigError(f"{label} is larger than {limit // 1024} KB: is it the right file?")
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot read {label}: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
-        tree = yaml.compose(text)
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{label} is not a text file (byte {exc.start} is not UTF-8): is it the right file?"
+        ) from None
+
+
+def parse_yaml(text: str, source: str | Path) -> tuple[Any, yaml.Node | None]:
+    """The data in `text` and its node tree (for line numbers); errors name `source` and the line."""
+    try:
+        loader = _Loader(text)
+        tree = loader.get_single_node()
+        return (loader.construct_document(tree) if tree is not None else None), tree
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}{where}: invalid YAML: {problem}") from None
+
+
+def load_document(path: Path, schema: str) -> Any:
+    """Read YAML from `path` and validate it against `schemas/<schema>`; nothing half-valid gets through."""
+    data, tree = parse_yaml(read_text(path, str(path)), path)
     return validated(data, schema, path, tree)
 
 

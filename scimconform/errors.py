@@ -14,3 +14,15 @@ class ConfigError(HarnessError):
 
 class TargetError(HarnessError):
     """The target cannot be talked to: unreachable, refusing the token, not speaking JSON."""
+
+
+class UnsafeIdError(ValueError):
+    """An id from the target that no request path can carry (empty, `.` or `..`): a fault of the target."""
+
+
+class CaseSkipped(Exception):
+    """The case does not apply to this profile or target; the message says why."""
+
+
+class PreconditionFailed(Exception):
+    """The case could not be judged: a setup step failed, or the answers allow no verdict."""

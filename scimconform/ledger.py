@@ -1,95 +1,315 @@
-"""What this run created on the target, and how it is removed again.
+"""What this run created on the target, the proof that it did, and how it is removed again.
 
-A create is written down *before* its POST is sent, with the filter that finds it, so a user whose
-POST was interrupted or timed out is still found and deleted. Every POST that returns an id is
-kept, even one a case expected to fail: a duplicate the server wrongly accepted is deleted too.
-Cleanup runs in reverse creation order (groups before the users they contain), after each case and
-once more at the end of the session. Whatever cannot be removed is reported, never hidden.
+The ownership rule: cleanup deletes a resource only when the run can prove it created it —
+- its id came from a 2xx answer to the run's own POST (and was not already there before the POST), or
+- the POST's answer never arrived (timeout, reset, interrupt) or held no usable id, and exactly one resource
+  found by the create's match filter was absent from that filter's answer just before the POST, carries the
+  run tag, and equals what was sent on every attribute sent.
+An error answer (3xx, 4xx, 5xx) never leads to a delete by lookup: a 409 means the userName belongs to someone
+else. What the run suspects it created but cannot prove is reported as possibly left, with the request that
+finds it, and never deleted.
+
+Every create is written to an append-only journal (`<report dir>/ledger/<run tag>-<process>.jsonl`), flushed
+to disk before the POST is sent, so `scimconform cleanup` can finish the job after a killed run. The journal
+holds labels, filters and the generated test values the run sent; never a credential.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
 
-from scimconform.client import RecordingClient
+from scimconform import attrpath
+from scimconform.client import RecordingClient, encode_query
+from scimconform.errors import UnsafeIdError
+from scimconform.exchange import Exchange
+from scimconform.target import path_segment
 
 ENDPOINTS = {"User": "/Users", "Group": "/Groups"}
+JOURNAL_FORMAT = "scimconform-ledger/1"
+
+# What the POST's answer says about ownership.
+PENDING = "pending"  # written down, no answer recorded: the process died or was interrupted mid-request
+OWNED = "owned"  # a 2xx answer named a new id
+UNANSWERED = "unanswered"  # no answer, or a 2xx without a usable id: ownership can only be proven by lookup
+REFUSED = "refused"  # 3xx or 4xx, or never sent: nothing of ours to find
+FAILED = "failed"  # 5xx: something may exist, but an error answer never leads to a delete
+GONE = "gone"
+
+
+def resource_path(resource_type: str, resource_id: str) -> str:
+    """`/Users/<id>` with the id percent-encoded as one path segment."""
+    return f"{ENDPOINTS[resource_type]}/{path_segment(resource_id)}"
 
 
 @dataclass
 class Created:
+    """One create the run sent, and what it knows about the resource it made."""
+
+    key: int
     resource_type: str
     label: str
     scope: str
+    match: str  # the filter that finds it (Entra's match query)
+    sent: dict[str, Any]  # attribute path → value, for the proof by lookup
+    before: list[str] | None  # ids that filter found just before the POST; None: not known
+    outcome: str = PENDING
+    status: int | None = None
     id: str | None = None
-    match: str | None = None
     delete_sent: bool = False
 
-    def path(self, resource_id: str) -> str:
-        return f"{ENDPOINTS[self.resource_type]}/{resource_id}"
+    @property
+    def finder(self) -> str:
+        """The request that finds it, for a reader who has to look by hand."""
+        return f"GET {ENDPOINTS[self.resource_type]}?{encode_query({'filter': self.match})}"
+
+
+class Journal:
+    """The ledger on disk: one JSON object a line, each flushed and synced before the request it announces."""
+
+    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] | None = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()  # load's cleaning workers share one journal
+        self.write({"format": JOURNAL_FORMAT, **header})
+
+    def write(self, event: dict[str, Any]) -> None:
+        line = json.dumps(event, ensure_ascii=False) + "\n"
+        with self._lock:
+            if self._file is None:
+                return
+            self._file.write(line)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close(self, *, keep: bool) -> None:
+        """Close it; a run that left nothing removes its journal, so only unfinished ones remain."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if not keep:
+            self.path.unlink(missing_ok=True)
+
+    @staticmethod
+    def read(path: Path) -> tuple[dict[str, Any], list[Created]]:
+        """The header and the creates still to clean up, rebuilt from a journal (a torn last line is skipped)."""
+        header: dict[str, Any] = {}
+        entries: dict[int, Created] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # the line being written when the process died
+            if not isinstance(event, dict):
+                continue
+            if "format" in event:
+                header = event
+            elif "intend" in event:
+                created = Created(**event["intend"])
+                entries[created.key] = created
+            elif (known := entries.get(event.get("key", -1))) is not None:
+                known.outcome = event.get("outcome", known.outcome)
+                known.status = event.get("status", known.status)
+                known.id = event.get("id", known.id)
+        return header, [e for e in entries.values() if e.outcome not in (GONE, REFUSED)]
 
 
 @dataclass
 class Ledger:
+    """The run's creates, newest last; `run_tag` is the mark every resource of this run carries."""
+
+    run_tag: str
+    journal: Journal | None = None
     entries: list[Created] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
-    _by_id: dict[tuple[str, str], Created] = field(default_factory=dict, repr=False)
+    # Set by an interrupt during cleanup: every sweep, in every worker, stops and only reports what is left.
+    stop: threading.Event = field(default_factory=threading.Event)
+    _keys: Iterator[int] = field(default_factory=lambda: iter(range(1, 1 << 62)), repr=False)
 
-    def intend(self, resource_type: str, match: str, label: str, scope: str) -> Created:
-        """Note a create about to be sent; `match` is the filter that finds it if no id comes back."""
-        entry = Created(resource_type, label, scope, match=match)
+    def survey(self, client: RecordingClient, resource_type: str, match: str) -> list[str] | None:
+        """The ids `match` finds now, before a create; None when the answer says nothing usable."""
+        return found_ids(client.send("GET", ENDPOINTS[resource_type], {"filter": match}))
+
+    def intend(
+        self, resource_type: str, label: str, scope: str, match: str, sent: dict[str, Any], before: list[str] | None
+    ) -> Created:
+        """Write a create down before it is sent: what it finds it by, what it sends, what was there before."""
+        entry = Created(next(self._keys), resource_type, label, scope, match, sent, before)
         self.entries.append(entry)
+        if self.journal is not None:
+            fields = {k: v for k, v in vars(entry).items() if k not in ("outcome", "status", "id", "delete_sent")}
+            self.journal.write({"intend": fields})
         return entry
 
-    def created(self, resource_type: str, resource_id: str, label: str, scope: str, intent: Created | None) -> None:
-        """Record the id a POST returned, on its intent unless that already holds another resource."""
-        if (resource_type, resource_id) in self._by_id:
-            return
-        if intent is None or intent.id is not None:
-            intent = Created(resource_type, label, scope)
-            self.entries.append(intent)
-        intent.id = resource_id
-        self._by_id[resource_type, resource_id] = intent
+    def answered(self, entry: Created, exchange: Exchange) -> str | None:
+        """Record what the POST's answer proves; returns the id the run now owns, if any."""
+        status = entry.status = exchange.status
+        new_id = _created_id(exchange) if status is not None and 200 <= status < 300 else None
+        if not exchange.sent or (status is not None and 300 <= status < 500):
+            entry.outcome = REFUSED
+        elif status is not None and status >= 500:
+            entry.outcome = FAILED
+        elif new_id is not None and new_id not in (entry.before or ()) and not self.owns(entry.resource_type, new_id):
+            entry.outcome, entry.id = OWNED, new_id
+        else:  # no answer, no usable id, or the id of something that was there before: prove by lookup
+            entry.outcome = UNANSWERED
+        self._write(entry)
+        return entry.id
 
     def delete_sent(self, resource_type: str, resource_id: str) -> None:
         """A case deleted this itself; cleanup will only confirm that it is gone."""
-        if (entry := self._by_id.get((resource_type, resource_id))) is not None:
-            entry.delete_sent = True
+        for entry in self.entries:
+            if entry.resource_type == resource_type and entry.id == resource_id:
+                entry.delete_sent = True
+
+    def owns(self, resource_type: str, resource_id: str) -> bool:
+        """Whether a create of this run is known to have made this resource."""
+        return any(e.resource_type == resource_type and e.id == resource_id for e in self.entries)
+
+    def part(self, entries: list[Created]) -> Ledger:
+        """A ledger over some of these entries, sharing the journal, for one of several cleaning workers."""
+        return Ledger(self.run_tag, self.journal, entries=entries, stop=self.stop)
 
     def clean(self, client: RecordingClient, scope: str | None = None) -> list[str]:
-        """Delete this scope's resources (all, when scope is None), newest first; return what stayed."""
+        """Delete this scope's resources (all, when scope is None), newest first; return what stayed.
+
+        A second interrupt stops at once: everything not yet handled is reported as left, not lost.
+        """
         stayed: list[str] = []
-        handled: set[int] = set()
+        todo = [e for e in reversed(self.entries) if scope is None or e.scope == scope]
         try:
-            for entry in reversed([e for e in self.entries if scope is None or e.scope == scope]):
-                for resource_id in self._ids(client, entry):
-                    if not self._remove(client, entry, resource_id):
-                        stayed.append(f"{entry.resource_type} {resource_id} ({entry.label})")
-                self._by_id.pop((entry.resource_type, entry.id or ""), None)
-                handled.add(id(entry))
-        finally:  # an interrupted cleanup leaves the rest for the end-of-session sweep
-            self.entries = [e for e in self.entries if id(e) not in handled]
+            for entry in todo:
+                if self.stop.is_set():
+                    raise KeyboardInterrupt
+                try:
+                    problem = self._clean_one(client, entry)
+                except Exception as exc:  # one broken answer must not stop the rest of the sweep
+                    problem = f"{entry.resource_type} {entry.label}: cleanup failed ({type(exc).__name__}: {exc})"
+                if problem is not None:
+                    stayed.append(problem)
+                self.entries.remove(entry)
+        except KeyboardInterrupt:
+            self.stop.set()
+            for entry in todo:
+                if entry in self.entries:
+                    stayed.append(f"{entry.resource_type} {entry.label}: not cleaned up, interrupted ({entry.finder})")
+                    self.entries.remove(entry)
+        finally:
             self.leftovers += stayed
         return stayed
 
-    @staticmethod
-    def _ids(client: RecordingClient, entry: Created) -> list[str]:
-        """The entry's id, or whatever its match filter finds when the POST's answer never arrived."""
-        if entry.id is not None:
-            return [entry.id]
-        if entry.match is None:
-            return []
+    def close(self) -> None:
+        """Close the journal: kept on disk only when something was left for `scimconform cleanup`."""
+        if self.journal is not None:
+            self.journal.close(keep=bool(self.leftovers or self.entries))
+
+    def _clean_one(self, client: RecordingClient, entry: Created) -> str | None:
+        """Remove one create's resource if the run owns it; a line saying what stayed, else None."""
+        if entry.outcome == OWNED and entry.id is not None:
+            if self._remove(client, entry, entry.id):
+                self._gone(entry)
+                return None
+            return f"{entry.resource_type} {entry.id} ({entry.label}) could not be deleted"
+        if entry.outcome in (REFUSED, GONE):
+            return None
         exchange = client.send("GET", ENDPOINTS[entry.resource_type], {"filter": entry.match})
-        try:
-            found = exchange.json().get("Resources") or []
-        except (ValueError, AttributeError):
-            return []
-        return [r["id"] for r in found if isinstance(r, dict) and isinstance(r.get("id"), str)]
+        found = _resources(exchange)
+        why = {PENDING: "its POST was interrupted", UNANSWERED: "its POST got no usable answer"}.get(
+            entry.outcome, f"its POST was answered {entry.status}"
+        )
+        if found is None:
+            return f"possibly left: {entry.resource_type} {entry.label} ({why}; the lookup failed: {entry.finder})"
+        # New since the POST, carrying the run tag, and not another create's known resource.
+        ours = [
+            r
+            for r in found
+            if r["id"] not in (entry.before or ())
+            and not self.owns(entry.resource_type, r["id"])
+            and self.run_tag.casefold() in json.dumps(r, ensure_ascii=False).casefold()
+        ]
+        proven = [r for r in ours if _holds(r, entry.sent)]
+        if not ours:
+            self._gone(entry)  # nothing carrying the run tag: the create made nothing
+            return None
+        if entry.outcome == FAILED or entry.before is None or len(proven) != 1:
+            reason = "an error answer is never cleaned by lookup" if entry.outcome == FAILED else "ownership unproven"
+            return f"possibly left: {entry.resource_type} {entry.label} ({why}; {reason}: {entry.finder})"
+        entry.id = proven[0]["id"]
+        if entry.id is not None and self._remove(client, entry, entry.id):
+            self._gone(entry)
+            return None
+        return f"{entry.resource_type} {entry.id} ({entry.label}) could not be deleted"
 
     @staticmethod
     def _remove(client: RecordingClient, entry: Created, resource_id: str) -> bool:
         """Delete unless a case already did; it stayed only if a read still returns it."""
-        path = entry.path(resource_id)
+        try:
+            path = resource_path(entry.resource_type, resource_id)
+        except UnsafeIdError:
+            return False
         if not entry.delete_sent or client.send("GET", path).status == 200:
             client.send("DELETE", path)
-        return client.send("GET", path).status != 200
+        return client.send("GET", path).status in (404, 410)
+
+    def _gone(self, entry: Created) -> None:
+        entry.outcome = GONE
+        self._write(entry)
+
+    def _write(self, entry: Created) -> None:
+        if self.journal is not None:
+            self.journal.write({"key": entry.key, "outcome": entry.outcome, "status": entry.status, "id": entry.id})
+
+
+def _created_id(exchange: Exchange) -> str | None:
+    """The id a 2xx create answer names, if it is one a request path can carry."""
+    try:
+        document = exchange.json()
+    except ValueError:
+        return None
+    resource_id = document.get("id") if isinstance(document, dict) else None
+    if not isinstance(resource_id, str):
+        return None
+    try:
+        path_segment(resource_id)
+    except UnsafeIdError:
+        return None
+    return resource_id
+
+
+def _resources(exchange: Exchange) -> list[dict[str, Any]] | None:
+    """The resources of a 200 list answer, each with a string id; None when the answer is anything else."""
+    if exchange.status != 200:
+        return None
+    try:
+        document = exchange.json()
+    except ValueError:
+        return None
+    found = document.get("Resources", []) if isinstance(document, dict) else None
+    if not isinstance(found, list):
+        return None
+    return [r for r in found if isinstance(r, dict) and isinstance(r.get("id"), str)]
+
+
+def found_ids(exchange: Exchange) -> list[str] | None:
+    found = _resources(exchange)
+    return None if found is None else [r["id"] for r in found]
+
+
+def _holds(resource: dict[str, Any], sent: dict[str, Any]) -> bool:
+    """The resource carries every value the create sent (strings compared case-insensitively, booleans also
+    as Entra's "True"/"False")."""
+    return all(_same(value, attrpath.get(resource, path)) for path, value in sent.items())
+
+
+def _same(sent: Any, observed: Any) -> bool:
+    if isinstance(sent, bool) or isinstance(observed, bool):
+        return str(sent).lower() == str(observed).lower()
+    if isinstance(sent, str) and isinstance(observed, str):
+        return sent.casefold() == observed.casefold()
+    return bool(sent == observed)

@@ -17,16 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from scimconform.auth import TokenEndpointError
 from scimconform.catalogue import Case, load_catalogue
 from scimconform.client import RETRY_STATUSES, RecordingClient, encode_query
-from scimconform.errors import HarnessError, TargetError
+from scimconform.documents import parse_yaml
+from scimconform.engine.case_run import CaseRun
+from scimconform.engine.context import RunContext
+from scimconform.engine.outcomes import ConformanceFailure
+from scimconform.errors import CaseSkipped, HarnessError, PreconditionFailed, TargetError
 from scimconform.identities import RUN_TAG_ENV, IdentityFactory, check_generators, new_run_tag
-from scimconform.ledger import Ledger
+from scimconform.interrupts import interrupts_as_keyboard_interrupt
+from scimconform.ledger import Journal, Ledger
 from scimconform.profiles import Profile, load_profile
-from scimconform.replay import CaseRun, CaseSkipped, ConformanceFailure, PreconditionFailed, RunContext
 from scimconform.reporting import allure as allure_report
 from scimconform.reporting.console import render_verdict
 from scimconform.reporting.har import HarRecorder
@@ -107,11 +110,14 @@ class PluginState:
 
 
 def _set_options(assignments: list[str] | None) -> dict[str, Any]:
-    """`--scim-set name=value` (value in YAML, so lists and numbers survive) → load_settings overrides."""
+    """`--scim-set name=value` (value in YAML, so lists and numbers survive) → load_settings overrides.
+
+    The values go through the same alias-refusing loader as every other YAML a user gives.
+    """
     overrides: dict[str, Any] = {}
     for assignment in assignments or ():
         name, _, value = assignment.partition("=")
-        overrides[name.strip()] = yaml.safe_load(value)
+        overrides[name.strip()] = parse_yaml(value, f"--scim-set {name.strip()}")[0]
     return overrides
 
 
@@ -200,21 +206,33 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         har = request.config.pluginmanager.get_plugin("scimconform-har")
         if isinstance(har, HarRecorder):
             client.listeners.append(har)
+        ledger = Ledger(state.run_tag, None if target.embedded else _journal(state, target))
         context = RunContext(
             client=client,
             profile=state.profile,
             factory=IdentityFactory(state.seed, state.run_tag),
-            ledger=Ledger(),
+            ledger=ledger,
             observer=steps,
             users=state.settings.users,
             settings=state.settings,
         )
         session = Session(target, context, preflight(client), steps)
         state.record.target_error = session.target_error
+        stack.enter_context(interrupts_as_keyboard_interrupt())
         try:
             yield session
         finally:
-            state.record.leftovers += context.ledger.clean(client)
+            state.record.leftovers += ledger.clean(client)
+            ledger.close()
+            if ledger.journal is not None and ledger.journal.path.exists():
+                state.record.journals.append(str(ledger.journal.path))
+
+
+def _journal(state: PluginState, target: Target) -> Journal:
+    """This process's ledger file; xdist workers each write their own."""
+    process = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    header = {"run_tag": state.run_tag, "target": target.base_url, "command": "run"}
+    return Journal(state.settings.report_dir / "ledger" / f"{state.run_tag}-{process}.jsonl", header)
 
 
 def preflight(client: RecordingClient) -> str | None:
@@ -346,10 +364,22 @@ class ResultCollector:
                 state.record.results.append(result)
                 name_testcase(self.config, report, result.display_name)
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        state = self._state()
+        if state is not None:
+            state.record.planned = len(session.items)
+
+    @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: the controller collects nothing itself
+    def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
+        state = self._state()
+        if state is not None:
+            state.record.planned = len(ids)
+
     @pytest.hookimpl(trylast=True)  # after the runner's teardown, so the final sweep's leftovers are in
-    def pytest_sessionfinish(self) -> None:
+    def pytest_sessionfinish(self, exitstatus: int) -> None:
         state = self._state()
         if state is not None and not hasattr(self.config, "workerinput"):
+            state.record.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
             state.record.write(state.settings.report_dir / "summary.json")
             allure_dir = self.config.getoption("allure_report_dir", None)
             if allure_dir:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from scimconform.datafiles import data_dir
+from scimconform.documents import read_text
 from scimconform.errors import ConfigError
 
 TYPES = {
@@ -33,12 +34,14 @@ def _generators() -> dict[str, Any]:
 
 
 def read_export(path: Path) -> dict[str, Any]:
+    """The export's JSON; a file that is not text, not JSON or nested past Python's recursion limit is one line."""
+    text = read_text(path, str(path))
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path} line {exc.lineno}: not JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a synchronizationSchema export") from None
     if not isinstance(data, dict) or not isinstance(data.get("synchronizationRules"), list):
         raise ConfigError(f"{path}: not a Microsoft Graph synchronizationSchema (no synchronizationRules)")
     return data

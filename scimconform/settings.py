@@ -4,18 +4,23 @@ Precedence: command line over config file over defaults. The config file may use
 placeholders, resolved from the environment; a missing variable is an error naming file, line and
 variable. Secrets never live here as literals: the token is read from the variable `token_env` names
 (or from `token_file`), the OAuth client secret from the variable `oauth_secret_env` names.
+
+Values are checked as they are read, before a run sends anything: a mistake found halfway through a
+run is a traceback or a misleading verdict, found here it is one line naming the setting.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import yaml
-
+from scimconform.documents import parse_yaml, read_text
 from scimconform.errors import ConfigError
 
 CONFIG_FILE_NAME = "scimconform.yaml"
@@ -27,6 +32,27 @@ OAUTH_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "both")
 THROUGHPUT_SECONDS, EMBEDDED_THROUGHPUT_SECONDS = 10.0, 1.0
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*s)?\s*$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# A header name is an RFC 9110 §5.6.2 token; a value (and a bearer token) is visible ASCII, space and tab:
+# CR or LF would end the header early, and the HTTP client encodes header values as ASCII.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+# Seeds are printed in reports that JavaScript reads; beyond 2**53 it would print a different number.
+MAX_SEED = 2**53 - 1
+# A token file holds one token; anything bigger is the wrong file.
+_TOKEN_FILE_BYTES = 64 * 1024
+# The settings that have no command-line option.
+_FILE_ONLY = ("timeout",)
+# What each setting that is not free text accepts, for the error that names a bad value.
+_EXPECTED = {
+    "seed": f"a whole number from 0 to {MAX_SEED}",
+    "users": "a whole number, at least 1",
+    "timeout": "a number of seconds",
+    "rate": "requests per second, e.g. 20 or 20/s",
+    "throughput_seconds": "a number of seconds (0 skips the case)",
+    "throughput_p95_ms": "a number of milliseconds",
+    "insecure": "true or false",
+    "headers": "a mapping of header names to values",
+}
 
 
 @dataclass(frozen=True)
@@ -68,15 +94,22 @@ class Settings:
     def token(self) -> str | None:
         """The bearer token, read from `token_file` or the environment at the moment it is needed."""
         if self.token_file is not None:
-            try:
-                return self.token_file.read_text(encoding="utf-8").strip() or None
-            except OSError as exc:
-                raise ConfigError(f"cannot read token file {self.token_file}: {exc.strerror or exc}") from None
-        return os.environ.get(self.token_env) or None
+            where = f"token file {self.token_file}"
+            token = read_text(self.token_file, where, _TOKEN_FILE_BYTES).strip()
+        else:
+            where, token = f"environment variable {self.token_env}", os.environ.get(self.token_env, "")
+        if not _HEADER_VALUE.fullmatch(token):
+            raise ConfigError(
+                f"{where} holds a control or non-ASCII character: it must hold the bearer token alone, on one line"
+            )
+        return token or None
 
     def request_headers(self) -> dict[str, str]:
-        """The extra headers with `${VAR}` replaced; a missing variable names the header."""
-        return {name: _substitute_env(value, Path(f"header {name}")) for name, value in self.headers.items()}
+        """The extra headers with `${VAR}` replaced; a missing variable, or a value the environment filled
+        with CR, LF or another character no header may hold, names the header."""
+        return dict(
+            checked_header(name, _substitute_env(value, Path(f"header {name}"))) for name, value in self.headers.items()
+        )
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -87,19 +120,21 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     values: dict[str, Any] = {}
     path = config_file if config_file is not None else Path(CONFIG_FILE_NAME)
     if config_file is not None or path.is_file():
-        values.update(_read_config_file(path))
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return validate(_coerce(values, source=str(path)))
+        values.update(_coerce(_read_config_file(path), source=str(path)))
+    values.update(_coerce({k: v for k, v in overrides.items() if v is not None}, source=None))
+    return validate(replace(Settings(), **values))
 
 
 def validate(settings: Settings) -> Settings:
     """Reject values no run could use; the message names the setting and the accepted values."""
     if settings.dialect not in (*DIALECT_NAMES, "all"):
         raise ConfigError(f"unknown dialect {settings.dialect!r}: choose one of {', '.join(DIALECT_NAMES)} or all")
+    if settings.seed is not None and not 0 <= settings.seed <= MAX_SEED:
+        raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED}, not {settings.seed}{_where('seed')}")
     if settings.users < 1:
-        raise ConfigError(f"users must be at least 1, not {settings.users}")
-    if settings.timeout <= 0:
-        raise ConfigError(f"timeout must be a positive number of seconds, not {settings.timeout}")
+        raise ConfigError(f"users must be at least 1, not {settings.users}{_where('users')}")
+    if not _positive(settings.timeout):
+        raise ConfigError(f"timeout must be a positive number of seconds, not {settings.timeout:g}{_where('timeout')}")
     if settings.oauth_auth_method not in OAUTH_AUTH_METHODS:
         raise ConfigError(
             f"unknown oauth_auth_method {settings.oauth_auth_method!r}: choose one of {', '.join(OAUTH_AUTH_METHODS)}"
@@ -110,27 +145,104 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError(
             "oauth_revocation_url is set but oauth_token_url is not: revocation is tested with OAuth client credentials"
         )
-    if settings.rate is not None and settings.rate <= 0:
-        raise ConfigError(f"rate must be a positive number of requests per second, not {settings.rate:g}")
-    if settings.throughput_seconds is not None and settings.throughput_seconds < 0:
-        raise ConfigError(f"throughput_seconds must be 0 (skip the case) or more, not {settings.throughput_seconds:g}")
-    if settings.throughput_p95_ms <= 0:
-        raise ConfigError(f"throughput_p95_ms must be a positive number, not {settings.throughput_p95_ms:g}")
+    if settings.rate is not None and not _positive(settings.rate):
+        raise ConfigError(
+            f"rate must be a positive number of requests per second, not {settings.rate:g}{_where('rate')}"
+        )
+    if settings.throughput_seconds is not None and not (
+        settings.throughput_seconds == 0 or _positive(settings.throughput_seconds)
+    ):
+        raise ConfigError(
+            f"throughput_seconds must be 0 (skip the case) or more, not {settings.throughput_seconds:g}"
+            + _where("throughput_seconds")
+        )
+    if not _positive(settings.throughput_p95_ms):
+        raise ConfigError(
+            f"throughput_p95_ms must be a positive number, not {settings.throughput_p95_ms:g}"
+            + _where("throughput_p95_ms")
+        )
+    if settings.proxy is not None and (problem := url_problem(settings.proxy)):
+        raise ConfigError(
+            f"proxy (--proxy) is not a usable proxy URL: {problem}; give http://host:port or https://host:port"
+        )
     return settings
 
 
+def _where(name: str) -> str:
+    """Where a setting is changed: its option, or the settings file for the one that has no option."""
+    return f" ({name}: in the settings file)" if name in _FILE_ONLY else f" (--{name.replace('_', '-')})"
+
+
+def _positive(number: float) -> bool:
+    """Above zero and finite: NaN compares false with everything, so `<= 0` alone lets it through."""
+    return math.isfinite(number) and number > 0
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not an http(s) URL a client could connect to, or None; never quotes the URL, which may
+    carry a password."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "it holds whitespace or a control character"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "its host is malformed"
+    if not parts.scheme or not parts.netloc:
+        return "it does not start with http:// or https://"
+    if parts.scheme not in ("http", "https"):
+        return f"the scheme is {parts.scheme!r}, not http or https"
+    if not parts.hostname:
+        return "it names no host"
+    try:
+        port = parts.port
+    except ValueError:
+        return "invalid port"
+    return "invalid port" if port == 0 else None
+
+
+def has_credentials(url: str) -> bool:
+    """Whether `url` carries `user:password@` before its host, with or without a scheme."""
+    rest = url.strip().split("://", 1)[-1]
+    return "@" in re.split(r"[/?#]", rest, maxsplit=1)[0]
+
+
+def check_output_dir(path: Path, option: str) -> None:
+    """Refuse, before anything is sent, a folder the reports cannot go to: it is created, and a probe file
+    written and removed, since permissions alone say nothing when running as root."""
+    try:
+        resolved = Path(os.path.realpath(path))
+        if resolved == resolved.parent:
+            raise ConfigError(f"{option} {path} is the root folder: name a folder for the reports, e.g. reports/")
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"{option} {path} is a file: name a folder for the reports, e.g. reports/")
+        path.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".scimconform-probe-", dir=path)
+        os.close(handle)
+        os.unlink(probe)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{option} {path}: cannot write there ({reason}): name a folder you can write to") from None
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Refuse, before any work, a file that cannot be written: a folder, or a place where no file can be made.
+    Its folder is created; the file is opened for appending (so left as it was), and removed if it is new."""
+    try:
+        if path.is_dir():
+            raise ConfigError(f"{option} {path} is a folder: name a file")
+        existed = path.exists()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab"):
+            pass
+        if not existed:
+            path.unlink()
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{option} {path}: cannot write there ({reason}): name a file you can write") from None
+
+
 def _read_config_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(_substitute_env(text, path))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+    data, _ = parse_yaml(_substitute_env(read_text(path, f"config file {path}"), path), path)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -160,26 +272,42 @@ def parse_rate(text: str) -> float:
 
 
 def parse_header(text: str) -> tuple[str, str]:
-    """`Name: value` → (Name, value), as curl's -H takes it."""
+    """`Name: value` → (Name, value), as curl's -H takes it; the text is not quoted back, it may be a secret."""
     name, colon, value = text.partition(":")
-    if not colon or not name.strip() or " " in name.strip():
-        raise ConfigError(f"header {text!r} is not of the form 'Name: value'")
-    return name.strip(), value.strip()
+    if not colon:
+        raise ConfigError("a --header is not of the form 'Name: value': it has no colon (its text is not shown)")
+    return checked_header(name.strip(), value.strip())
 
 
-def _coerce(values: dict[str, Any], source: str) -> Settings:
+def checked_header(name: str, value: str) -> tuple[str, str]:
+    """(name, value) if a request can carry them as given; an error names the header, never shows the value."""
+    if not _HEADER_NAME.fullmatch(name):
+        raise ConfigError(
+            f"header name {name!r} is not an HTTP token (RFC 9110): use letters, digits and !#$%&'*+-.^_`|~ only"
+        )
+    if not _HEADER_VALUE.fullmatch(value):
+        raise ConfigError(
+            f"header {name}: its value holds CR, LF, another control character or a non-ASCII character; "
+            "a header value is printable ASCII (the value is not shown)"
+        )
+    return name, value
+
+
+def _coerce(values: dict[str, Any], source: str | None) -> dict[str, Any]:
+    """Values from `source` (a file; None: the command line) converted to the settings' types."""
     known = {f.name: f for f in fields(Settings)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ConfigError(f"{source}: unknown setting {unknown[0]!r}; known settings: {', '.join(known)}")
-    settings = Settings()
+        raise ConfigError(
+            f"{source or 'command line'}: unknown setting {unknown[0]!r}; known settings: {', '.join(known)}"
+        )
     converted: dict[str, Any] = {}
     for name, raw in values.items():
         try:
             if name in ("seed", "users"):
-                converted[name] = int(raw)
+                converted[name] = _integer(raw)
             elif name in ("timeout", "throughput_seconds", "throughput_p95_ms"):
-                converted[name] = float(raw)
+                converted[name] = _number(raw)
             elif name == "rate":
                 converted[name] = parse_rate(str(raw))
             elif name in ("report_dir", "token_file", "ca_bundle"):
@@ -190,9 +318,26 @@ def _coerce(values: dict[str, Any], source: str) -> Settings:
                 converted[name] = _headers(raw)
             else:
                 converted[name] = str(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{source}: setting {name!r} has an invalid value {raw!r}") from None
-    return replace(settings, **converted)
+        except (TypeError, ValueError, OverflowError):  # OverflowError: float() of a 400-digit integer
+            shown = "" if name == "headers" else f" {raw!r}"  # header values may be secrets
+            expected = f": expected {_EXPECTED[name]}" if name in _EXPECTED else ""
+            where = source or f"--{name.replace('_', '-')}"
+            raise ConfigError(f"{where}: setting {name!r} has an invalid value{shown}{expected}") from None
+    return converted
+
+
+def _integer(raw: Any) -> int:
+    """A whole number; True, 2.5 and infinity are not one, though int() would take the first two."""
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+        raise ValueError(raw)
+    return int(raw)
+
+
+def _number(raw: Any) -> float:
+    """A number; range and finiteness are checked by `validate`, for command-line values too."""
+    if isinstance(raw, bool):
+        raise ValueError(raw)
+    return float(raw)
 
 
 def _boolean(raw: Any) -> bool:
@@ -208,7 +353,7 @@ def _boolean(raw: Any) -> bool:
 def _headers(raw: Any) -> dict[str, str]:
     """A mapping (settings file) or a list of `Name: value` lines (command line)."""
     if isinstance(raw, dict):
-        return {str(k): str(v) for k, v in raw.items()}
+        return dict(checked_header(str(k), str(v)) for k, v in raw.items())
     if isinstance(raw, list):
         return dict(parse_header(str(line)) for line in raw)
     raise ValueError(raw)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import httpx
 
 from scimconform.auth import OAuthClient
-from scimconform.errors import ConfigError
-from scimconform.settings import Settings
+from scimconform.errors import ConfigError, UnsafeIdError
+from scimconform.settings import Settings, has_credentials, url_problem
 
 # Tenant-URL flag -> the dialect it selects (entra-wire §3.3).
 URL_FLAGS = {"aadoptscim062020": "aadOptscim062020", "azureadscimpatch2017": "default"}
@@ -48,18 +51,39 @@ class Target:
         """Join a resource path (`/Users/{id}`) onto the base, as Entra appends to the Tenant URL."""
         return self.base_url + "/" + path.lstrip("/")
 
+    def escape(self, url: httpx.URL) -> str | None:
+        """Why a request to `url` would leave the Tenant URL (another origin, or outside its path), or None.
+
+        `url` is what the client is about to send, dot segments already resolved; a segment that still
+        decodes to `.` or `..` would be resolved by the server instead, so it counts as leaving too.
+        """
+        base = httpx.URL(self.base_url)
+        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+            return f"{url.scheme}://{url.netloc.decode()} is not the Tenant URL's origin"
+        prefix = base.raw_path.split(b"?", 1)[0].rstrip(b"/")
+        path = url.raw_path.split(b"?", 1)[0]
+        if path != prefix and not path.startswith(prefix + b"/"):
+            return f"{url.path} is outside the Tenant URL's path {base.path}"
+        if any(unquote(segment.decode()) in (".", "..") for segment in path.split(b"/")):
+            return f"{url.raw_path.decode()} holds a dot segment"
+        return None
+
 
 def parse_tenant_url(url: str, token: str | None) -> Target:
     """Split a Tenant URL into base and dialect flag; reject what no HTTP client could use."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if has_credentials(url):  # checked first: no message may quote a URL holding a password
         raise ConfigError(
-            f"malformed target URL {url!r}: expected http(s)://host/path, e.g. https://example.com/scim/v2"
+            "the target URL (--url) holds credentials (user:password@): they do not belong in the URL, which "
+            "every report shows; give the bearer token with --token-env or --token-file, or OAuth client "
+            "credentials with --oauth-token-url and --oauth-client-id"
         )
-    try:
-        parts.port  # noqa: B018 - validates the port number
-    except ValueError:
-        raise ConfigError(f"malformed target URL {url!r}: invalid port") from None
+    problem = url_problem(url.strip())
+    if problem:
+        raise ConfigError(
+            f"malformed target URL {url!r} (--url): {problem}; expected http(s)://host/path, "
+            "e.g. https://example.com/scim/v2"
+        )
+    parts = urlsplit(url.strip())
     dialect = None
     for flag in filter(None, parts.query.split("&")):
         name = flag.split("=", 1)[0].lower()
@@ -74,15 +98,27 @@ def parse_tenant_url(url: str, token: str | None) -> Target:
 
 def configured_target(settings: Settings) -> Target | None:
     """The target the settings name, with its credentials; None means the embedded server."""
-    if settings.ca_bundle is not None and not settings.ca_bundle.is_file():
-        raise ConfigError(f"CA bundle {settings.ca_bundle} is not a file")
+    bundle = settings.ca_bundle
+    if bundle is not None:
+        if not bundle.is_file():
+            raise ConfigError(f"CA bundle {bundle} (--ca-bundle) is not a file: name a PEM file of CA certificates")
+        try:  # what the client will do with it, now rather than at the first request
+            ssl.create_default_context(cafile=str(bundle))
+        except ssl.SSLError as exc:
+            raise ConfigError(
+                f"CA bundle {bundle} (--ca-bundle) holds no usable PEM certificate ({exc.reason or exc}): "
+                "name a file of -----BEGIN CERTIFICATE----- blocks"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read CA bundle {bundle} (--ca-bundle): {exc.strerror or exc}") from None
+    headers = settings.request_headers()  # checked for the embedded server too, which sends them as well
     if not settings.url:
         return None
     oauth = _oauth_client(settings)
     target = replace(
         parse_tenant_url(settings.url, None if oauth else settings.token()),
         oauth=oauth,
-        headers=settings.request_headers(),
+        headers=headers,
         expired_token=os.environ.get(settings.expired_token_env) or None,
         ca_bundle=settings.ca_bundle,
         insecure=settings.insecure,
@@ -121,10 +157,28 @@ def _oauth_client(settings: Settings) -> OAuthClient | None:
 
 def _endpoint_url(url: str, kind: str) -> str:
     """An OAuth endpoint's URL, stripped, or a one-line error naming which endpoint is malformed."""
+    option = f"--oauth-{kind}-url"
+    if has_credentials(url):  # checked first: no message may quote a URL holding a password
+        raise ConfigError(
+            f"the OAuth {kind} endpoint ({option}) holds credentials (user:password@): they do not belong in the "
+            "URL; give the client identifier with --oauth-client-id and the secret in the variable "
+            "--oauth-secret-env names"
+        )
     url = url.strip()
-    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-        raise ConfigError(f"malformed OAuth {kind} endpoint {url!r}: expected http(s)://host/path")
+    problem = url_problem(url)
+    if problem:
+        raise ConfigError(
+            f"malformed OAuth {kind} endpoint {url!r} ({option}): {problem}; expected http(s)://host/path"
+        )
     return url
+
+
+def path_segment(value: str) -> str:
+    """A value from the target (a resource id) as exactly one path segment: every `/`, `?`, `#` and `%`
+    percent-encoded (RFC 3986 §3.3), so an id can never point a request at another resource."""
+    if value in ("", ".", ".."):
+        raise UnsafeIdError(f"the id {value!r} cannot name a resource in a URL path (RFC 3986 §3.3)")
+    return quote(value, safe="")
 
 
 @contextmanager

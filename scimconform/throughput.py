@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from scimconform.client import Exchange
+from scimconform.exchange import Exchange
 
 GALLERY_RATE = 25.0
 # Requests in flight at most: at 25/s this absorbs answers of up to about 2.5 s without slowing the rate.

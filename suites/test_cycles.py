@@ -2,7 +2,7 @@
 
 import pytest
 
-from scimconform.replay import CaseRun
+from scimconform.engine.case_run import CaseRun
 
 pytestmark = pytest.mark.scim_suite("cycles")
 

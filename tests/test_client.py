@@ -2,20 +2,16 @@
 bounded retries and bounded bodies."""
 
 import json
+from pathlib import Path
 
+import allure
 import httpx
 import pytest
 
-from scimconform.client import (
-    DEFAULT_RETRY_WAIT,
-    MAX_BODY_BYTES,
-    MAX_RETRIES,
-    MAX_RETRY_WAIT,
-    Exchange,
-    NotJsonError,
-    RecordingClient,
-    retry_delay,
-)
+from scimconform.client import DEFAULT_RETRY_WAIT, MAX_RETRIES, MAX_RETRY_WAIT, RecordingClient, retry_delay
+from scimconform.exchange import MAX_BODY_BYTES, Exchange, NotJsonError
+from scimconform.reporting.allure import AllureSteps
+from scimconform.reporting.har import HarRecorder
 from scimconform.target import Target
 
 SECRET = "s3cr3t-token-value"
@@ -97,3 +93,43 @@ def test_a_huge_body_is_cut_and_judged_as_such() -> None:
     assert exchange.truncated and len(exchange.response_body) < MAX_BODY_BYTES + 100
     with pytest.raises(NotJsonError, match="larger than 1024 KiB"):
         exchange.json()
+
+
+def test_a_failing_listener_neither_stops_the_run_nor_the_other_listeners() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"echo": SECRET})
+
+    def broken(exchange: Exchange) -> None:
+        raise RecursionError(f"maximum recursion depth exceeded near {SECRET}")
+
+    client = recording(httpx.MockTransport(handler))
+    seen: list[Exchange] = []
+    client.listeners += [broken, seen.append]
+    first, second = client.send("GET", "/Users"), client.send("GET", "/Groups")
+    assert (first.status, second.status, len(seen)) == (200, 200, 2)
+    name = broken.__qualname__
+    assert client.listener_errors == [
+        f"{name} failed on GET /v2/Users → 200: RecursionError: maximum recursion depth exceeded near ***"
+    ], "the first failure of each listener, redacted"
+
+
+def test_a_body_nested_too_deeply_is_no_json_and_both_report_writers_keep_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=deep, headers={"Content-Type": "application/scim+json"})
+
+    attached: dict[str, str] = {}
+    monkeypatch.setattr(allure, "attach", lambda body, name, kind: attached.__setitem__(name, body))
+    client = recording(httpx.MockTransport(handler))
+    har = HarRecorder(tmp_path / "run.har")
+    client.listeners += [AllureSteps("https://scim.example.com/v2").exchange, har]
+    exchange = client.send("POST", "/Users", body=json.loads("[" * 500 + "]" * 500))
+    with pytest.raises(NotJsonError, match="nested too deeply"):
+        exchange.json()
+    assert client.listener_errors == []
+    assert attached["response body"] == deep
+    har.write()
+    assert json.loads(har.path.read_text())["log"]["entries"][0]["response"]["content"]["text"] == deep

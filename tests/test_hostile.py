@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from scimconform.client import MAX_BODY_BYTES, MAX_RETRIES
+from scimconform.client import MAX_RETRIES
+from scimconform.exchange import MAX_BODY_BYTES
 from scimconform.server import ReferenceServer, serve_in_thread
 from tests.harness import TOKEN, Outcome, run_cli
 from tests.hostile import (

@@ -227,7 +227,7 @@ def test_executor_from_gitlab_and_azure(environ: dict[str, str], name: str, buil
 )
 def test_categories_file_each_kind_of_problem(status: str, message: str, category: str | None) -> None:
     """Allure 3 takes the first category whose status and message regex (a JS search) match."""
-    text = f"scimconform.replay.ConformanceFailure: ENTRA-X-001 [blocking] A rule.\n  {message}\n  fix: …"
+    text = f"scimconform.engine.outcomes.ConformanceFailure: ENTRA-X-001 [blocking] A rule.\n  {message}\n  fix: …"
     matched = next(
         (
             c["name"]

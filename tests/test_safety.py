@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from scimconform.server import ReferenceServer, serve_in_thread
 from tests.harness import TOKEN
 
@@ -27,7 +29,10 @@ class Slow:
         return self.app(environ, start_response)
 
 
-def test_ctrl_c_cleans_up_and_writes_partial_reports(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "sigterm", "sighup"])
+def test_a_stopped_run_cleans_up_and_writes_partial_reports_that_judge_nothing(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     server = ReferenceServer(token=TOKEN)
     with serve_in_thread(Slow(server, 0.03)) as url:  # type: ignore[arg-type]
         process = subprocess.Popen(
@@ -41,7 +46,7 @@ def test_ctrl_c_cleans_up_and_writes_partial_reports(tmp_path: Path) -> None:
         while sum(server.resource_count().values()) == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert sum(server.resource_count().values()) > 0, "the run never created anything"
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         out, err = process.communicate(timeout=60)
         assert server.resource_count() == {"User": 0, "Group": 0}
     assert process.returncode == 130, out + err
@@ -50,3 +55,8 @@ def test_ctrl_c_cleans_up_and_writes_partial_reports(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["leftovers"] == []
     assert 0 < len(summary["cases"]) < 50
+    assert summary["interrupted"] is True
+    assert summary["verdict"]["gallery_ready"] is False and summary["verdict"]["exit_code"] == 130
+    assert f"NOT JUDGED — interrupted after {len(summary['cases'])} of " in out
+    assert "READY —" not in out
+    assert not (tmp_path / "ledger").exists() or not list((tmp_path / "ledger").iterdir()), "nothing left to clean"

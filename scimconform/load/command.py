@@ -7,6 +7,7 @@ figures attached, next to whatever a conformance run put in the same report dire
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import time
@@ -23,25 +24,32 @@ from scimconform.client import RecordingClient
 from scimconform.dialects import DIALECTS
 from scimconform.errors import ConfigError
 from scimconform.identities import IdentityFactory, check_generators, new_run_tag
+from scimconform.interrupts import interrupts_as_keyboard_interrupt
+from scimconform.ledger import Journal
 from scimconform.load.runner import LoadResult, Runner
 from scimconform.load.workload import Workload
 from scimconform.plugin import preflight
 from scimconform.profiles import load_profile
 from scimconform.reporting.allure import write_run_files
 from scimconform.reporting.results import RunRecord
-from scimconform.settings import Settings
+from scimconform.settings import Settings, check_output_dir
 from scimconform.target import configured_target, embedded_target
+
+MAX_CONCURRENCY = 1000
 
 
 def run_load(settings: Settings, concurrency: int, rate: float | None, out: TextIO, err: TextIO) -> int:
     """The whole command; returns its exit code (0 ok, 1 errors, a wrong end state or leftovers, 2 no target)."""
-    if concurrency < 1:
-        raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
-    if rate is not None and rate <= 0:
-        raise ConfigError(f"rate must be a positive number of requests per second, not {rate:g}")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:  # each worker is a thread with its own connection
+        raise ConfigError(
+            f"concurrency must be at least 1 and at most {MAX_CONCURRENCY}, not {concurrency} (--concurrency)"
+        )
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        raise ConfigError(f"rate must be a positive number of requests per second, not {rate:g} (--rate)")
     profile = load_profile(settings.profile)
     check_generators(profile)
     template = configured_target(settings)
+    check_output_dir(settings.report_dir, "--report-dir")
     dialect = settings.dialect
     if dialect == "all":  # one dialect per load run: the URL's flag, as in Entra, or Entra's default
         dialect = (template.url_dialect if template else None) or "default"
@@ -66,15 +74,21 @@ def run_load(settings: Settings, concurrency: int, rate: float | None, out: Text
         if record.target_error is None:
             started = time.time()
             workload = Workload(profile, DIALECTS[dialect], IdentityFactory(seed, run_tag), settings.users)
-            result = Runner(target, workload, concurrency, rate, settings.timeout).run(err)
+            if not target.embedded:
+                header = {"run_tag": run_tag, "target": target.base_url, "command": "load"}
+                workload.ledger.journal = Journal(report_dir / "ledger" / f"{run_tag}-load.jsonl", header)
+            with interrupts_as_keyboard_interrupt():
+                result = Runner(target, workload, concurrency, rate, settings.timeout).run(err)
+            workload.ledger.close()
+            if workload.ledger.journal is not None and workload.ledger.journal.path.exists():
+                record.journals.append(str(workload.ledger.journal.path))
             record.load, record.leftovers = result.to_json(), result.leftovers
+            record.interrupted = result.interrupted
             write_allure(report_dir / "allure-results", record, result, started)
     record.write(report_dir / "summary.json")
     render(record, result, lambda line: print(line, file=out))
     if record.target_error is not None:
         print(f"scimconform: error: {record.target_error}", file=err)
-    if result is not None and result.interrupted:
-        return 130
     return record.exit_code()
 
 
@@ -106,7 +120,9 @@ def render(record: RunRecord, result: LoadResult | None, write: Callable[[str], 
     for problem in state["problems"]:
         write(f"  {problem}")
     for leftover in record.leftovers:
-        write(f"LEFT   {leftover} could not be deleted from the target")
+        write(f"LEFT   {leftover}")
+    for journal in record.journals:
+        write(f"LEDGER {journal}: run `scimconform cleanup --report-dir {Path(journal).parent.parent}` to try again")
     write(f"cleanup: {load['cleanup_seconds']:.1f} s, {len(record.leftovers)} left behind")
     write("load: PASSED" if record.exit_code() == 0 else "load: FAILED")
 

@@ -18,8 +18,9 @@ import random
 
 from locust import User, constant, task
 
-from scimconform.client import Exchange, RecordingClient
+from scimconform.client import RecordingClient
 from scimconform.dialects import DIALECTS
+from scimconform.exchange import Exchange
 from scimconform.identities import IdentityFactory, new_run_tag
 from scimconform.load.workload import Call, Workload, run_chain
 from scimconform.profiles import load_profile

@@ -12,11 +12,12 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from scimconform.client import Exchange, Pacer, RecordingClient, tls_context
+from scimconform.client import Pacer, RecordingClient, tls_context
+from scimconform.exchange import Exchange
 from scimconform.ledger import Ledger
 from scimconform.load.stats import Stats
 from scimconform.load.workload import Call, Chain, Phase, Workload, run_chain
@@ -173,20 +174,23 @@ class Runner:
         self._in_workers(work)
 
     def _clean(self) -> list[str]:
-        """Delete what the ledger holds, spread over the workers: groups first, then users."""
-        entries = self.workload.ledger.entries
+        """Delete what the ledger holds, spread over the workers: groups first, then users. A second
+        interrupt stops every worker after its current resource; the rest is reported as left."""
+        ledger = self.workload.ledger
         workers = len(self._clients)
-        leftovers: list[str] = []
         self._stop.clear()
+        ledger.stop = self._stop
         for kind in ("Group", "User"):
-            mine = [e for e in entries if e.resource_type == kind]
-            parts = [Ledger(entries=mine[i::workers]) for i in range(workers)]
+            mine = [e for e in ledger.entries if e.resource_type == kind]
+            parts = [ledger.part(mine[i::workers]) for i in range(workers)]
 
             def clean(index: int, parts: list[Ledger] = parts) -> None:
-                leftovers.extend(parts[index].clean(self._clients[index]))
+                ledger.leftovers.extend(parts[index].clean(self._clients[index]))
 
-            self._in_workers(clean)
-        return leftovers
+            with suppress(KeyboardInterrupt):  # _in_workers has set the stop event and waited for the workers
+                self._in_workers(clean)
+            ledger.entries = [e for e in ledger.entries if e.resource_type != kind]
+        return ledger.leftovers
 
     def _in_workers(self, work: Callable[[int], None]) -> None:
         """Run `work(i)` in one thread per worker and wait; an error in a worker is raised here."""

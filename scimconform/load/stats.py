@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from scimconform.client import Exchange
+from scimconform.exchange import Exchange
 
 
 def percentile(ordered: list[float], rank: float) -> float:

@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from scimconform.client import Exchange, RecordingClient
+from scimconform.client import RecordingClient
 from scimconform.dialects import Change, Dialect
+from scimconform.exchange import Exchange
 from scimconform.identities import Identity, IdentityFactory
-from scimconform.ledger import ENDPOINTS, Ledger
+from scimconform.ledger import ENDPOINTS, Created, Ledger, found_ids, resource_path
 from scimconform.profiles import Profile
 
 # Entra adds and removes group members in batches of several members per PATCH.
@@ -41,6 +42,9 @@ class Call:
     query: dict[str, str] | None = None
     body: Any = None
     book: Callable[[Exchange], bool] | None = None
+    # A create is written to the ledger before it is sent, and the ledger is told its answer, whatever it is.
+    before_send: Callable[[RecordingClient], None] | None = None
+    after_send: Callable[[Exchange], None] | None = None
 
     def judge(self, exchange: Exchange) -> tuple[bool, bool]:
         """(the status was expected, the chain may go on)."""
@@ -69,11 +73,12 @@ class Workload:
     users: int
     people: list[Identity] = field(init=False)
     teams: list[Identity] = field(init=False)
-    ledger: Ledger = field(default_factory=Ledger)
+    ledger: Ledger = field(init=False)
     problems: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
+        self.ledger = Ledger(self.factory.run_tag)
         self.people = [self.factory.new(self.profile.users) for _ in range(self.users)]
         groups = self.profile.groups
         count = math.ceil(self.users / USERS_PER_GROUP) if groups else 0
@@ -123,37 +128,52 @@ class Workload:
         endpoint = ENDPOINTS[identity.resource_type]
         extra = {"excludedAttributes": "members"} if identity.resource_type == "Group" else {}
         kind = identity.resource_type.lower()
-
-        def absent(exchange: Exchange) -> bool:
-            return self._expect_total(exchange, identity, 0)
-
-        chain = [
-            Call(
-                f"match-{kind}",
-                "GET",
-                endpoint,
-                (200,),
-                {**extra, "filter": mapping.match_filter(identity.values, a.path)},
-                book=absent,
-            )
-            for a in mapping.matching_order()
-            if a.path in identity.values
-        ]
         match = mapping.match_filter(identity.values)
-        with self._lock:
-            intent = self.ledger.intend(identity.resource_type, match, identity.label, "")
+        surveyed: dict[str, list[str] | None] = {}
+        intent: list[Created] = []
+
+        def absent(query: str) -> Callable[[Exchange], bool]:
+            def book(exchange: Exchange) -> bool:
+                if query == match:  # what the create's own filter found just before it
+                    surveyed[match] = found_ids(exchange)
+                return self._expect_total(exchange, identity, 0)
+
+            return book
+
+        def write_down(client: RecordingClient) -> None:
+            before = surveyed[match] if match in surveyed else self.ledger.survey(client, identity.resource_type, match)
+            sent = {path: value for path, value in identity.values.items() if value is not None}
+            with self._lock:
+                intent.append(self.ledger.intend(identity.resource_type, identity.label, "", match, sent, before))
+
+        def settle(exchange: Exchange) -> None:
+            with self._lock:
+                identity.id = self.ledger.answered(intent[0], exchange)
+
+        queries = [
+            mapping.match_filter(identity.values, a.path) for a in mapping.matching_order() if a.path in identity.values
+        ]
+        chain = [
+            Call(f"match-{kind}", "GET", endpoint, (200,), {**extra, "filter": q}, book=absent(q)) for q in queries
+        ]
 
         def created(exchange: Exchange) -> bool:
-            resource_id = _json(exchange).get("id")
-            if not isinstance(resource_id, str):
-                return self._problem(f"the create of {identity.label} answered {exchange.status} without an id")
-            identity.id = resource_id
-            with self._lock:
-                self.ledger.created(identity.resource_type, resource_id, identity.label, "", intent)
+            if identity.id is None:
+                return self._problem(f"the create of {identity.label} answered {exchange.status} without a new id")
             return True
 
         body = mapping.create_body(identity.values)
-        return [*chain, Call(f"create-{kind}", "POST", endpoint, (201,), body=body, book=created)]
+        create = Call(
+            f"create-{kind}",
+            "POST",
+            endpoint,
+            (201,),
+            body=body,
+            book=created,
+            before_send=write_down,
+            after_send=settle,
+        )
+        return [*chain, create]
 
     def _membership_chain(self, team: int) -> Chain:
         group = self.teams[team]
@@ -162,8 +182,7 @@ class Workload:
             return []
         group.members = ids
         return [
-            self._patch("add-members", "Groups", group, Change("add-members", dict.fromkeys(batch)))
-            for batch in _batches(ids)
+            self._patch("add-members", group, Change("add-members", dict.fromkeys(batch))) for batch in _batches(ids)
         ]
 
     def _unassign_chains(self) -> Iterator[Chain]:
@@ -174,10 +193,10 @@ class Workload:
                 continue
             group.members = [m for m in group.members if m not in leaving]
             for batch in _batches(leaving):
-                yield [self._patch("remove-members", "Groups", group, Change("remove-members", dict.fromkeys(batch)))]
+                yield [self._patch("remove-members", group, Change("remove-members", dict.fromkeys(batch)))]
         for person in self._fated(DISABLED):
             person.values["active"] = False
-            yield [self._patch("disable", "Users", person, Change("replace", {"active": False}))]
+            yield [self._patch("disable", person, Change("replace", {"active": False}))]
 
     def _update(self, person: Identity) -> Call | None:
         """An incremental cycle's PATCH: new values for a few updatable attributes (none if none are mapped)."""
@@ -186,11 +205,11 @@ class Workload:
             return None
         values = {a.path: self.factory.changed_value(person, a.path, a.generate) for a in chosen}
         person.values.update(values)
-        return self._patch("update", "Users", person, Change("replace", values))
+        return self._patch("update", person, Change("replace", values))
 
-    def _patch(self, op: str, collection: str, identity: Identity, change: Change) -> Call:
+    def _patch(self, op: str, identity: Identity, change: Change) -> Call:
         body = self.dialect.render([change])
-        return Call(op, "PATCH", f"/{collection}/{identity.id}", (200, 204), body=body)
+        return Call(op, "PATCH", resource_path(identity.resource_type, identity.id or ""), (200, 204), body=body)
 
     def _delete(self, person: Identity) -> Call:
         def deleted(exchange: Exchange) -> bool:
@@ -199,7 +218,7 @@ class Workload:
                 self.ledger.delete_sent("User", person.id or "")
             return True
 
-        return Call("delete", "DELETE", f"/Users/{person.id}", (204,), book=deleted)
+        return Call("delete", "DELETE", resource_path("User", person.id or ""), (204,), book=deleted)
 
     # -- the end state -------------------------------------------------------------------------------
     def _verify_chains(self) -> Iterator[Chain]:
@@ -210,7 +229,8 @@ class Workload:
             yield [Call("verify-user", "GET", "/Users", (200,), query, book=book)]
         for group in self.teams:
             if group.id is not None:
-                yield [Call("verify-group", "GET", f"/Groups/{group.id}", (200,), book=self._group_state(group))]
+                path = resource_path("Group", group.id)
+                yield [Call("verify-group", "GET", path, (200,), book=self._group_state(group))]
 
     def _user_state(self, person: Identity) -> Callable[[Exchange], bool]:
         def check(exchange: Exchange) -> bool:
@@ -281,7 +301,11 @@ def run_chain(client: RecordingClient, chain: Chain, record: Recorder, pace: Cal
     """Send a chain's requests in order; an unexpected answer ends the chain (later steps depend on it)."""
     for call in chain:
         pace()
+        if call.before_send is not None:
+            call.before_send(client)
         exchange = client.send(call.method, call.path, call.query, call.body)
+        if call.after_send is not None:
+            call.after_send(exchange)
         expected, go_on = call.judge(exchange)
         record(call, exchange, expected)
         if not go_on:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import allure
 
 from scimconform import __version__
 from scimconform.catalogue import Case
-from scimconform.client import Exchange
+from scimconform.exchange import Exchange
 from scimconform.reporting.results import RunRecord, display_name, write_json
 
 SEVERITY = {"blocking": allure.severity_level.BLOCKER, "warning": allure.severity_level.NORMAL}
@@ -126,20 +126,22 @@ class AllureSteps:
                     allure.attach(note, "attachments stop here", allure.attachment_type.TEXT)
                 return
             if exchange.request_body is not None:
-                allure.attach(_pretty(exchange.request_body), "request body", allure.attachment_type.JSON)
+                body, _ = _pretty(exchange.request_body, exchange.redact)
+                allure.attach(body, "request body", allure.attachment_type.JSON)
             if exchange.response_headers:
                 headers = "\n".join(f"{k}: {v}" for k, v in exchange.response_headers.items())
                 allure.attach(headers, "response headers", allure.attachment_type.TEXT)
             if exchange.response_body:
-                kind = allure.attachment_type.JSON if _is_json(exchange.response_body) else allure.attachment_type.TEXT
-                allure.attach(_pretty(exchange.response_body), "response body", kind)
+                body, is_json = _pretty(exchange.response_body, exchange.redact)
+                kind = allure.attachment_type.JSON if is_json else allure.attachment_type.TEXT
+                allure.attach(body, "response body", kind)
             allure.attach(exchange.curl(), "curl", allure.attachment_type.TEXT)
 
     def title(self, exchange: Exchange) -> str:
         """`PATCH /Users/{id} → 204`: the path below the Tenant URL, the query decoded."""
         parts = urlsplit(exchange.url)
         path = _RESOURCE_ID.sub(r"\1/{id}", parts.path.removeprefix(self.base_path) or "/")
-        query = f"?{unquote_plus(parts.query)}" if parts.query else ""
+        query = f"?{exchange.redact(unquote_plus(parts.query))}" if parts.query else ""  # decoded: redacted again
         outcome = str(exchange.status) if exchange.status is not None else exchange.transport_error
         return f"{exchange.method} {path}{query} → {outcome}"
 
@@ -215,16 +217,10 @@ def _properties_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _is_json(text: str) -> bool:
+def _pretty(text: str, redact: Callable[[str], str]) -> tuple[str, bool]:
+    """`text` indented when it is JSON, and whether it is. Decoding turns escapes back into characters, so
+    the result is redacted again; a document nested too deeply to indent stays as it came."""
     try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _pretty(text: str) -> str:
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        return text
+        return redact(json.dumps(json.loads(text), indent=2, ensure_ascii=False)), True
+    except (ValueError, RecursionError):
+        return text, False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import groupby
+from pathlib import Path
 
 from scimconform.dialects import DIALECTS
 from scimconform.reporting.results import CaseResult, RunRecord
@@ -25,7 +26,9 @@ def render_verdict(record: RunRecord, write: Callable[[str], None], reports: lis
     for feature, results in groupby(ordered, key=lambda r: r.feature or "Other"):
         _feature(feature, list(results), write)
     for leftover in record.leftovers:
-        write(f"LEFT   {leftover} could not be deleted from the target")
+        write(f"LEFT   {leftover}")
+    for journal in record.journals:
+        write(f"LEDGER {journal}: run `scimconform cleanup --report-dir {Path(journal).parent.parent}` to try again")
     if reports:
         write(f"reports: {', '.join(reports)}")
     write(readiness(record))
@@ -56,6 +59,9 @@ def _dialect_note(result: CaseResult, results: list[CaseResult]) -> str | None:
 
 def readiness(record: RunRecord) -> str:
     """`Entra gallery readiness: NOT READY — 3 blocking failures (ENTRA-USER-010[default], …)`."""
+    if record.interrupted:
+        planned = f" of {record.planned}" if record.planned is not None else ""
+        return f"Entra gallery readiness: NOT JUDGED — interrupted after {len(record.results)}{planned} cases"
     if record.target_error:
         return f"Entra gallery readiness: NOT JUDGED — {record.target_error}"
     if not record.results:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from scimconform import __version__
-from scimconform.client import Exchange
+from scimconform.exchange import Exchange
 from scimconform.reporting.results import write_json
 
 _WORKER_KEY = "scimconform_har_entries"
@@ -31,7 +31,7 @@ def har_entry(exchange: Exchange, started: datetime) -> dict[str, Any]:
         "httpVersion": "HTTP/1.1",
         "cookies": [],
         "headers": _headers(exchange.request_headers),
-        "queryString": [{"name": k, "value": v} for k, v in parse_qsl(urlsplit(exchange.url).query)],
+        "queryString": _query(exchange),
         "headersSize": -1,
         "bodySize": len(exchange.request_body.encode()) if exchange.request_body is not None else 0,
     }
@@ -97,6 +97,13 @@ class HarRecorder:
 
     def write(self) -> None:
         write_json(self.path, har_document(self.entries))
+
+
+def _query(exchange: Exchange) -> list[dict[str, str]]:
+    """The query's parameters, decoded; decoding can turn an encoding of a secret the redactor did not know
+    back into the secret, so they are redacted again."""
+    pairs = parse_qsl(urlsplit(exchange.url).query)
+    return [{"name": exchange.redact(name), "value": exchange.redact(value)} for name, value in pairs]
 
 
 def _headers(headers: dict[str, str]) -> list[dict[str, str]]:

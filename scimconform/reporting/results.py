@@ -18,6 +18,7 @@ from scimconform import __version__
 STATUSES = ("passed", "failed", "warning", "skipped", "error")
 # Bump the number, and `schemas/summary.json` with it, whenever a field changes meaning or goes away.
 SUMMARY_FORMAT = "scimconform-summary/1"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 SUMMARY_SCHEMA = "https://scimconform.example/schemas/summary.json"
 
 
@@ -70,6 +71,9 @@ class RunRecord:
     results: list[CaseResult] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     target_error: str | None = None
+    interrupted: bool = False  # stopped by Ctrl-C, SIGTERM or SIGHUP: whatever ran, nothing is judged
+    planned: int | None = None  # cases selected for the run
+    journals: list[str] = field(default_factory=list)  # ledger files kept for `scimconform cleanup`
     # Set by `scimconform load`: the `load` section (schemas/summary.json, $defs/load).
     load: dict[str, Any] | None = None
 
@@ -81,13 +85,17 @@ class RunRecord:
 
     @property
     def gallery_ready(self) -> bool:
-        return not self.blocking_failures() and not self.leftovers and self.target_error is None and bool(self.results)
+        if self.interrupted or self.target_error is not None:
+            return False
+        return not self.blocking_failures() and not self.leftovers and bool(self.results)
 
     def exit_code(self) -> int:
-        """0 ready, 1 conformance failures or leftovers, 2 the target could not be judged.
+        """0 ready, 1 conformance failures or leftovers, 2 the target could not be judged, 130 interrupted.
 
         A load run judges no case: its verdict is the load's (no errors, exact end state, nothing left).
         """
+        if self.interrupted:
+            return EXIT_INTERRUPTED
         if self.target_error is not None:
             return 2
         if self.load is not None and not self.results:
@@ -116,7 +124,9 @@ class RunRecord:
             "totals": self.totals(),
             "cases": [asdict(r) for r in self.results],
             "leftovers": self.leftovers,
+            "ledgers": self.journals,
             "target_error": self.target_error,
+            "interrupted": self.interrupted,
             "verdict": {
                 "gallery_ready": self.gallery_ready,
                 "blocking_failures": [r.name for r in self.blocking_failures()],

@@ -143,7 +143,7 @@ class ReferenceServer:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         credentials = credentials.strip()
         if scheme.lower() == "bearer":
-            if self.token is not None and hmac.compare_digest(credentials, self.token):
+            if self.token is not None and hmac.compare_digest(credentials.encode(), self.token.encode()):
                 return
             problem = self.issuer.status(credentials) if self.issuer is not None else "unknown"
             if problem is None:

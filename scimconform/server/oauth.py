@@ -137,7 +137,8 @@ class TokenIssuer:
         expected = self._clients.get(client)
         if Fault.WRONG_CLIENT_SECRET_ACCEPTED in self._faults and expected is not None:
             return client
-        if expected is None or not hmac.compare_digest(given.pop(), expected):
+        # compare_digest takes str only when it is ASCII: compare the UTF-8 bytes, so any secret works
+        if expected is None or not hmac.compare_digest(given.pop().encode(), expected.encode()):
             raise OAuthError("invalid_client", "client authentication failed", 401)
         return client
 

@@ -158,3 +158,12 @@ def test_serve_in_thread_answers_over_loopback_and_keeps_the_connection() -> Non
     assert response.http_version == "HTTP/1.1" and "close" not in response.headers.get("Connection", "")
     with pytest.raises(httpx.ConnectError):
         httpx.get(base_url + "/Users")
+
+
+def test_a_non_ascii_secret_is_compared_not_crashed_on() -> None:
+    """hmac.compare_digest refuses non-ASCII str: a client secret with "é" once made the token endpoint answer 500."""
+    app = ReferenceServer(token="tök-1", oauth_clients={"client": "s3crét"})
+    with client_for(app, token=None) as anonymous:
+        for secret, status in (("s3crét", 200), ("s3cret", 401)):
+            form = {"grant_type": "client_credentials", "client_id": "client", "client_secret": secret}
+            assert anonymous.post("http://testserver/oauth2/token", data=form).status_code == status

@@ -1,0 +1,68 @@
+"""`scimconform cleanup`: finish the cleanup of runs that could not finish it themselves.
+
+A run killed outright (kill -9, power loss, a CI job's time limit) leaves its ledger under
+`<report dir>/ledger/`. This command reads each one and removes what the run created there, by the same
+ownership rule as the run itself (see `scimconform.ledger`): nothing it cannot prove is deleted, and
+whatever stays is listed. A ledger whose every resource is settled is removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from scimconform.client import RecordingClient
+from scimconform.errors import ConfigError
+from scimconform.interrupts import interrupts_as_keyboard_interrupt
+from scimconform.ledger import Journal, Ledger
+from scimconform.plugin import preflight
+from scimconform.settings import Settings
+from scimconform.target import configured_target, parse_tenant_url
+
+EXIT_OK, EXIT_LEFT, EXIT_USAGE = 0, 1, 2
+
+
+def run_cleanup(settings: Settings, out: TextIO) -> int:
+    """Work through every ledger in the report directory; 0 when nothing is left, 1 otherwise."""
+    report_dir = settings.report_dir
+    if not report_dir.is_dir():
+        raise ConfigError(f"report directory {report_dir} does not exist: give the --report-dir of the run")
+    journals = sorted((report_dir / "ledger").glob("*.jsonl"))
+    if not journals:
+        print(f"scimconform cleanup: nothing to clean up: no ledger in {report_dir / 'ledger'}", file=out)
+        return EXIT_OK
+    left = 0
+    with interrupts_as_keyboard_interrupt():
+        for path in journals:
+            left += _clean_journal(path, settings, out)
+    print(f"scimconform cleanup: {left} resource(s) left" if left else "scimconform cleanup: nothing left", file=out)
+    return EXIT_LEFT if left else EXIT_OK
+
+
+def _clean_journal(path: Path, settings: Settings, out: TextIO) -> int:
+    """Clean up after one ledger; returns how many resources stayed."""
+    try:
+        header, entries = Journal.read(path)
+    except (OSError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not a scimconform ledger ({type(exc).__name__}): leave it or remove it") from None
+    recorded = header.get("target")
+    if not isinstance(recorded, str) or not isinstance(header.get("run_tag"), str):
+        raise ConfigError(f"{path} names no target or run tag: it is not a scimconform ledger")
+    if settings.url and parse_tenant_url(settings.url, None).base_url != recorded:
+        raise ConfigError(f"{path} was written for {recorded}, not {settings.url}: give that --url, or none")
+    target = configured_target(replace(settings, url=recorded))
+    assert target is not None, "a ledger is only written for a target given by URL"
+    client = RecordingClient(target, timeout=settings.timeout)
+    try:
+        if (problem := preflight(client)) is not None:
+            raise ConfigError(f"{path}: {problem}")
+        ledger = Ledger(header["run_tag"], Journal(path, header), list(entries))
+        stayed = ledger.clean(client)
+        ledger.close()
+    finally:
+        client.close()
+    print(f"scimconform cleanup: {path}: {len(entries) - len(stayed)} settled, {len(stayed)} left", file=out)
+    for line in stayed:
+        print(f"LEFT   {line}", file=out)
+    return len(stayed)

@@ -1,0 +1,417 @@
+"""The step kinds a case is made of, one class each, parsed when the catalogue loads.
+
+Each class carries its fields as `schemas/sequence.json` defines the step (its `$defs/<kind>Step`), parses
+itself from YAML, and runs against the `Engine` it is given. `STEP_KINDS` maps the schema's key to the class:
+a new step kind is one class here and one definition in the schema (tests check that the two agree).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from scimconform import checks
+from scimconform.checks import CheckFailure
+from scimconform.dialects import DIALECTS, Change
+from scimconform.engine.context import RunContext
+from scimconform.engine.templates import Templates
+from scimconform.errors import CaseSkipped, PreconditionFailed
+from scimconform.exchange import Exchange
+from scimconform.ledger import ENDPOINTS, found_ids, resource_path
+from scimconform.settings import EMBEDDED_THROUGHPUT_SECONDS, THROUGHPUT_SECONDS
+from scimconform.throughput import GALLERY_RATE, shortfall, sustain
+
+# Setup steps speak the RFC-shaped dialect, so only the step under test speaks the dialect being tested.
+SETUP_DIALECT = DIALECTS["aadOptscim062020"]
+MAX_PAGED = 2000
+PAGING_PASSES = 5
+
+
+@dataclass
+class Judge:
+    """The exchange a step is judged on, once it has been sent."""
+
+    exchange: Exchange | None = None
+
+
+class Engine(Protocol):
+    """What a step may ask of the case it runs in (implemented by `case_run.CaseRun`)."""
+
+    context: RunContext
+    names: Templates
+    surveyed: dict[str, list[str] | None]
+
+    def run_steps(self, steps: Sequence[Step], setup: bool) -> None: ...
+
+    def request(self, step: Request, setup: bool) -> Exchange: ...
+
+    def judging(self, title: str, setup: bool) -> AbstractContextManager[Judge]: ...
+
+    def judge_answer(self, expect: Mapping[str, Any], capture: Mapping[str, str], exchange: Exchange) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """One step: `when` names a profile feature it needs (groups, or a kind of user attribute)."""
+
+    key: ClassVar[str]
+    when: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Step:
+        raise NotImplementedError
+
+    def run(self, engine: Engine, setup: bool) -> None:
+        raise NotImplementedError
+
+    def sends_patch(self) -> bool:
+        """A case whose steps send PATCH bodies runs once per dialect."""
+        return False
+
+
+STEP_KINDS: dict[str, type[Step]] = {}
+S = TypeVar("S", bound=type[Step])
+
+
+def step_kind(key: str) -> Callable[[S], S]:
+    """Register a step class under the key that marks it in a case file."""
+
+    def register(cls: S) -> S:
+        cls.key = key
+        STEP_KINDS[key] = cls
+        return cls
+
+    return register
+
+
+def parse_steps(raw: Sequence[Mapping[str, Any]]) -> tuple[Step, ...]:
+    """Typed steps from a case file's list (already validated against the schema)."""
+    return tuple(STEP_KINDS[next(k for k in STEP_KINDS if k in item)].parse(item) for item in raw)
+
+
+@step_kind("request")
+@dataclass(frozen=True, kw_only=True)
+class Request(Step):
+    """One HTTP request and its expectations; `body` is a `create`, `patch` or `json` spec."""
+
+    method: str
+    path: str
+    name: str | None = None
+    query: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    auth: str = "token"  # none | wrong | expired probe how the target treats credentials
+    body: Mapping[str, Any] | None = None
+    expect: Mapping[str, Any] = field(default_factory=dict)
+    capture: Mapping[str, str] = field(default_factory=dict)
+    entra_tls: bool = False  # offer only TLS 1.2 with Entra's cipher suites
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Request:
+        request = raw["request"]
+        return cls(
+            method=request["method"],
+            path=request["path"],
+            name=raw.get("name"),
+            when=raw.get("when"),
+            query=dict(request.get("query") or {}),
+            headers=dict(request.get("headers") or {}),
+            auth=request.get("auth", "token"),
+            body=request.get("body"),
+            expect=dict(raw.get("expect") or {}),
+            capture=dict(raw.get("capture") or {}),
+            entra_tls=raw.get("tls") == "entra",
+        )
+
+    @property
+    def title(self) -> str:
+        return self.name or f"{self.method} {self.path}"
+
+    def sends_patch(self) -> bool:
+        return self.body is not None and "patch" in self.body
+
+    def run(self, engine: Engine, setup: bool) -> None:
+        engine.request(self, setup)
+
+
+@step_kind("create")
+@dataclass(frozen=True, kw_only=True)
+class Create(Step):
+    """Entra's POST of an identity, as setup; `without` leaves some attributes out of it."""
+
+    of: str
+    without: Any = None
+    take: int | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Create:
+        spec = raw["create"]
+        if isinstance(spec, str):
+            return cls(of=spec, when=raw.get("when"))
+        return cls(of=spec["of"], without=spec.get("without"), take=spec.get("take"), when=raw.get("when"))
+
+    def run(self, engine: Engine, setup: bool) -> None:
+        identity = engine.names.identities[self.of]
+        if self.without is not None:
+            for attribute in engine.names.mapping(identity).select(self.without)[: self.take]:
+                identity.values.pop(attribute.path, None)
+        post = Request(
+            name=f"Create {self.of}",
+            method="POST",
+            path=ENDPOINTS[identity.resource_type],
+            body={"create": self.of},
+            expect={"status": [201], "has_id": True},
+        )
+        engine.request(post, setup)
+
+
+@step_kind("match")
+@dataclass(frozen=True, kw_only=True)
+class Match(Step):
+    """Entra's match: one filter per matching attribute, in precedence order, until one finds the object.
+    Attributes the object has no value for are not queried."""
+
+    of: str
+    expect: str = "absent"
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Match:
+        return cls(of=raw["match"], expect=raw.get("expect", "absent"), when=raw.get("when"))
+
+    def run(self, engine: Engine, setup: bool) -> None:
+        names = engine.names
+        identity = names.identities[self.of]
+        query_extra = {"excludedAttributes": "members"} if identity.resource_type == "Group" else {}
+        present = self.expect == "present"
+        for attribute in names.mapping(identity).matching_order():
+            if attribute.path not in identity.values:
+                continue
+            expect: dict[str, Any] = {"status": 200, "total": 1 if present else 0}
+            if present:
+                expect["id"] = self.of
+            query = {**query_extra, "filter": names.match_filter(identity, attribute.path)}
+            title = f"Match {self.of} by {attribute.path}"
+            path = ENDPOINTS[identity.resource_type]
+            exchange = engine.request(Request(name=title, method="GET", path=path, query=query, expect=expect), setup)
+            engine.surveyed[query["filter"]] = found_ids(exchange)  # the "before" of a create that follows
+            if present:
+                return
+
+
+@step_kind("verify")
+@dataclass(frozen=True, kw_only=True)
+class Verify(Step):
+    """End state of an identity (or each of a list): there exactly once with its values and members, or gone."""
+
+    of: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Verify:
+        return cls(of=raw["verify"], when=raw.get("when"))
+
+    def run(self, engine: Engine, setup: bool) -> None:
+        for name in engine.names.names(self.of):
+            self._verify(engine, name, setup)
+
+    @staticmethod
+    def _verify(engine: Engine, name: str, setup: bool) -> None:
+        identity = engine.names.identities[name]
+        path = f"{ENDPOINTS[identity.resource_type]}/{{{name}.id}}"
+        if identity.deleted:
+            engine.request(Request(name=f"{name} is gone", method="GET", path=path, expect={"status": 404}), setup)
+            Match(of=name, expect="absent").run(engine, setup)
+            return
+        expect: dict[str, Any] = {"status": 200, "id": name, "values": name}
+        if identity.resource_type == "Group":
+            expect["members"] = name
+        engine.request(Request(name=f"{name} holds what Entra sent", method="GET", path=path, expect=expect), setup)
+        if identity.resource_type == "User":
+            Match(of=name, expect="present").run(engine, setup)
+
+
+@step_kind("paginate")
+@dataclass(frozen=True, kw_only=True)
+class Paginate(Step):
+    """Page through a collection as the gallery's pagination test does (`startIndex=N&count=C`).
+
+    Every page must echo its startIndex and hold at most `count` resources; across all pages no id may
+    repeat and every identity in `find` must appear. Results "MAY" differ when the collection changes
+    between requests (RFC 7644 §3.4.2.4), as it does when other clients work on the same target: a pass
+    that loses or repeats resources is repeated, the verdict stands once two passes find the same problem,
+    and the case is undecided (an error) when every pass finds a different one.
+    """
+
+    path: str
+    count: int
+    find: str
+    name: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Paginate:
+        spec = raw["paginate"]
+        return cls(path=spec["path"], count=int(spec["count"]), find=spec["find"], name=raw.get("name"))
+
+    def run(self, engine: Engine, setup: bool) -> None:
+        wanted = {engine.names.id_of(member) for member in engine.names.names(self.find)}
+        problems: list[str] = []
+        for attempt in range(1, PAGING_PASSES + 1):
+            seen, exchange, problem = self._pass(engine, setup, attempt)
+            problem = problem or checks.paging_problem(seen, wanted)
+            if problem is None or problem in problems:
+                with engine.judging("Every resource appears exactly once", setup) as judge:
+                    judge.exchange = exchange
+                    if problem is not None:
+                        raise CheckFailure("pagination", f"{problem} (the same in two passes)")
+                return
+            with engine.context.observer.step(f"Pass {attempt}: {problem}; the collection may have changed, again"):
+                problems.append(problem)
+        raise PreconditionFailed(
+            f"the collection changed while paging (other clients at work, or an order that is not stable): "
+            f"{PAGING_PASSES} passes found {'; '.join(problems)}"
+        )
+
+    def _pass(self, engine: Engine, setup: bool, attempt: int) -> tuple[list[str], Exchange, str | None]:
+        """One pass over every page: the ids seen, the last exchange, and a page that ended the pass early."""
+        seen: list[str] = []
+        start = 1
+        again = f" (pass {attempt})" if attempt > 1 else ""
+        while True:
+            if len(seen) > MAX_PAGED:
+                raise CaseSkipped(f"the target holds more than {MAX_PAGED} resources; paging through all is too long")
+            page_request = Request(
+                name=f"{self.name or 'Page'}{again}: startIndex={start}&count={self.count}",
+                method="GET",
+                path=self.path,
+                query={"startIndex": start, "count": self.count},
+                expect={"status": 200, "schema": "list-response"},
+            )
+            exchange = engine.request(page_request, setup)
+            with engine.judging(f"Page at startIndex {start}", setup) as judge:
+                judge.exchange = exchange
+                page = checks.list_page(exchange, start, self.count)
+            seen += page.ids
+            if not page.ids and start <= page.total:
+                return seen, exchange, f"page at startIndex {start} is empty but totalResults is {page.total}"
+            start += len(page.ids)
+            if start > page.total:
+                return seen, exchange, None
+
+
+@step_kind("token")
+@dataclass(frozen=True, kw_only=True)
+class Token(Step):
+    """A client-credentials token request to the run's OAuth token endpoint, with the real secret or a wrong one."""
+
+    wrong_secret: bool = False
+    name: str | None = None
+    expect: Mapping[str, Any] = field(default_factory=dict)
+    capture: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Token:
+        spec = raw["token"]
+        return cls(
+            wrong_secret=spec.get("secret") == "wrong",
+            name=raw.get("name"),
+            expect=dict(spec.get("expect") or {}),
+            capture=dict(spec.get("capture") or {}),
+        )
+
+    def run(self, engine: Engine, setup: bool) -> None:
+        client = engine.context.client
+        assert client.tokens is not None, "token steps belong to cases that require oauth"
+        with engine.judging(self.name or "Request a token from the token endpoint", setup) as judge:
+            wrong = uuid.uuid4().hex if self.wrong_secret else None
+            judge.exchange = client.fetch_token(client.tokens.oauth, wrong)
+            engine.judge_answer(self.expect, self.capture, judge.exchange)
+
+
+@step_kind("revoke")
+@dataclass(frozen=True, kw_only=True)
+class Revoke(Step):
+    """An RFC 7009 revocation request for a token, the client authenticated as for the token endpoint."""
+
+    token: str
+    name: str | None = None
+    expect: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Revoke:
+        spec = raw["revoke"]
+        return cls(token=spec["token"], name=raw.get("name"), expect=dict(spec.get("expect") or {}))
+
+    def run(self, engine: Engine, setup: bool) -> None:
+        client = engine.context.client
+        assert client.tokens is not None, "revoke steps belong to cases that require revocation"
+        with engine.judging(self.name or "Revoke a token at the revocation endpoint", setup) as judge:
+            judge.exchange = client.revoke_token(client.tokens.oauth, engine.names.text(self.token))
+            engine.judge_answer(self.expect, {}, judge.exchange)
+
+
+@step_kind("throughput")
+@dataclass(frozen=True, kw_only=True)
+class Throughput(Step):
+    """Entra-shaped load on the case's own users, alternating a match query and a PATCH of one updatable
+    attribute, at the gallery's 25 requests/s for `throughput_seconds`; see `scimconform.throughput`."""
+
+    of: str
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Throughput:
+        return cls(of=raw["throughput"]["of"])
+
+    def run(self, engine: Engine, setup: bool) -> None:
+        settings, client, names = engine.context.settings, engine.context.client, engine.names
+        seconds = settings.throughput_seconds
+        if seconds is None:
+            seconds = EMBEDDED_THROUGHPUT_SECONDS if client.target.embedded else THROUGHPUT_SECONDS
+        if not seconds:
+            raise CaseSkipped("throughput_seconds is 0")
+        if client.rate is not None and client.rate < GALLERY_RATE:
+            raise CaseSkipped(f"--rate {client.rate:g}/s is below the {GALLERY_RATE:g} requests/s this case sends")
+        people = names.names(self.of)
+        attribute = names.select(people[0], "updatable", 1)[0]
+        requests: list[tuple[str, str, dict[str, str] | None, Any]] = []
+        for index in range(max(round(GALLERY_RATE * seconds), 1)):
+            person = people[index // 2 % len(people)]
+            identity = names.identities[person]
+            if index % 2 == 0:
+                query = {"filter": names.match_filter(identity)}
+                requests.append(("GET", ENDPOINTS[identity.resource_type], query, None))
+                continue
+            value = engine.context.factory.changed_value(identity, attribute.path, attribute.generate)
+            body = SETUP_DIALECT.render([Change("replace", {attribute.path: value})])
+            requests.append(("PATCH", resource_path(identity.resource_type, names.id_of(person)), None, body))
+        title = f"Sustain {GALLERY_RATE:g} requests/s for {seconds:g} s: match queries and PATCHes"
+        with engine.judging(title, setup) as judge:
+            measured = sustain(lambda i: client.send(*requests[i], retries=0, record=False), GALLERY_RATE, seconds)
+            with engine.context.observer.step(measured.summary()):
+                pass
+            problem = shortfall(measured, GALLERY_RATE, settings.throughput_p95_ms)
+            if problem is not None:
+                judge.exchange = problem[0]
+                raise CheckFailure("throughput", problem[1])
+
+
+@step_kind("foreach")
+@dataclass(frozen=True, kw_only=True)
+class Foreach(Step):
+    """Run `steps` once for each member of an identity list, the member named `alias` in them."""
+
+    over: str
+    alias: str
+    steps: tuple[Step, ...]
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Foreach:
+        return cls(over=raw["foreach"], alias=raw["as"], steps=parse_steps(raw["steps"]), when=raw.get("when"))
+
+    def sends_patch(self) -> bool:
+        return any(step.sends_patch() for step in self.steps)
+
+    def run(self, engine: Engine, setup: bool) -> None:
+        for member in engine.names.names(self.over):
+            engine.names.identities[self.alias] = engine.names.identities[member]
+            engine.run_steps(self.steps, setup)
