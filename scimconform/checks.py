@@ -84,7 +84,10 @@ def status_code(exchange: Exchange, allowed: Iterable[int]) -> None:
 
 
 def content_type(exchange: Exchange) -> None:
-    """Entra expects `application/scim+json` on every response with a body (entra-wire §1.2)."""
+    """Entra expects `application/scim+json` on every response with a body.
+
+    Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint", § "General".
+    """
     if not exchange.response_body:
         return
     media = (exchange.header("content-type") or "").split(";")[0].strip().lower()
@@ -117,7 +120,8 @@ def total_results(exchange: Exchange, expected: int) -> None:
 
 
 def attribute_values(exchange: Exchange, expected: dict[str, Any]) -> None:
-    """Each attribute holds exactly the value Entra sent: same type, same text (entra-wire §1.2).
+    """Each attribute holds exactly the value Entra sent: same type, same text (Microsoft Learn, "Tutorial:
+    Develop and plan provisioning for a SCIM endpoint", § "General": values are stored as they were sent).
 
     An expected None means the attribute was cleared: absent, null or empty all satisfy it.
     """
@@ -232,7 +236,8 @@ def has_id(exchange: Exchange) -> None:
         raise CheckFailure("has_id", f"expected a non-empty string id, got {_show(observed)}")
     if observed in (".", "..") or any(c in observed for c in "/?#"):
         raise CheckFailure(
-            "has_id", f"the id {_show(observed)} would point /Users/<id> at another URL unless percent-encoded"
+            "has_id",
+            f"the id {_show(observed)} would point a request for this resource elsewhere unless percent-encoded",
         )
 
 
@@ -292,7 +297,8 @@ def resource_types_include(exchange: Exchange, names: Iterable[str]) -> None:
 
 def token_grant(exchange: Exchange, min_lifetime: float, max_lifetime: float) -> None:
     """An RFC 6749 §5.1 token response Entra can use: an access_token, token_type Bearer, and an expires_in
-    within the gallery's bounds (entra-wire §8.2: 60 min to 6 h)."""
+    within the gallery's bounds of 60 minutes to 6 hours (Microsoft Learn, "User provisioning requirements for
+    Microsoft Entra App Gallery", § "OAuth 2.0 client credentials")."""
     document = body(exchange, "grant")
     if not isinstance(document, dict):
         raise CheckFailure("grant", f"expected a JSON object, found {_show(document)}")

@@ -216,7 +216,8 @@ def _run(args: argparse.Namespace) -> int:
             f"({earlier[0]}…): run `scimconform cleanup --report-dir {report_dir}`",
             file=sys.stderr,
         )
-    # Never --clean-alluredir: with pytest-xdist a restarted worker wipes every result (allure.md §3).
+    # Never --clean-alluredir: with pytest-xdist a restarted worker wipes every result
+    # (docs/allure-notes.md, "Results directory").
     shutil.rmtree(report_dir / "allure-results", ignore_errors=True)
     shutil.rmtree(report_dir / "allure-report", ignore_errors=True)  # a page from an earlier run would mislead
     summary.unlink(missing_ok=True)

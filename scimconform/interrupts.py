@@ -1,5 +1,9 @@
-"""Stop signals: SIGTERM (what a CI runner sends on cancel) and SIGHUP (a closed terminal) stop a run the
-way Ctrl-C does, so the cases stop, cleanup runs and the reports are written."""
+"""Stop signals: SIGINT (Ctrl-C), SIGTERM (what a CI runner sends on cancel) and SIGHUP (a closed terminal)
+all stop a run the same way, so the cases stop, cleanup runs and the reports are written.
+
+The first interrupt stops the cases and lets cleanup finish; a second one stops cleanup at once (see
+`scimconform.ledger`). `received()` counts them, so cleanup can tell the two apart.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,30 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_received = 0
+
+
+def received() -> int:
+    """How many stop signals this process has taken."""
+    return _received
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    global _received
+    _received += 1
+    raise KeyboardInterrupt
 
 
 @contextmanager
 def interrupts_as_keyboard_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise KeyboardInterrupt; only the main thread can take signals."""
+    """Within the block, every stop signal raises KeyboardInterrupt; only the main thread can take signals."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {number: signal.signal(number, signal.default_int_handler) for number in STOP_SIGNALS}
+    previous = {number: signal.signal(number, _stop) for number in STOP_SIGNALS}
     try:
         yield
     finally:

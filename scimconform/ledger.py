@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from scimconform import attrpath
+from scimconform import attrpath, interrupts
 from scimconform.client import RecordingClient, encode_query
 from scimconform.errors import UnsafeIdError
 from scimconform.exchange import Exchange
@@ -128,8 +128,10 @@ class Ledger:
     journal: Journal | None = None
     entries: list[Created] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
-    # Set by an interrupt during cleanup: every sweep, in every worker, stops and only reports what is left.
+    # Set by a second interrupt: every sweep, in every worker, stops and only reports what is left.
     stop: threading.Event = field(default_factory=threading.Event)
+    interrupted: bool = False  # an interrupt arrived during a sweep: the run must stop once it is done
+    _interrupts: int = field(default=0, repr=False)
     _keys: Iterator[int] = field(default_factory=lambda: iter(range(1, 1 << 62)), repr=False)
 
     def survey(self, client: RecordingClient, resource_type: str, match: str) -> list[str] | None:
@@ -179,30 +181,42 @@ class Ledger:
     def clean(self, client: RecordingClient, scope: str | None = None) -> list[str]:
         """Delete this scope's resources (all, when scope is None), newest first; return what stayed.
 
-        A second interrupt stops at once: everything not yet handled is reported as left, not lost.
+        The first interrupt lets the sweep finish (then `interrupted` tells the caller to stop the run); a
+        second one stops it at once, and everything not yet handled is reported as left, not lost.
         """
         stayed: list[str] = []
         todo = [e for e in reversed(self.entries) if scope is None or e.scope == scope]
         try:
             for entry in todo:
                 if self.stop.is_set():
-                    raise KeyboardInterrupt
-                try:
-                    problem = self._clean_one(client, entry)
-                except Exception as exc:  # one broken answer must not stop the rest of the sweep
-                    problem = f"{entry.resource_type} {entry.label}: cleanup failed ({type(exc).__name__}: {exc})"
-                if problem is not None:
-                    stayed.append(problem)
+                    break
+                handled, problem = self._clean_guarded(client, entry)
+                if not handled:
+                    break
+                stayed += [problem] if problem is not None else []
                 self.entries.remove(entry)
-        except KeyboardInterrupt:
-            self.stop.set()
+        finally:
             for entry in todo:
-                if entry in self.entries:
+                if entry in self.entries and self.stop.is_set():
                     stayed.append(f"{entry.resource_type} {entry.label}: not cleaned up, interrupted ({entry.finder})")
                     self.entries.remove(entry)
-        finally:
             self.leftovers += stayed
         return stayed
+
+    def _clean_guarded(self, client: RecordingClient, entry: Created) -> tuple[bool, str | None]:
+        """One entry's cleanup, whatever the target answers: (handled, what stayed). A first interrupt is
+        survived (the entry is tried again); a second stops the sweep with the entry unhandled."""
+        while True:
+            try:
+                return True, self._clean_one(client, entry)
+            except KeyboardInterrupt:
+                self._interrupts += 1
+                self.interrupted = True
+                if max(interrupts.received(), self._interrupts) >= 2:
+                    self.stop.set()
+                    return False, None
+            except Exception as exc:  # one broken answer must not stop the rest of the sweep
+                return True, f"{entry.resource_type} {entry.label}: cleanup failed ({type(exc).__name__}: {exc})"
 
     def close(self) -> None:
         """Close the journal: kept on disk only when something was left for `scimconform cleanup`."""
@@ -241,10 +255,27 @@ class Ledger:
             reason = "an error answer is never cleaned by lookup" if entry.outcome == FAILED else "ownership unproven"
             return f"possibly left: {entry.resource_type} {entry.label} ({why}; {reason}: {entry.finder})"
         entry.id = proven[0]["id"]
+        if not self._confirmed(client, entry):  # the list answer named it; the resource itself must agree
+            entry.id = None
+            return f"possibly left: {entry.resource_type} {entry.label} ({why}; its own read differs: {entry.finder})"
         if entry.id is not None and self._remove(client, entry, entry.id):
             self._gone(entry)
             return None
         return f"{entry.resource_type} {entry.id} ({entry.label}) could not be deleted"
+
+    def _confirmed(self, client: RecordingClient, entry: Created) -> bool:
+        """A read of the chosen id returns that resource, with the run tag and every value sent."""
+        try:
+            exchange = client.send("GET", resource_path(entry.resource_type, entry.id or ""))
+            resource = exchange.json() if exchange.status == 200 else None
+        except (UnsafeIdError, ValueError):
+            return False
+        return (
+            isinstance(resource, dict)
+            and resource.get("id") == entry.id
+            and self.run_tag.casefold() in json.dumps(resource, ensure_ascii=False).casefold()
+            and _holds(resource, entry.sent)
+        )
 
     @staticmethod
     def _remove(client: RecordingClient, entry: Created, resource_id: str) -> bool:

@@ -39,6 +39,7 @@ from scimconform.settings import Settings, load_settings
 from scimconform.target import Target, configured_target, embedded_target
 
 STATE = pytest.StashKey["PluginState"]()
+SIGNALS = pytest.StashKey[ExitStack]()
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,16 @@ def _state(config: pytest.Config) -> PluginState:
             config.stash[STATE] = PluginState(config)
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
+        # From here to the end of the session, SIGTERM and SIGHUP stop the run as Ctrl-C does: through
+        # collection, the preflight, the cases, cleanup and the reports.
+        config.stash[SIGNALS] = ExitStack()
+        config.stash[SIGNALS].enter_context(interrupts_as_keyboard_interrupt())
     return config.stash[STATE]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if SIGNALS in config.stash:
+        config.stash[SIGNALS].close()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -218,12 +228,12 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         )
         session = Session(target, context, preflight(client), steps)
         state.record.target_error = session.target_error
-        stack.enter_context(interrupts_as_keyboard_interrupt())
         try:
             yield session
         finally:
             state.record.leftovers += ledger.clean(client)
             ledger.close()
+            state.record.report_errors += client.listener_errors
             if ledger.journal is not None and ledger.journal.path.exists():
                 state.record.journals.append(str(ledger.journal.path))
 
@@ -272,6 +282,9 @@ def scim_case(request: pytest.FixtureRequest, scim_session: Session) -> Iterator
         yield run
     finally:
         state.record.leftovers += run.cleanup()
+    ledger = scim_session.context.ledger
+    if ledger.interrupted and not ledger.stop.is_set():  # a first interrupt during cleanup: it finished, now stop
+        raise KeyboardInterrupt
 
 
 @pytest.hookimpl(wrapper=True)

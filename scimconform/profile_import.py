@@ -66,7 +66,9 @@ def profile_from_export(data: dict[str, Any], name: str) -> dict[str, Any]:
             if kind == "User":
                 mapped["primary_elements"] = list(_generators()["primary_elements"])
                 if any(str(m.get("targetAttributeName")) == "roles" for m in mapping.get("attributeMappings") or []):
-                    mapped["create_extras"] = {"roles": []}  # Entra's POST carries the roles it maps (entra-wire §2.1)
+                    # Entra's POST carries the roles it maps (Microsoft Learn, "Tutorial: Develop and plan
+                    # provisioning for a SCIM endpoint", § "Create User": "roles": [] in the sample)
+                    mapped["create_extras"] = {"roles": []}
             profile["users" if kind == "User" else "groups"] = mapped
     if profile["users"] is None:
         raise ConfigError(f"{name}: the export maps no users; Entra provisioning always has a user mapping")

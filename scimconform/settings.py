@@ -25,10 +25,12 @@ from scimconform.errors import ConfigError
 
 CONFIG_FILE_NAME = "scimconform.yaml"
 DIALECT_NAMES = ("default", "aadOptscim062020", "tutorial")
-# How Entra sends OAuth client credentials to the token endpoint (entra-wire §6.1, "How credentials are sent").
+# How Entra sends OAuth client credentials to the token endpoint: the "How credentials are sent" field
+# (Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint", § "Getting started").
 OAUTH_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "both")
-# The gallery bar (entra-wire §8.2): the throughput case runs this long against a --url target, and
-# only briefly against the embedded server so that a default run stays fast.
+# The gallery bar, 25 requests per second per tenant (Microsoft Learn, "User provisioning requirements for
+# Microsoft Entra App Gallery", § "SCIM API requirements"): the throughput case runs this long against a
+# --url target, and only briefly against the embedded server so that a default run stays fast.
 THROUGHPUT_SECONDS, EMBEDDED_THROUGHPUT_SECONDS = 10.0, 1.0
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*s)?\s*$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

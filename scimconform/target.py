@@ -1,8 +1,8 @@
 """The SCIM endpoint under test: its Tenant URL as Entra reads it, and the embedded default.
 
 Entra takes feature flags from the Tenant URL's query string (`…/scim?aadOptscim062020`). The flag
-chooses the PATCH dialect; it is not forwarded on requests (Entra's behaviour is undocumented, see
-entra-wire §10 q2, and forwarding it would break servers that reject unknown parameters).
+chooses the PATCH dialect; it is not forwarded on requests (Entra's behaviour is undocumented, and
+forwarding it would break servers that reject unknown parameters: docs/entra-notes.md, "Tenant URL flags").
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from scimconform.auth import OAuthClient
 from scimconform.errors import ConfigError, UnsafeIdError
 from scimconform.settings import Settings, has_credentials, url_problem
 
-# Tenant-URL flag -> the dialect it selects (entra-wire §3.3).
+# Tenant-URL flag -> the dialect it selects (Microsoft Learn, "Known issues and resolutions with SCIM 2.0
+# protocol compliance", § "Flags to alter the SCIM behavior").
 URL_FLAGS = {"aadoptscim062020": "aadOptscim062020", "azureadscimpatch2017": "default"}
 
 

@@ -47,7 +47,8 @@ class ScriptedTarget:
         if request.method == "DELETE" and resource in self.present:
             self.present.discard(resource)
             return httpx.Response(204)
-        return httpx.Response(200 if resource in self.present else 404, json={"id": resource})
+        known = next((r for r in self.listed if r["id"] == resource), {"id": resource})
+        return httpx.Response(200 if resource in self.present else 404, json=known)
 
     def writes(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.sent if m != "GET"]
@@ -177,7 +178,8 @@ def test_a_second_interrupt_stops_cleanup_and_reports_the_rest() -> None:
     for number in (1, 2, 3):
         ledger.answered(intend(ledger), answer(201, {"id": f"ours-{number}"}))
     stayed = ledger.clean(client)
-    assert calls == ["DELETE"] and len(stayed) == 3 and all("interrupted" in line for line in stayed)
+    assert calls == ["DELETE", "DELETE"], "a first interrupt is survived, the second stops the sweep"
+    assert len(stayed) == 3 and all("interrupted" in line for line in stayed)
     assert ledger.stop.is_set()
 
 

@@ -27,6 +27,8 @@ def render_verdict(record: RunRecord, write: Callable[[str], None], reports: lis
         _feature(feature, list(results), write)
     for leftover in record.leftovers:
         write(f"LEFT   {leftover}")
+    for problem in record.report_errors:
+        write(f"REPORT {problem} (the verdict stands; that report may be incomplete)")
     for journal in record.journals:
         write(f"LEDGER {journal}: run `scimconform cleanup --report-dir {Path(journal).parent.parent}` to try again")
     if reports:

@@ -74,6 +74,7 @@ class RunRecord:
     interrupted: bool = False  # stopped by Ctrl-C, SIGTERM or SIGHUP: whatever ran, nothing is judged
     planned: int | None = None  # cases selected for the run
     journals: list[str] = field(default_factory=list)  # ledger files kept for `scimconform cleanup`
+    report_errors: list[str] = field(default_factory=list)  # a report writer that failed (the run went on)
     # Set by `scimconform load`: the `load` section (schemas/summary.json, $defs/load).
     load: dict[str, Any] | None = None
 
@@ -127,6 +128,7 @@ class RunRecord:
             "ledgers": self.journals,
             "target_error": self.target_error,
             "interrupted": self.interrupted,
+            "report_errors": self.report_errors,
             "verdict": {
                 "gallery_ready": self.gallery_ready,
                 "blocking_failures": [r.name for r in self.blocking_failures()],

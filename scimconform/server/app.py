@@ -193,7 +193,11 @@ class ReferenceServer:
         return self._json(200, self._shaped(request, rtype, self._store.replace(rtype, rid, _body(request))))
 
     def _patch(self, request: Request, kind: str, rid: str) -> Response:
-        """Users answer 200 with the resource; groups 204, as Entra expects (entra-wire §1.2)."""
+        """Users answer 200 with the resource; groups 204, as Entra expects.
+
+        Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint", § "Update User
+        [Multi-valued properties]" (200 with the user) and § "Group Operations" (204 No Content).
+        """
         rtype = RESOURCE_TYPES[kind]
         resource = self._store.patch(rtype, rid, _body(request))
         if rtype.name == "Group":
