@@ -1,8 +1,8 @@
 """The reference server checked by scim2-tester (PyPI), timed like `scimconform run`, with its check count.
 
 Run: python -m bench.scim2_tester [--repeat 5]. scim2-tester is installed at first use into its own
-venv under $TMPDIR (never into scimconform's dependencies), as anchors.md Appendix §2 ran it: the
-library's check_server() through scim2-client's httpx2 engine, timed from outside the whole process.
+venv under $TMPDIR (never into scimconform's dependencies) and run as a library: its check_server()
+through scim2-client's httpx2 engine, timed from outside the whole process.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
-"""OAuth 2.0 client credentials, as Entra uses them for gallery apps (entra-wire §6.1, RFC 6749 §4.4).
+"""OAuth 2.0 client credentials, as Entra uses them for gallery apps (RFC 6749 §4.4).
 
 Entra posts `grant_type=client_credentials` to the token endpoint with the client id and secret in a
 Basic header (`client_secret_basic`), in the form body (`client_secret_post`) or in both, and sends the
-access token as a bearer token until it expires. `TokenKeeper` does the same: it fetches a token before
-the first request, again shortly before the token expires, and again when the target answers 401.
-Entra's documented traffic holds no revocation request (entra-wire §6.1); the harness revokes a token of
-its own (RFC 7009) only to probe that the target then stops accepting it.
+access token as a bearer token until it expires (Microsoft Learn, "Tutorial: Develop and plan
+provisioning for a SCIM endpoint", § "OAuth 2.0 client credentials grant flow" and the "How credentials
+are sent" field in § "Getting started"). `TokenKeeper` does the same: it fetches a token before the
+first request, again shortly before the token expires, and again when the target answers 401.
+Entra's documented traffic holds no revocation request: neither that tutorial nor "User provisioning
+requirements for Microsoft Entra App Gallery", § "OAuth 2.0 client credentials", mentions one. The
+harness revokes a token of its own (RFC 7009) only to probe that the target then stops accepting it.
 """
 
 from __future__ import annotations

@@ -100,10 +100,13 @@ def json_schema(exchange: Exchange, ref: str, items: str | None = None) -> None:
     if exchange.status == 204:
         return
     document = body(exchange, "json_schema")
-    problems = schema_errors(document, ref)
-    if items and isinstance(document, dict) and isinstance(document.get("Resources"), list):
-        for index, resource in enumerate(document["Resources"]):
-            problems += schema_errors(resource, items, prefix=f"$.Resources[{index}]")
+    try:
+        problems = schema_errors(document, ref)
+        if items and isinstance(document, dict) and isinstance(document.get("Resources"), list):
+            for index, resource in enumerate(document["Resources"]):
+                problems += schema_errors(resource, items, prefix=f"$.Resources[{index}]")
+    except RecursionError:  # a body nested just shallow enough to parse still overflows the validator
+        raise CheckFailure("json_schema", f"{ref} schema cannot be checked: the body is nested too deeply") from None
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         raise CheckFailure("json_schema", f"{ref} schema violated at {problems[0]}{more}")

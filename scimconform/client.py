@@ -2,8 +2,9 @@
 
 Every request carries `Authorization: Bearer <token>` and, with a body, `Content-Type:
 application/scim+json`, as Entra sends them. Query strings are encoded the way Entra's traffic was
-captured: spaces as `+`, quotes as `%22` (entra-wire §4.1). Secrets are scrubbed from the recorded copy
-before anyone else can see it; the curl reproducer reads the token from `$SCIM_TOKEN`.
+captured: spaces as `+`, quotes as `%22` (https://github.com/AzureAD/SCIMReferenceCode/issues/63; see
+docs/entra-notes.md, "Query-string encoding"). Secrets are scrubbed from the recorded copy before anyone
+else can see it; the curl reproducer reads the token from `$SCIM_TOKEN`.
 
 A hostile or broken target must not break the run: redirects are not followed (a 3xx is just a wrong
 status), a body is read only up to `MAX_BODY_BYTES`, and 429 or 503 answers are retried a bounded number
@@ -45,7 +46,8 @@ _TOKEN_NAMES = ("access_token", "refresh_token", "id_token")
 # default encoder escapes and Python's does not.
 _NET_ESCAPES = re.compile(r'\\\\|\\u([0-9a-f]{4})|\\"|[&\'+<>`]')
 _TOKEN_FIELDS = re.compile(r'("(?:access|refresh|id)_token"\s*:\s*")([^"]*)(")')
-# The cipher suites Entra accepts, in its order (entra-wire §6.4), by their OpenSSL names.
+# The cipher suites Entra accepts, in its order, by their OpenSSL names (Microsoft Learn, "Tutorial: Develop
+# and plan provisioning for a SCIM endpoint", § "Security requirements", "Cipher Suites").
 ENTRA_CIPHERS = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA384:"

@@ -1,7 +1,8 @@
 """How each Entra dialect puts a change on the wire as a PATCH body.
 
 Sequences say *what* changes (replace these attributes, add those members); a dialect says *how
-Entra would send it* (entra-wire §2.1, §2.2, §3.3):
+Entra would send it* (docs/entra-notes.md, "PATCH dialects", which gives each one's Microsoft Learn
+source and marks the string "True" as inferred):
 
 - `default` (no Tenant-URL flag): `Add`/`Replace`/`Remove`, booleans as the strings "True"/"False",
   one operation per attribute, member removal as `path: members` with a value list.
@@ -78,7 +79,8 @@ class Dialect:
         if not self.collapse_replace:
             return [{"op": op, "path": p, "value": self.value(v)} for p, v in change.values.items()]
         # Flag dialect: an element that may not exist yet is set with `replace` on its filtered path,
-        # which the server must turn into an add (entra-wire §3.3c; issue: "replace on the value-filtered path").
+        # which the server must turn into an add (docs/entra-notes.md, "PATCH dialects": Microsoft's flag sample
+        # and the servers that met such requests in Entra traffic).
         operations = [{"op": "replace", "path": p, "value": self.value(v)} for p, v in filtered.items()]
         if len(plain) == 1 or (plain and change.op == "add"):
             operations += [{"op": op, "path": p, "value": self.value(v)} for p, v in plain.items()]

@@ -34,7 +34,7 @@ from scimconform.reporting import allure as allure_report
 from scimconform.reporting.console import render_verdict
 from scimconform.reporting.har import HarRecorder
 from scimconform.reporting.junit import name_testcase
-from scimconform.reporting.results import CaseResult, RunRecord
+from scimconform.reporting.results import CaseResult, RunRecord, case_name
 from scimconform.settings import Settings, load_settings
 from scimconform.target import Target, configured_target, embedded_target
 
@@ -51,7 +51,7 @@ class CaseParam:
 
     @property
     def id(self) -> str:
-        return self.case.id + (f"-{self.dialect}" if self.dialect else "")
+        return case_name(self.case.id, self.dialect)
 
     def __repr__(self) -> str:
         """Allure shows (and hashes into its history id) a parameter's repr: keep it short and stable."""

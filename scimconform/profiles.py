@@ -17,7 +17,8 @@ from scimconform.errors import ConfigError
 
 USER_SCHEMAS = [
     "urn:ietf:params:scim:schemas:core:2.0:User",
-    # Entra lists the enterprise extension even when it sends no enterprise attribute (entra-wire §2.1).
+    # Entra lists the enterprise extension even when it sends no enterprise attribute (Microsoft Learn,
+    # "Tutorial: Develop and plan provisioning for a SCIM endpoint", § "Create User").
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
 ]
 GROUP_SCHEMAS = [
@@ -98,11 +99,18 @@ class ObjectMapping:
         raise ValueError(f"unknown attribute selector {selector!r}; known: {', '.join(SELECTORS)}")
 
     def create_body(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Entra's POST body for an object with these attribute values (entra-wire §2.1, §2.2)."""
+        """Entra's POST body for an object with these attribute values.
+
+        Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint", § "Create User" and
+        § "Create Group".
+        """
         schemas = USER_SCHEMAS if self.resource_type == "User" else GROUP_SCHEMAS
         body: dict[str, Any] = {"schemas": list(schemas)}
         primaries = {p.lower() for p in self.primary_elements}
-        # Reference attributes (manager) are set by a PATCH once the referenced object exists (entra-wire §4.3).
+        # Reference attributes (manager) are set by a PATCH once the referenced object exists (Microsoft Learn,
+        # "How Application Provisioning works in Microsoft Entra ID", § "Initial cycle", step 6; the PATCH itself:
+        # "Tutorial: Develop and plan provisioning for a SCIM endpoint", § "Handling provisioning and
+        # deprovisioning of users", example 5).
         for attribute in self.attributes:
             if attribute.path in values and attribute.type != "reference":
                 parsed = attribute.parsed

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from scimconform.dialects import DIALECTS
 from scimconform.documents import parse_yaml, read_text
 from scimconform.errors import ConfigError
 
 CONFIG_FILE_NAME = "scimconform.yaml"
-DIALECT_NAMES = ("default", "aadOptscim062020", "tutorial")
+DIALECT_NAMES = tuple(DIALECTS)
 # How Entra sends OAuth client credentials to the token endpoint: the "How credentials are sent" field
 # (Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint", § "Getting started").
 OAUTH_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "both")

@@ -1,4 +1,7 @@
-"""Sustained load at the gallery's bar: "Support at least 25 requests per second per tenant" (entra-wire §8.2).
+"""Sustained load at the gallery's bar: "Support at least 25 requests per second per tenant".
+
+The bar is quoted from Microsoft Learn, "User provisioning requirements for Microsoft Entra App
+Gallery", § "SCIM API requirements".
 
 Requests are scheduled at fixed slots (request i at i/rate seconds) and sent from a thread pool, so a
 slow answer does not delay the next request: the target sees the offered rate, as from Entra's many

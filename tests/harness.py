@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
+from scimconform.catalogue import load_catalogue
 from scimconform.cli import main
+from scimconform.dialects import DIALECTS
+from scimconform.reporting.results import case_name
 from scimconform.server import ReferenceServer, serve_in_thread
 
 TOKEN = "harness-test-token-7f3a9c"
@@ -39,11 +42,16 @@ class Outcome:
         return data
 
     def names(self, *statuses: str) -> set[str]:
-        return {
-            case["id"] + (f"-{case['dialect']}" if case["dialect"] else "")
-            for case in self.summary["cases"]
-            if case["status"] in statuses
-        }
+        """The verdicts with these statuses, each named as every report names it: ID or ID[dialect]."""
+        return {case_name(case["id"], case["dialect"]) for case in self.summary["cases"] if case["status"] in statuses}
+
+
+def expand(names: Iterable[str], dialects: Iterable[str] = tuple(DIALECTS)) -> set[str]:
+    """Case names as data files write them: a bare ID of a case that runs per dialect means every dialect."""
+    per_dialect = {case.id for case in load_catalogue() if case.uses_dialect}
+    return {f"{n}[{d}]" for n in names if n in per_dialect for d in dialects} | {
+        n for n in names if n not in per_dialect
+    }
 
 
 def run_against(report_dir: Path, faults: Sequence[str], *args: str) -> int:

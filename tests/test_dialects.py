@@ -1,4 +1,9 @@
-"""Each dialect must put a change on the wire exactly as the Entra sources print it (entra-wire §3.3)."""
+"""Each dialect must put a change on the wire exactly as the Entra sources print it.
+
+The sources: Microsoft Learn, "Known issues and resolutions with SCIM 2.0 protocol compliance", § "Flags to
+alter the SCIM behavior", and the samples of "Tutorial: Develop and plan provisioning for a SCIM endpoint"
+(docs/entra-notes.md, "PATCH dialects").
+"""
 
 from typing import Any
 

@@ -42,7 +42,8 @@ def test_the_generator_is_pinned_once_and_installs_offline() -> None:
     assert package["dependencies"]["allure"] == html.ALLURE_VERSION
     assert lock["packages"]["node_modules/allure"]["version"] == html.ALLURE_VERSION
     installed = {name: entry for name, entry in lock["packages"].items() if name}
-    # `npm ci --offline` from a cache needs every package's tarball URL and hash (allure.md §6a, §9).
+    # `npm ci --offline` from a cache needs every package's tarball URL and hash (docs/allure-notes.md,
+    # "Offline install").
     assert all(entry.get("resolved") and entry.get("integrity") for entry in installed.values())
 
 

@@ -6,8 +6,11 @@ fetched).  The harness's first principle is then shown on samples: the tutorial'
 Entra's request bodies validate (PATCH bodies after lowercasing ``op``, the one deviation the harness
 whitelists by JSON path), and each real violation is reported at the JSON path where it sits.
 
-Samples live in ``tests/data/schema_samples/``; they are copied from
-``shared/reference/entra-wire.md`` (sic trailing commas dropped) and RFC 7643 §8.
+Samples live in ``tests/data/schema_samples/``; they are copied from the samples on Microsoft Learn (sic
+trailing commas dropped) and from RFC 7643 §8. The Learn pages: "Tutorial: Develop and plan provisioning for
+a SCIM endpoint" (``tutorial-*`` and the responses), "Known issues and resolutions with SCIM 2.0 protocol
+compliance", § "Flags to alter the SCIM behavior" (``ki-*``), and "Tutorial - Customize user provisioning
+attribute-mappings" (``caa-*``, the role request and the enterprise user with a custom extension).
 """
 
 from __future__ import annotations
@@ -185,7 +188,8 @@ def test_every_ref_resolves_offline(name: str, registry: Registry[Any]) -> None:
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 COMPLIANT = [
-    # the tutorial's responses (entra-wire.md §2)
+    # the tutorial's responses (Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint",
+    # § "SCIM protocol requests and responses")
     pytest.param("user.json#/$defs/defaultResponse", sample("create-user-response.json"), id="create-user-response"),
     pytest.param("user.json#/$defs/defaultResponse", sample("get-user-response.json"), id="get-user-response"),
     pytest.param("user.json#/$defs/defaultResponse", sample("disable-user-response.json"), id="disable-user-response"),

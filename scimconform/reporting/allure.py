@@ -2,7 +2,7 @@
 
 The replay engine knows only its `StepObserver` protocol and the client's listeners; the pytest plugin
 plugs `AllureSteps` into both. allure-pytest writes no run-level files, so `write_run_files` writes
-`environment.properties`, `executor.json` and `categories.json` (allure.md §4).
+`environment.properties`, `executor.json` and `categories.json` (docs/allure-notes.md, "Run-level files").
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ SEVERITY = {"blocking": allure.severity_level.BLOCKER, "warning": allure.severit
 RFC_SECTION = re.compile(r"RFC (?P<rfc>\d{4}) §(?P<section>\d+(?:\.\d+)*)")
 # /Users/<id>, /Groups/<id>: the id changes every run, the step name should not.
 _RESOURCE_ID = re.compile(r"^(/(?:Users|Groups))/[^/?]+")
-_ANY = r"[\s\S]*"  # both generators' regex dialects agree on this (allure.md §4)
+_ANY = r"[\s\S]*"  # both generators' regex dialects agree on this (docs/allure-notes.md, "Category regexes")
 
 # Checked in order; Allure 3 files a result under the first that matches. Shared by
 # categories.json (Allure 2 readers) and allurerc.json (Allure 3 reads categories only from there).

@@ -8,7 +8,7 @@ repository's `package.json` and `package-lock.json`. It is found, in this order:
 3. `node_modules/allure` beside the source tree, i.e. `npm ci --omit=dev` in a checkout.
 
 Allure 3 embeds a Google Analytics tag it cannot switch off; it is removed after generation, so a
-report handed to a partner calls nobody (allure.md §8).
+report handed to a partner calls nobody (docs/allure-notes.md, "Analytics tag").
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The PATCH engine: RFC 7644 §3.5.2 plus every shape Microsoft Entra ID sends (entra-wire §2, §3.3).
+"""The PATCH engine: RFC 7644 §3.5.2 plus every shape Microsoft Entra ID sends.
+
+The shapes come from Microsoft Learn: the samples in "Tutorial: Develop and plan provisioning for a SCIM
+endpoint", § "SCIM protocol requests and responses", and both dialects in "Known issues and resolutions
+with SCIM 2.0 protocol compliance", § "Flags to alter the SCIM behavior" (see docs/entra-notes.md,
+"PATCH dialects").
 
 It edits a copy of the stored attributes in place; the store then normalizes and validates the result
 (boolean strings, reference shapes, uniqueness, member ids), exactly as for POST and PUT.
@@ -53,7 +58,10 @@ class _Patch:
             raise ScimError(400, f"a path-less {kind} needs an object value", "invalidValue")
 
     def _kind(self, op: Any) -> str:
-        """Ops are case-insensitive: Entra sends Add/Replace/Remove (entra-wire §1.2)."""
+        """Ops are case-insensitive: Entra sends Add/Replace/Remove.
+
+        Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint", § "General".
+        """
         if not isinstance(op, str) or op.lower() not in _KINDS:
             raise ScimError(400, f"unknown PATCH op {op!r}; expected add, replace or remove", "invalidSyntax")
         if Fault.PASCALCASE_OP_REJECTED in self._faults and op != op.lower():
@@ -166,7 +174,11 @@ class _Patch:
                 del element[sub]
 
     def _without(self, path: AttrPath, current: list[Any], gone: list[Any]) -> list[Any]:
-        """Entra's default dialect removes members with path "members" and the members as value (KI §3.3d)."""
+        """Entra's default dialect removes members with path "members" and the members as value.
+
+        Microsoft Learn, "Known issues and resolutions with SCIM 2.0 protocol compliance", § "Flags to alter
+        the SCIM behavior", "Requests made to remove a group member".
+        """
         if Fault.MEMBER_REMOVE_LIST_REMOVES_ALL in self._faults and path.attr.lower() == _MEMBERS:
             return []
         leaving = {_identity(g) for g in gone}

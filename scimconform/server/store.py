@@ -232,7 +232,12 @@ class Store:
         return attributes
 
     def _check_unique(self, rtype: ResourceType, attributes: Resource, rid: str | None) -> None:
-        """Entra matches on userName and displayName, so both are unique case-insensitively (entra-wire §1.2)."""
+        """Entra matches on userName and displayName, so both are unique case-insensitively.
+
+        Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint", § "Understand the
+        Microsoft Entra SCIM implementation" (users are queried by userName, groups by displayName) and
+        § "/Groups" (displayName must be unique); RFC 7643 §4.1.1 (userName is case-insensitive).
+        """
         for name in rtype.unique:
             value = get_ci(attributes, name)
             holders = (

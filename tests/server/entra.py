@@ -1,4 +1,8 @@
-"""Request bodies as Microsoft Entra ID sends them, copied from shared/reference/entra-wire.md."""
+"""Request bodies as Microsoft Entra ID sends them, copied from the samples on Microsoft Learn.
+
+Unless a docstring says otherwise, the page is "Tutorial: Develop and plan provisioning for a SCIM endpoint"
+(https://learn.microsoft.com/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ Json = dict[str, Any]
 
 
 def user_body(user_name: str = "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee") -> Json:
-    """§2.1 Create User: enterprise URN listed without enterprise data, meta.resourceType, empty roles."""
+    """§ "Create User": enterprise URN listed without enterprise data, meta.resourceType, empty roles."""
     return {
         "schemas": [CORE_USER, ENTERPRISE],
         "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
@@ -39,7 +43,8 @@ def user_body(user_name: str = "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee")
 
 
 def legacy_user_body() -> Json:
-    """§2.4 Example 2: explicit nulls, top-level department/manager, the URN missing a colon (sic)."""
+    """§ "Handling provisioning and deprovisioning of users", example 2: explicit nulls, top-level
+    department/manager, the URN missing a colon (sic)."""
     return {
         "schemas": [CORE_USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0User"],
         "externalId": "jyoung",
@@ -59,7 +64,7 @@ def legacy_user_body() -> Json:
 
 
 def group_body(display_name: str = "displayName") -> Json:
-    """§2.2 Create Group: the ADSCIM schema URI, no members key."""
+    """§ "Create Group": the ADSCIM schema URI, no members key."""
     return {
         "schemas": [CORE_GROUP, ADSCIM_GROUP],
         "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159",
@@ -73,7 +78,10 @@ def patch_body(*operations: Json) -> Json:
 
 
 def query(**parameters: str) -> str:
-    """Entra's wire form of a query string: + for spaces, %22 for quotes (entra-wire §4.1)."""
+    """Entra's wire form of a query string: + for spaces, %22 for quotes.
+
+    https://github.com/AzureAD/SCIMReferenceCode/issues/63; docs/entra-notes.md, "Query-string encoding".
+    """
     return "?" + urlencode(parameters)
 
 

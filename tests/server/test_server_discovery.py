@@ -35,7 +35,9 @@ def test_service_provider_config(client: httpx.Client) -> None:
     assert config["meta"]["location"] == f"{BASE}/ServiceProviderConfig"
 
 
-# A custom extension of the kind Entra provisions directory extension attributes into (entra-wire §2.6).
+# A custom extension of the kind Entra provisions directory extension attributes into (Microsoft Learn, "Tutorial -
+# Customize user provisioning attribute-mappings", § "Provisioning a custom extension attribute to a SCIM
+# compliant application").
 CUSTOM_EXTENSION = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
 
 

@@ -53,7 +53,9 @@ def people(client: httpx.Client) -> dict[str, Json]:
 
 
 def test_zero_matches_is_an_empty_list_response(client: httpx.Client) -> None:
-    """§2.1 / Test Connection: a random GUID answers 200 with totalResults 0."""
+    """A random GUID answers 200 with totalResults 0 (Microsoft Learn, "Tutorial: Develop and plan provisioning
+    for a SCIM endpoint", § "Get User by query - Zero results" and the Test Connection note in § "Getting
+    started")."""
     listing = search(client, 'userName eq "cf4d78e8-cc4f-4d5d-b8b9-183561c0104a"')
     assert listing == {
         "schemas": [LIST_RESPONSE],
@@ -140,7 +142,7 @@ def test_meta_dates_compare_chronologically(client: httpx.Client, people: dict[s
 @pytest.mark.parametrize(
     "text",
     [
-        "externalId eq jyoung",  # §2.4 Example 1, unquoted: not a valid compValue
+        "externalId eq jyoung",  # the tutorial's "Handling provisioning …" example 1, unquoted: not a valid compValue
         'userName regex "a"',
         'userName eq "a" and',
         '(userName eq "a"',

@@ -48,7 +48,8 @@ def test_rename_answers_204(client: httpx.Client) -> None:
 
 
 def test_add_member_with_null_ref(client: httpx.Client, users: list[str]) -> None:
-    """§2.2 Update Group [Add Members]: "$ref": null is sent literally."""
+    """Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint", § "Update Group [Add
+    Members]": "$ref": null is sent literally."""
     group = create_group(client)
     body = patch_body({"op": "Add", "path": "members", "value": [{"$ref": None, "value": users[0]}]})
     assert client.patch(f"/Groups/{group['id']}", json=body).status_code == 204
@@ -80,7 +81,8 @@ def test_unknown_member_is_invalid_value(client: httpx.Client, users: list[str])
 
 
 def test_remove_with_value_list_removes_exactly_those(client: httpx.Client, users: list[str]) -> None:
-    """KI §3.3(d) without the flag: path "members" and the members as value."""
+    """Microsoft Learn, "Known issues and resolutions with SCIM 2.0 protocol compliance", "Requests made to
+    remove a group member" without the flag: path "members" and the members as value."""
     group = create_group(client, "g", *users)
     body = patch_body({"op": "Remove", "path": "members", "value": [{"value": users[1]}]})
     assert client.patch(f"/Groups/{group['id']}", json=body).status_code == 204
@@ -91,7 +93,7 @@ def test_remove_with_value_list_removes_exactly_those(client: httpx.Client, user
 
 
 def test_remove_with_filter_path_removes_that_member(client: httpx.Client, users: list[str]) -> None:
-    """KI §3.3(d) with the flag: members[value eq "…"] and no value."""
+    """The same known-issues sample with the flag: members[value eq "…"] and no value."""
     group = create_group(client, "g", *users)
     body = patch_body({"op": "remove", "path": f'members[value eq "{users[0]}"]'})
     assert client.patch(f"/Groups/{group['id']}", json=body).status_code == 204

@@ -1,4 +1,10 @@
-"""PATCH /Users with every shape Entra sends (entra-wire §2.1, §2.4, §2.5, §3.3, §7.4)."""
+"""PATCH /Users with every shape Entra sends.
+
+Sources, all on Microsoft Learn unless named: "Tutorial: Develop and plan provisioning for a SCIM endpoint"
+(the tutorial), "Known issues and resolutions with SCIM 2.0 protocol compliance", § "Flags to alter the
+SCIM behavior" (known issues), "Tutorial - Customize user provisioning attribute-mappings for SaaS
+applications" (attribute mappings), and docs/entra-notes.md for what Microsoft does not print.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +44,8 @@ def refused(client: httpx.Client, user: Json, body: Any) -> str:
     ids=["default-dialect", "flag-dialect", "tutorial-mixed", "shouting"],
 )
 def test_disable_user_in_every_dialect(client: httpx.Client, user: Json, op: str, value: object) -> None:
-    """KI §3.3(a); soft-deleted users stay visible."""
+    """Known issues, "Requests made to disable users"; re-enabling with "True" is inferred (docs/entra-notes.md,
+    "PATCH dialects"); soft-deleted users stay visible."""
     result = patched(client, user, {"op": op, "path": "active", "value": value})
     assert result["active"] is False
     reactivated = patched(client, user, {"op": op, "path": "active", "value": "True"})
@@ -56,12 +63,12 @@ def test_response_is_the_full_resource_with_new_last_modified(client: httpx.Clie
 
 @pytest.mark.parametrize("op", ["Add", "add"])
 def test_add_single_value_string(client: httpx.Client, user: Json, op: str) -> None:
-    """KI §3.3(b)."""
+    """Known issues, "Requests made to add a single-value string attribute"."""
     assert patched(client, user, {"op": op, "path": "nickName", "value": "Babs"})["nickName"] == "Babs"
 
 
 def test_tutorial_multi_valued_update(client: httpx.Client, user: Json) -> None:
-    """§2.1 Update User [Multi-valued properties]: the matching element is updated in place."""
+    """The tutorial, § "Update User [Multi-valued properties]": the matching element is updated in place."""
     result = patched(
         client,
         user,
@@ -77,7 +84,8 @@ def test_tutorial_multi_valued_update(client: httpx.Client, user: Json) -> None:
 
 
 def test_replace_multiple_attributes_without_flag(client: httpx.Client, user: Json) -> None:
-    """KI §3.3(c) without the flag: one capitalised op per attribute."""
+    """Known issues, "Requests to replace multiple attributes", without the flag: one capitalised op per
+    attribute."""
     result = patched(
         client,
         user,
@@ -97,7 +105,8 @@ def test_replace_multiple_attributes_without_flag(client: httpx.Client, user: Js
 
 
 def test_replace_multiple_attributes_with_flag_pathless_dotted_and_urn_keys(client: httpx.Client, user: Json) -> None:
-    """KI §3.3(c) with the flag: one path-less replace with dotted and URN-qualified keys."""
+    """Known issues, "Requests to replace multiple attributes", with the flag: one path-less replace with
+    dotted and URN-qualified keys."""
     result = patched(
         client,
         user,
@@ -140,7 +149,11 @@ def test_pathless_add_with_nested_extension_object_and_plain_complex(client: htt
 
 
 def test_default_mode_capture_adds_missing_filtered_elements(client: httpx.Client, user: Json) -> None:
-    """§7.4: Add on a value-filtered path that matches nothing adds the element the filter names."""
+    """Add on a value-filtered path that matches nothing adds the element the filter names.
+
+    The PATCH follows the README sample of https://github.com/Great-Side-Projects/scim-service-server, taken for
+    Entra traffic by inference (docs/entra-notes.md, "Default attribute mapping").
+    """
     result = patched(
         client,
         user,
@@ -207,7 +220,8 @@ def test_manager_change_and_removal(client: httpx.Client, user: Json) -> None:
 
 
 def test_role_payloads(client: httpx.Client, user: Json) -> None:
-    """§2.5: roles added as JSON-encoded strings, and an assertive lower-case replace."""
+    """Attribute mappings, § "Provisioning a role to a SCIM app": roles added as JSON-encoded strings, and an
+    assertive lower-case replace."""
     encoded = '{"id":"06b07648-ecfe-589f-9d2f-6325724a46ee","value":"25","displayName":"Role1234"}'
     added = patched(client, user, {"op": "Add", "path": "roles", "value": [{"value": encoded}]})
     assert added["roles"] == [{"value": encoded}]
