@@ -42,7 +42,9 @@ class ProbesOnly(Workload):
 
 def driver_rate(url: str, seconds: float, concurrency: int) -> float:
     """Requests per second of the load runner; a first pass sizes the measured one to about `seconds`."""
-    workload = ProbesOnly(load_profile("alohi"), DIALECTS["default"], IdentityFactory(1, new_run_tag()), 1)
+    workload = ProbesOnly(
+        profile=load_profile("alohi"), dialect=DIALECTS["default"], factory=IdentityFactory(1, new_run_tag()), users=1
+    )
     target = parse_tenant_url(url, TOKEN)
     workload.count = 500
     for _ in range(2):

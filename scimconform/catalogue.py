@@ -1,8 +1,9 @@
-"""The case catalogue: every conformance case, loaded from YAML under `fixtures/sequences/`.
+"""The case catalogue: every conformance case of an identity provider, loaded from YAML under its
+`sequences` folder (Entra's: `fixtures/sequences/`).
 
 A case keeps its metadata (ID, title, requirement, source, severity, fix) with its steps, once;
-the CLI listing, the reports and the pytest IDs are all rendered from it. A malformed file is
-reported with its path, line and field, and nothing runs.
+the CLI listing, the reports and the pytest IDs are all rendered from it. A malformed file, or a case
+id that is not the provider's, is reported with its path, line and field, and nothing runs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from scimconform import idp
 from scimconform.datafiles import data_dir
 from scimconform.documents import load_document
 from scimconform.engine.steps import Step, parse_steps
@@ -19,7 +21,7 @@ from scimconform.errors import ConfigError
 REQUIRED = ("id", "title", "requirement", "source", "severity", "fix", "feature", "story")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Case:
     id: str
     title: str
@@ -29,12 +31,12 @@ class Case:
     fix: str
     feature: str
     story: str
+    epic: str
     steps: tuple[Step, ...]
     setup: tuple[Step, ...] = ()
     identities: dict[str, str] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
     link: str | None = None
-    epic: str = "Entra ID provisioning"
     gallery_test: str | None = None
     file: Path = Path()
 
@@ -49,15 +51,16 @@ class Case:
         return any(step.sends_patch() for step in self.steps)
 
 
-def cases_dir() -> Path:
-    return data_dir("fixtures") / "sequences"
+def cases_dir(provider: idp.Provider) -> Path:
+    """The provider's case folder; a relative `sequences` is read under the fixtures data room."""
+    return data_dir("fixtures") / provider.sequences
 
 
 @cache
-def load_catalogue(root: Path | None = None) -> tuple[Case, ...]:
-    """All cases, sorted by ID; duplicate IDs are an error."""
-    root = root or cases_dir()
-    cases = [load_case(path) for path in sorted(root.rglob("*.yaml"))]
+def load_catalogue(provider: idp.Provider | None = None) -> tuple[Case, ...]:
+    """All the provider's cases, sorted by ID; duplicate IDs are an error."""
+    provider = provider or idp.provider()
+    cases = [load_case(path, provider) for path in sorted(cases_dir(provider).rglob("*.yaml"))]
     seen: dict[str, Path] = {}
     for case in cases:
         if case.id in seen:
@@ -66,9 +69,13 @@ def load_catalogue(root: Path | None = None) -> tuple[Case, ...]:
     return tuple(sorted(cases, key=lambda c: c.id))
 
 
-def load_case(path: Path) -> Case:
-    """Read and validate one case file against schemas/sequence.json."""
+def load_case(path: Path, provider: idp.Provider | None = None) -> Case:
+    """Read and validate one case file against schemas/sequence.json; its id must be one of the provider's
+    (the schema takes any upper-case id), and its epic defaults to the provider's."""
+    provider = provider or idp.provider()
     data = load_document(path, "sequence.json")
+    if not provider.case_id.match(str(data["id"])):
+        raise ConfigError(f"{path}: case id {data['id']} is not a {provider.name} case id ({provider.case_id.pattern})")
     return Case(
         **{k: str(data[k]) for k in REQUIRED},
         steps=parse_steps(data["steps"]),
@@ -76,7 +83,7 @@ def load_case(path: Path) -> Case:
         identities=dict(data.get("identities") or {}),
         requires=tuple(data.get("requires") or ()),
         link=data.get("link"),
-        epic=str(data.get("epic", "Entra ID provisioning")),
+        epic=str(data.get("epic", provider.epic)),
         gallery_test=data.get("gallery_test"),
         file=path,
     )

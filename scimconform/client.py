@@ -46,14 +46,6 @@ _TOKEN_NAMES = ("access_token", "refresh_token", "id_token")
 # default encoder escapes and Python's does not.
 _NET_ESCAPES = re.compile(r'\\\\|\\u([0-9a-f]{4})|\\"|[&\'+<>`]')
 _TOKEN_FIELDS = re.compile(r'("(?:access|refresh|id)_token"\s*:\s*")([^"]*)(")')
-# The cipher suites Entra accepts, in its order, by their OpenSSL names (Microsoft Learn, "Tutorial: Develop
-# and plan provisioning for a SCIM endpoint", § "Security requirements", "Cipher Suites").
-ENTRA_CIPHERS = (
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA384:"
-    "ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384"
-)
-
 # "Slow down" answers (RFC 6585 §4, RFC 9110 §15.6.4): retried at most MAX_RETRIES times, each after the
 # server's Retry-After capped at MAX_RETRY_WAIT seconds, or after DEFAULT_RETRY_WAIT when it names none.
 RETRY_STATUSES = frozenset({429, 503})
@@ -175,12 +167,12 @@ class RecordingClient:
             "follow_redirects": False,
         }
         self._http = httpx.Client(verify=tls or tls_context(target), **self._options)
-        self._entra_http: httpx.Client | None = None
+        self._tls12_http: dict[str, httpx.Client] = {}  # cipher string -> its pool
 
     def close(self) -> None:
         self._http.close()
-        if self._entra_http is not None:
-            self._entra_http.close()
+        for http in self._tls12_http.values():
+            http.close()
 
     def send(
         self,
@@ -192,17 +184,17 @@ class RecordingClient:
         without_credentials: bool = False,
         retries: int = MAX_RETRIES,
         record: bool = True,
-        entra_tls: bool = False,
+        ciphers: str | None = None,
     ) -> Exchange:
         """Send one request, retrying a 429 or 503 up to `retries` times and renewing a refused OAuth
         token once; transport failures are recorded, never raised. `record=False` tells no listener
-        (for the throughput case's hundreds of requests); `entra_tls` allows only TLS 1.2 with Entra's
-        cipher suites."""
+        (for the throughput case's hundreds of requests); `ciphers` (an OpenSSL cipher string, a provider's
+        `tls_ciphers`) allows only TLS 1.2 with those cipher suites."""
         url = self.target.url_for(path)
         if query:
             url += "?" + encode_query(query)
         content = None if body is None else json.dumps(body, ensure_ascii=False)
-        http = self._entra_client() if entra_tls else self._http
+        http = self._tls12_client(ciphers) if ciphers else self._http
         request = http.build_request(method, url, content=content, headers=self._body_headers(body, headers))
         if (escape := self.target.escape(request.url)) is not None:
             return self._refused(request, escape)
@@ -252,14 +244,14 @@ class RecordingClient:
         request = self._http.build_request("POST", url, data=form, headers=headers)
         return self._attempt(self._http, request, 1, True, token_response=True)
 
-    def _entra_client(self) -> httpx.Client:
-        """A second connection pool that offers only what Entra offers: TLS 1.2 and its cipher suites."""
-        if self._entra_http is None:
+    def _tls12_client(self, ciphers: str) -> httpx.Client:
+        """A connection pool of its own that offers only what a provider offers: TLS 1.2 and its cipher suites."""
+        if ciphers not in self._tls12_http:
             context = tls_context(self.target)
             context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
-            context.set_ciphers(ENTRA_CIPHERS)
-            self._entra_http = httpx.Client(verify=context, **self._options)
-        return self._entra_http
+            context.set_ciphers(ciphers)
+            self._tls12_http[ciphers] = httpx.Client(verify=context, **self._options)
+        return self._tls12_http[ciphers]
 
     def _attempt(
         self, http: httpx.Client, request: httpx.Request, attempt: int, record: bool, token_response: bool = False

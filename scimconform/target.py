@@ -1,8 +1,9 @@
 """The SCIM endpoint under test: its Tenant URL as Entra reads it, and the embedded default.
 
 Entra takes feature flags from the Tenant URL's query string (`…/scim?aadOptscim062020`). The flag
-chooses the PATCH dialect; it is not forwarded on requests (Entra's behaviour is undocumented, and
-forwarding it would break servers that reject unknown parameters: docs/entra-notes.md, "Tenant URL flags").
+chooses the PATCH dialect (the provider's `url_flags`); it is not forwarded on requests (Entra's behaviour
+is undocumented, and forwarding it would break servers that reject unknown parameters: docs/entra-notes.md,
+"Tenant URL flags").
 """
 
 from __future__ import annotations
@@ -18,13 +19,10 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
+from scimconform import idp
 from scimconform.auth import OAuthClient
 from scimconform.errors import ConfigError, UnsafeIdError
 from scimconform.settings import Settings, has_credentials, url_problem
-
-# Tenant-URL flag -> the dialect it selects (Microsoft Learn, "Known issues and resolutions with SCIM 2.0
-# protocol compliance", § "Flags to alter the SCIM behavior").
-URL_FLAGS = {"aadoptscim062020": "aadOptscim062020", "azureadscimpatch2017": "default"}
 
 
 @dataclass(frozen=True)
@@ -70,8 +68,9 @@ class Target:
         return None
 
 
-def parse_tenant_url(url: str, token: str | None) -> Target:
-    """Split a Tenant URL into base and dialect flag; reject what no HTTP client could use."""
+def parse_tenant_url(url: str, token: str | None, provider: idp.Provider | None = None) -> Target:
+    """Split a Tenant URL into base and dialect flag (one of the provider's, in any case); reject what no
+    HTTP client could use."""
     if has_credentials(url):  # checked first: no message may quote a URL holding a password
         raise ConfigError(
             "the target URL (--url) holds credentials (user:password@): they do not belong in the URL, which "
@@ -85,14 +84,14 @@ def parse_tenant_url(url: str, token: str | None) -> Target:
             "e.g. https://example.com/scim/v2"
         )
     parts = urlsplit(url.strip())
+    known = (provider or idp.provider()).url_flags
+    flags = {name.lower(): dialect for name, dialect in known.items()}
     dialect = None
     for flag in filter(None, parts.query.split("&")):
         name = flag.split("=", 1)[0].lower()
-        if name not in URL_FLAGS:
-            raise ConfigError(
-                f"target URL {url!r}: unknown query flag {flag!r} (known: aadOptscim062020, AzureAdScimPatch2017)"
-            )
-        dialect = URL_FLAGS[name]
+        if name not in flags:
+            raise ConfigError(f"target URL {url!r}: unknown query flag {flag!r} (known: {', '.join(known)})")
+        dialect = flags[name]
     base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
     return Target(base_url=base, token=token, url_dialect=dialect)
 
@@ -179,7 +178,10 @@ def path_segment(value: str) -> str:
     percent-encoded (RFC 3986 §3.3), so an id can never point a request at another resource."""
     if value in ("", ".", ".."):
         raise UnsafeIdError(f"the id {value!r} cannot name a resource in a URL path (RFC 3986 §3.3)")
-    return quote(value, safe="")
+    try:
+        return quote(value, safe="")
+    except UnicodeEncodeError:  # a lone surrogate, which no URL can carry
+        raise UnsafeIdError(f"the id {value!r} cannot be encoded in a URL path (RFC 3986 §2.5)") from None
 
 
 @contextmanager

@@ -1,24 +1,25 @@
-"""Request bodies: Entra's POST from the profile (`create`), a PATCH rendered by a dialect from the changes a
-step names (`patch`), or a literal template (`json`). Rendering a PATCH also updates the identity, so later
-checks expect what Entra sent."""
+"""Request bodies: the provider's POST of an identity (`create`), a PATCH rendered by a dialect from the
+changes a step names (`patch`), or a literal template (`json`). Rendering a PATCH also updates the identity,
+so later checks expect what the provider sent."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from scimconform.dialects import Change, Dialect
+from scimconform.engine.context import RunContext
 from scimconform.engine.templates import Templates
 from scimconform.identities import IdentityFactory
 
 
-def render_body(spec: Any, dialect: Dialect, names: Templates, factory: IdentityFactory) -> Any:
+def render_body(spec: Any, dialect: Dialect, names: Templates, context: RunContext) -> Any:
     if spec is None:
         return None
     if "create" in spec:
         identity = names.identities[spec["create"]]
-        return names.mapping(identity).create_body(identity.values)
+        return context.provider.create_body(names.mapping(identity), identity)
     if "patch" in spec:
-        return dialect.render(_changes(spec["patch"], names, factory))
+        return dialect.render(_changes(spec["patch"], names, context.factory))
     return names.tree(spec["json"])
 
 

@@ -16,12 +16,12 @@ from urllib.parse import unquote
 from scimconform import attrpath, checks
 from scimconform.catalogue import Case
 from scimconform.checks import CheckFailure
-from scimconform.dialects import DIALECTS, Dialect
+from scimconform.dialects import Dialect
 from scimconform.engine.bodies import render_body
 from scimconform.engine.context import RunContext
 from scimconform.engine.expectations import apply_expectations
 from scimconform.engine.outcomes import ConformanceFailure
-from scimconform.engine.steps import SETUP_DIALECT, Judge, Request, Step
+from scimconform.engine.steps import Judge, Request, Step
 from scimconform.engine.templates import Templates
 from scimconform.errors import CaseSkipped, PreconditionFailed
 from scimconform.exchange import Exchange
@@ -33,7 +33,8 @@ class CaseRun:
 
     def __init__(self, case: Case, dialect: str | None, context: RunContext) -> None:
         self.case = case
-        self.dialect: Dialect = DIALECTS[dialect] if dialect else SETUP_DIALECT
+        provider = context.provider
+        self.dialect: Dialect = provider.dialects[dialect] if dialect else provider.setup_dialect
         self.dialect_name = dialect
         self.context = context
         self.scope = f"{case.id}:{dialect or '-'}:{uuid.uuid4().hex[:8]}"
@@ -65,12 +66,14 @@ class CaseRun:
         with self.judging(names.text(step.title), setup) as judge:
             path = names.path(step.path)
             query = {k: names.text(str(v)) for k, v in step.query.items()}
-            body = render_body(step.body, SETUP_DIALECT if setup else self.dialect, names, self.context.factory)
+            dialect = self.context.provider.setup_dialect if setup else self.dialect
+            body = render_body(step.body, dialect, names, self.context)
             headers = {k: names.text(str(v)) for k, v in step.headers.items()}
             intent = self._intend(step.body)
-            exchange = judge.exchange = self._send(step.method, path, query, body, headers, step.auth, step.entra_tls)
+            ciphers = self.context.provider.tls_ciphers if step.provider_tls else None
+            exchange = judge.exchange = self._send(step.method, path, query, body, headers, step.auth, ciphers)
             self._book(step.method, path, step.body, exchange, intent)
-            if step.entra_tls and exchange.tls:
+            if step.provider_tls and exchange.tls:
                 with self.context.observer.step(f"Negotiated {exchange.tls}"):
                     pass
             self.judge_answer(step.expect, step.capture, exchange)
@@ -121,7 +124,7 @@ class CaseRun:
                 "token is refused"
             )
         if "tls" in self.case.requires and not target.base_url.startswith("https:"):
-            raise CaseSkipped("the target is served over plain http; Entra connects over TLS 1.2 only")
+            raise CaseSkipped(f"the target is served over plain http; {self.context.provider.name} connects over TLS")
 
     def _make_identities(self, name: str, spec: Any) -> None:
         kind, count = (spec, None) if isinstance(spec, str) else (spec["kind"], spec["count"])
@@ -147,10 +150,8 @@ class CaseRun:
 
     # -- sending and booking -------------------------------------------------------------------------
     def _members_by_filter(self, name: str, setup: bool) -> None:
-        """The group's members, asked about one user at a time, for a server that does not return them.
-        Entra needs no server to return them ("It isn't necessary to support returning all the members of
-        the group", Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint", Groups)
-        but queries groups by id and by member; only the members may match."""
+        """The group's members, asked about one user at a time with the provider's `member_query`, for a server
+        that does not return them; only the members may match."""
         identities = self.names.identities
         group = identities[name]
         asked: set[str] = set()  # a `foreach` alias names the same user as its list entry
@@ -159,7 +160,7 @@ class CaseRun:
                 continue
             asked.add(identity.id)
             listed = identity.id in group.members
-            query = {"filter": f'id eq "{{{name}.id}}" and members eq "{{{user}.id}}"', "attributes": "id"}
+            query = self.context.provider.member_query(f"{{{name}.id}}", f"{{{user}.id}}")  # templates: the ids
             probe = Request(
                 name=f"{name} {'lists' if listed else 'does not list'} {user} (the GET returned no members)",
                 method="GET",
@@ -177,7 +178,7 @@ class CaseRun:
         body: Any,
         headers: dict[str, str],
         auth: str,
-        entra_tls: bool = False,
+        ciphers: str | None,
     ) -> Exchange:
         if auth == "wrong":
             headers = {"Authorization": f"Bearer {uuid.uuid4().hex}", **headers}
@@ -190,12 +191,12 @@ class CaseRun:
                 )
             headers = {"Authorization": f"Bearer {expired}", **headers}
         return self.context.client.send(
-            method, path, query or None, body, headers or None, without_credentials=auth == "none", entra_tls=entra_tls
+            method, path, query or None, body, headers or None, without_credentials=auth == "none", ciphers=ciphers
         )
 
     def _intend(self, body_spec: Mapping[str, Any] | None) -> Created | None:
         """Write a create into the ledger before it is sent, with what its match filter finds right now (the
-        match step just before it, as in Entra's flow, or else a survey of its own), so that a POST whose
+        match step just before it, as in the provider's flow, or else a survey of its own), so that a POST whose
         answer is lost can still be proven ours, and nothing that was there before ever is."""
         if body_spec is None or "create" not in body_spec:
             return None
@@ -214,7 +215,7 @@ class CaseRun:
         only when the ledger counts it as the run's own."""
         identities = self.names.identities
         if intent is not None and body_spec is not None:
-            owned = self.context.ledger.answered(intent, exchange)
+            owned = self.context.ledger.answered(intent, exchange, self.context.client)
             identity = identities[body_spec["create"]]
             if owned is not None and identity.id is None:
                 identity.id = owned

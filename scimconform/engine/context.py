@@ -1,4 +1,5 @@
-"""What every case of a run shares: the client, profile, identity factory, ledger and the step observer."""
+"""What every case of a run shares: the identity provider, client, profile, identity factory, ledger and the
+step observer."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from scimconform import idp
 from scimconform.client import RecordingClient
 from scimconform.identities import IdentityFactory
 from scimconform.ledger import Ledger
@@ -28,3 +30,4 @@ class RunContext:
     observer: StepObserver
     users: int = 12
     settings: Settings = field(default_factory=Settings)
+    provider: idp.Provider = field(default_factory=idp.provider)  # whose traffic the cases replay

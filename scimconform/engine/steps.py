@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from scimconform import checks
 from scimconform.checks import CheckFailure
-from scimconform.dialects import DIALECTS, Change
+from scimconform.dialects import Change
 from scimconform.engine.context import RunContext
 from scimconform.engine.templates import Templates
 from scimconform.errors import CaseSkipped, PreconditionFailed
@@ -24,8 +24,6 @@ from scimconform.ledger import ENDPOINTS, found_ids, resource_path
 from scimconform.settings import EMBEDDED_THROUGHPUT_SECONDS, THROUGHPUT_SECONDS
 from scimconform.throughput import GALLERY_RATE, shortfall, sustain
 
-# Setup steps speak the RFC-shaped dialect, so only the step under test speaks the dialect being tested.
-SETUP_DIALECT = DIALECTS["aadOptscim062020"]
 MAX_PAGED = 2000
 PAGING_PASSES = 5
 
@@ -106,7 +104,7 @@ class Request(Step):
     body: Mapping[str, Any] | None = None
     expect: Mapping[str, Any] = field(default_factory=dict)
     capture: Mapping[str, str] = field(default_factory=dict)
-    entra_tls: bool = False  # offer only TLS 1.2 with Entra's cipher suites
+    provider_tls: bool = False  # offer only what the provider offers: TLS 1.2 with its cipher suites
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Request:
@@ -122,7 +120,7 @@ class Request(Step):
             body=request.get("body"),
             expect=dict(raw.get("expect") or {}),
             capture=dict(raw.get("capture") or {}),
-            entra_tls=raw.get("tls") == "entra",
+            provider_tls=raw.get("tls") == "provider",
         )
 
     @property
@@ -139,7 +137,7 @@ class Request(Step):
 @step_kind("create")
 @dataclass(frozen=True, kw_only=True)
 class Create(Step):
-    """Entra's POST of an identity, as setup; `without` leaves some attributes out of it."""
+    """The provider's POST of an identity, as setup; `without` leaves some attributes out of it."""
 
     of: str
     without: Any = None
@@ -170,8 +168,8 @@ class Create(Step):
 @step_kind("match")
 @dataclass(frozen=True, kw_only=True)
 class Match(Step):
-    """Entra's match: one filter per matching attribute, in precedence order, until one finds the object.
-    Attributes the object has no value for are not queried."""
+    """The provider's match: its match queries in the order it sends them (`Provider.match_queries`) until
+    one finds the object."""
 
     of: str
     expect: str = "absent"
@@ -183,19 +181,16 @@ class Match(Step):
     def run(self, engine: Engine, setup: bool) -> None:
         names = engine.names
         identity = names.identities[self.of]
-        query_extra = {"excludedAttributes": "members"} if identity.resource_type == "Group" else {}
         present = self.expect == "present"
-        for attribute in names.mapping(identity).matching_order():
-            if attribute.path not in identity.values:
-                continue
+        for match in engine.context.provider.match_queries(names.mapping(identity), identity):
             expect: dict[str, Any] = {"status": 200, "total": 1 if present else 0}
             if present:
                 expect["id"] = self.of
-            query = {**query_extra, "filter": names.match_filter(identity, attribute.path)}
-            title = f"Match {self.of} by {attribute.path}"
+            title = f"Match {self.of} by {match.attribute}"
             path = ENDPOINTS[identity.resource_type]
-            exchange = engine.request(Request(name=title, method="GET", path=path, query=query, expect=expect), setup)
-            engine.surveyed[query["filter"]] = found_ids(exchange)  # the "before" of a create that follows
+            request = Request(name=title, method="GET", path=path, query=match.query, expect=expect)
+            exchange = engine.request(request, setup)
+            engine.surveyed[match.filter] = found_ids(exchange)  # the "before" of a create that follows
             if present:
                 return
 
@@ -226,7 +221,8 @@ class Verify(Step):
         expect: dict[str, Any] = {"status": 200, "id": name, "values": name}
         if identity.resource_type == "Group":
             expect["members"] = name
-        engine.request(Request(name=f"{name} holds what Entra sent", method="GET", path=path, expect=expect), setup)
+        title = f"{name} holds what {engine.context.provider.name} sent"
+        engine.request(Request(name=title, method="GET", path=path, expect=expect), setup)
         if identity.resource_type == "User":
             Match(of=name, expect="present").run(engine, setup)
 
@@ -353,7 +349,7 @@ class Revoke(Step):
 @step_kind("throughput")
 @dataclass(frozen=True, kw_only=True)
 class Throughput(Step):
-    """Entra-shaped load on the case's own users, alternating a match query and a PATCH of one updatable
+    """Provider-shaped load on the case's own users, alternating a match query and a PATCH of one updatable
     attribute, at the gallery's 25 requests/s for `throughput_seconds`; see `scimconform.throughput`."""
 
     of: str
@@ -364,6 +360,7 @@ class Throughput(Step):
 
     def run(self, engine: Engine, setup: bool) -> None:
         settings, client, names = engine.context.settings, engine.context.client, engine.names
+        provider = engine.context.provider
         seconds = settings.throughput_seconds
         if seconds is None:
             seconds = EMBEDDED_THROUGHPUT_SECONDS if client.target.embedded else THROUGHPUT_SECONDS
@@ -378,11 +375,11 @@ class Throughput(Step):
             person = people[index // 2 % len(people)]
             identity = names.identities[person]
             if index % 2 == 0:
-                query = {"filter": names.match_filter(identity)}
+                query = provider.match_queries(names.mapping(identity), identity)[0].query
                 requests.append(("GET", ENDPOINTS[identity.resource_type], query, None))
                 continue
             value = engine.context.factory.changed_value(identity, attribute.path, attribute.generate)
-            body = SETUP_DIALECT.render([Change("replace", {attribute.path: value})])
+            body = provider.setup_dialect.render([Change("replace", {attribute.path: value})])
             requests.append(("PATCH", resource_path(identity.resource_type, names.id_of(person)), None, body))
         title = f"Sustain {GALLERY_RATE:g} requests/s for {seconds:g} s: match queries and PATCHes"
         with engine.judging(title, setup) as judge:

@@ -1,7 +1,7 @@
 """Template strings in case files, resolved against the case's identities.
 
-`{user.id}`, `{user.userName}`, `{upper:user.userName}`, `{match:user}` (the matching-attribute filter Entra
-sends), `{captured.location}`, `{guid}`. In a request path every resolved value becomes exactly one
+`{user.id}`, `{user.userName}`, `{upper:user.userName}`, `{match:user}` (the filter on the identity's first
+matching attribute), `{captured.location}`, `{guid}`. In a request path every resolved value becomes exactly one
 percent-encoded segment, so an id from the target can never point a request elsewhere.
 """
 

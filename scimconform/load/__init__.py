@@ -1,1 +1,2 @@
-"""Load replay: Entra's provisioning cycles for many users, measured (`scimconform load`, and a Locust user)."""
+"""Load replay: an identity provider's provisioning cycles for many users, measured (`scimconform load`, and a
+Locust user)."""

@@ -20,8 +20,8 @@ from typing import TextIO
 from allure_commons.logger import AllureFileLogger
 from allure_commons.model2 import Attachment, Label, Status, StatusDetails, TestResult
 
+from scimconform import idp
 from scimconform.client import RecordingClient
-from scimconform.dialects import DIALECTS
 from scimconform.errors import ConfigError
 from scimconform.identities import IdentityFactory, check_generators, new_run_tag
 from scimconform.interrupts import interrupts_as_keyboard_interrupt
@@ -50,9 +50,10 @@ def run_load(settings: Settings, concurrency: int, rate: float | None, out: Text
     check_generators(profile)
     template = configured_target(settings)
     check_output_dir(settings.report_dir, "--report-dir")
+    provider = idp.provider()
     dialect = settings.dialect
-    if dialect == "all":  # one dialect per load run: the URL's flag, as in Entra, or Entra's default
-        dialect = (template.url_dialect if template else None) or "default"
+    if dialect == "all":  # one dialect per load run: the URL's flag, as the provider reads it, or its default
+        dialect = (template.url_dialect if template else None) or provider.default_dialect
     seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(10**6)
     run_tag = new_run_tag()
     record = RunRecord(
@@ -73,7 +74,13 @@ def run_load(settings: Settings, concurrency: int, rate: float | None, out: Text
         result = None
         if record.target_error is None:
             started = time.time()
-            workload = Workload(profile, DIALECTS[dialect], IdentityFactory(seed, run_tag), settings.users)
+            workload = Workload(
+                profile=profile,
+                dialect=provider.dialects[dialect],
+                factory=IdentityFactory(seed, run_tag),
+                users=settings.users,
+                provider=provider,
+            )
             if not target.embedded:
                 header = {"run_tag": run_tag, "target": target.base_url, "command": "load"}
                 workload.ledger.journal = Journal(report_dir / "ledger" / f"{run_tag}-load.jsonl", header)
@@ -84,7 +91,7 @@ def run_load(settings: Settings, concurrency: int, rate: float | None, out: Text
                 record.journals.append(str(workload.ledger.journal.path))
             record.load, record.leftovers = result.to_json(), result.leftovers
             record.interrupted = result.interrupted
-            write_allure(report_dir / "allure-results", record, result, started)
+            write_allure(report_dir / "allure-results", record, result, started, provider)
     record.write(report_dir / "summary.json")
     render(record, result, lambda line: print(line, file=out))
     if record.target_error is not None:
@@ -127,7 +134,9 @@ def render(record: RunRecord, result: LoadResult | None, write: Callable[[str], 
     write("load: PASSED" if record.exit_code() == 0 else "load: FAILED")
 
 
-def write_allure(results_dir: Path, record: RunRecord, result: LoadResult, started: float) -> None:
+def write_allure(
+    results_dir: Path, record: RunRecord, result: LoadResult, started: float, provider: idp.Provider
+) -> None:
     """One Allure test result for the load run, its figures as a JSON attachment."""
     results_dir.mkdir(parents=True, exist_ok=True)
     logger = AllureFileLogger(str(results_dir))
@@ -138,7 +147,7 @@ def write_allure(results_dir: Path, record: RunRecord, result: LoadResult, start
     test = TestResult(
         uuid=str(uuid.uuid4()),
         historyId=f"scimconform-load-{record.profile}-{record.dialects[0]}",
-        name=f"Load: Entra initial and incremental cycles for {load['users']} users",
+        name=f"Load: {provider.name} initial and incremental cycles for {load['users']} users",
         fullName="scimconform.load",
         status=Status.PASSED if result.ok else Status.FAILED,
         statusDetails=StatusDetails(message=message) if message else None,

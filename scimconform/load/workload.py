@@ -1,10 +1,11 @@
-"""Entra's provisioning traffic for N users, as phases of request chains that may run concurrently.
+"""An identity provider's provisioning traffic for N users, as phases of request chains that may run concurrently.
 
-Bodies come from the profile (every POST) and a dialect (every PATCH), values from the identity
-factory, so a load run sends exactly the shapes the conformance cases send, and every name carries
-the run tag. A phase starts only when the one before it has finished, as in Entra's cycle: users
-before groups, groups before memberships. Within a phase the chains are independent; the requests of
-one chain (match, then create) go in order and stop at the first unexpected answer.
+Match queries, POST bodies and membership batches come from the provider, every PATCH from a dialect,
+values from the identity factory, so a load run sends exactly the shapes the conformance cases send, and
+every name carries the run tag. A phase starts only when the one before it has finished, as in a
+provisioning cycle: users before groups, groups before memberships. Within a phase the chains are
+independent; the requests of one chain (match, then create) go in order and stop at the first unexpected
+answer.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from scimconform import idp
 from scimconform.client import RecordingClient
 from scimconform.dialects import Change, Dialect
 from scimconform.exchange import Exchange
@@ -23,8 +25,6 @@ from scimconform.identities import Identity, IdentityFactory
 from scimconform.ledger import ENDPOINTS, Created, Ledger, found_ids, resource_path
 from scimconform.profiles import Profile
 
-# Entra adds and removes group members in batches of several members per PATCH.
-MEMBERS_PER_PATCH = 10
 USERS_PER_GROUP = 50
 # Deprovisioning: of every ten users one is disabled (unassigned) and one hard-deleted.
 DISABLED, DELETED = 7, 3
@@ -63,7 +63,7 @@ class Phase:
     requests: int
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Workload:
     """One tenant's users and groups, what the target should end up holding, and what was created."""
 
@@ -71,6 +71,7 @@ class Workload:
     dialect: Dialect
     factory: IdentityFactory
     users: int
+    provider: idp.Provider = field(default_factory=idp.provider)  # whose traffic the workload sends
     people: list[Identity] = field(init=False)
     teams: list[Identity] = field(init=False)
     ledger: Ledger = field(init=False)
@@ -86,12 +87,13 @@ class Workload:
 
     # -- the plan ------------------------------------------------------------------------------------
     def phases(self) -> Iterator[Phase]:
-        """Entra's initial cycle, an incremental cycle and deprovisioning, then the end-state check."""
-        matches = sum(1 for a in self.profile.users.matching_order() if a.path in self.people[0].values)
-        batches = sum(math.ceil(len(self._members(t)) / MEMBERS_PER_PATCH) for t in range(len(self.teams)))
+        """The provider's initial cycle, an incremental cycle and deprovisioning, then the end-state check."""
+        matches = len(self.provider.match_queries(self.profile.users, self.people[0]))
+        size = self.provider.members_per_patch
+        batches = sum(math.ceil(len(self._members(t)) / size) for t in range(len(self.teams)))
         leaving = sum(1 for i in range(self.users) if self._fate(i) == DELETED)
         disabled = sum(1 for i in range(self.users) if self._fate(i) == DISABLED)
-        removals = sum(math.ceil(len(self._leaving(t)) / MEMBERS_PER_PATCH) for t in range(len(self.teams)))
+        removals = sum(math.ceil(len(self._leaving(t)) / size) for t in range(len(self.teams)))
         yield Phase("probe", iter([[self._probe()]]), 1)
         yield Phase("users", (self._create_chain(p) for p in self.people), self.users * (matches + 1))
         yield Phase("groups", (self._create_chain(t) for t in self.teams), len(self.teams) * 2)
@@ -117,16 +119,20 @@ class Workload:
     def _single(call: Call | None) -> Chain:
         return [call] if call else []
 
+    def _batches(self, ids: list[str]) -> list[list[str]]:
+        """Members in the provider's batches, one membership PATCH each."""
+        size = self.provider.members_per_patch
+        return [ids[i : i + size] for i in range(0, len(ids), size)]
+
     # -- requests ------------------------------------------------------------------------------------
     def _probe(self) -> Call:
         """Test Connection: a filter for a random userName that must find nothing."""
         return Call("probe", "GET", "/Users", (200,), {"filter": f'userName eq "{uuid.uuid4()}"'})
 
     def _create_chain(self, identity: Identity) -> Chain:
-        """Match on every matching attribute in precedence order, then create (written down first)."""
+        """The provider's match queries, then the create (written down first)."""
         mapping = self.profile.mapping(identity.resource_type)
         endpoint = ENDPOINTS[identity.resource_type]
-        extra = {"excludedAttributes": "members"} if identity.resource_type == "Group" else {}
         kind = identity.resource_type.lower()
         match = mapping.match_filter(identity.values)
         surveyed: dict[str, list[str] | None] = {}
@@ -140,21 +146,21 @@ class Workload:
 
             return book
 
+        sender: list[RecordingClient] = []
+
         def write_down(client: RecordingClient) -> None:
             before = surveyed[match] if match in surveyed else self.ledger.survey(client, identity.resource_type, match)
             sent = {path: value for path, value in identity.values.items() if value is not None}
+            sender.append(client)
             with self._lock:
                 intent.append(self.ledger.intend(identity.resource_type, identity.label, "", match, sent, before))
 
         def settle(exchange: Exchange) -> None:
-            with self._lock:
-                identity.id = self.ledger.answered(intent[0], exchange)
+            identity.id = self.ledger.answered(intent[0], exchange, sender[0])  # reads the id back: no lock held
 
-        queries = [
-            mapping.match_filter(identity.values, a.path) for a in mapping.matching_order() if a.path in identity.values
-        ]
         chain = [
-            Call(f"match-{kind}", "GET", endpoint, (200,), {**extra, "filter": q}, book=absent(q)) for q in queries
+            Call(f"match-{kind}", "GET", endpoint, (200,), q.query, book=absent(q.filter))
+            for q in self.provider.match_queries(mapping, identity)
         ]
 
         def created(exchange: Exchange) -> bool:
@@ -162,7 +168,7 @@ class Workload:
                 return self._problem(f"the create of {identity.label} answered {exchange.status} without a new id")
             return True
 
-        body = mapping.create_body(identity.values)
+        body = self.provider.create_body(mapping, identity)
         create = Call(
             f"create-{kind}",
             "POST",
@@ -182,7 +188,8 @@ class Workload:
             return []
         group.members = ids
         return [
-            self._patch("add-members", group, Change("add-members", dict.fromkeys(batch))) for batch in _batches(ids)
+            self._patch("add-members", group, Change("add-members", dict.fromkeys(batch)))
+            for batch in self._batches(ids)
         ]
 
     def _unassign_chains(self) -> Iterator[Chain]:
@@ -192,7 +199,7 @@ class Workload:
             if group.id is None or not leaving:
                 continue
             group.members = [m for m in group.members if m not in leaving]
-            for batch in _batches(leaving):
+            for batch in self._batches(leaving):
                 yield [self._patch("remove-members", group, Change("remove-members", dict.fromkeys(batch)))]
         for person in self._fated(DISABLED):
             person.values["active"] = False
@@ -224,7 +231,7 @@ class Workload:
     def _verify_chains(self) -> Iterator[Chain]:
         """Every user found exactly once (or gone), with its active flag; every group with exactly its members."""
         for person in self.people:
-            query = {"filter": self.profile.users.match_filter(person.values)}
+            query = self.provider.match_queries(self.profile.users, person)[0].query
             book = self._user_state(person)
             yield [Call("verify-user", "GET", "/Users", (200,), query, book=book)]
         for group in self.teams:
@@ -243,7 +250,8 @@ class Workload:
                 return self._problem(f"{person.label} is found with id {found.get('id')}, created as {person.id}")
             active = person.values.get("active")
             if found and active is not None and _boolean(found.get("active")) != active:
-                return self._problem(f"{person.label} has active={found.get('active')!r}, Entra sent {active}")
+                by = self.provider.name
+                return self._problem(f"{person.label} has active={found.get('active')!r}, {by} sent {active}")
             return True
 
         return check
@@ -277,10 +285,6 @@ class Workload:
         return False
 
 
-def _batches(ids: list[str]) -> list[list[str]]:
-    return [ids[i : i + MEMBERS_PER_PATCH] for i in range(0, len(ids), MEMBERS_PER_PATCH)]
-
-
 def _json(exchange: Exchange) -> dict[str, Any]:
     try:
         document = exchange.json()
@@ -290,7 +294,7 @@ def _json(exchange: Exchange) -> dict[str, Any]:
 
 
 def _boolean(value: Any) -> Any:
-    """A boolean as Entra's default dialect may have had it stored ("True"/"False")."""
+    """A boolean as a dialect with string booleans may have had it stored ("True"/"False")."""
     return {"true": True, "false": False}.get(value.lower(), value) if isinstance(value, str) else value
 
 
