@@ -4,13 +4,18 @@ A run killed outright (kill -9, power loss, a CI job's time limit) leaves its le
 `<report dir>/ledger/`. This command reads each one and removes what the run created there, by the same
 ownership rule as the run itself (see `scimconform.ledger`): nothing it cannot prove is deleted, and
 whatever stays is listed. A ledger whose every resource is settled is removed.
+
+The Tenant URL comes from the user (`--url` or the settings file), never from a ledger: a ledger file is
+only data, and one planted in a report folder must not make the token travel to the host it names. A
+ledger written for another URL is skipped and said so.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
+
+import httpx
 
 from scimconform.client import RecordingClient
 from scimconform.errors import ConfigError
@@ -18,7 +23,7 @@ from scimconform.interrupts import interrupts_as_keyboard_interrupt
 from scimconform.ledger import Journal, Ledger
 from scimconform.plugin import preflight
 from scimconform.settings import Settings
-from scimconform.target import configured_target, parse_tenant_url
+from scimconform.target import configured_target
 
 EXIT_OK, EXIT_LEFT, EXIT_USAGE = 0, 1, 2
 
@@ -32,12 +37,27 @@ def run_cleanup(settings: Settings, out: TextIO) -> int:
     if not journals:
         print(f"scimconform cleanup: nothing to clean up: no ledger in {report_dir / 'ledger'}", file=out)
         return EXIT_OK
+    if not settings.url:
+        raise ConfigError(
+            "give the Tenant URL the run used (--url, or url: in the settings file): the token goes there"
+        )
     left = 0
     with interrupts_as_keyboard_interrupt():
         for path in journals:
             left += _clean_journal(path, settings, out)
     print(f"scimconform cleanup: {left} resource(s) left" if left else "scimconform cleanup: nothing left", file=out)
     return EXIT_LEFT if left else EXIT_OK
+
+
+def _same_endpoint(recorded: str, given: str) -> bool:
+    """The same scheme, host (any case), port (default or written out) and path."""
+    a, b = httpx.URL(recorded), httpx.URL(given)
+    return (a.scheme, a.host.lower(), a.port, a.path.rstrip("/")) == (
+        b.scheme,
+        b.host.lower(),
+        b.port,
+        b.path.rstrip("/"),
+    )
 
 
 def _clean_journal(path: Path, settings: Settings, out: TextIO) -> int:
@@ -49,10 +69,11 @@ def _clean_journal(path: Path, settings: Settings, out: TextIO) -> int:
     recorded = header.get("target")
     if not isinstance(recorded, str) or not isinstance(header.get("run_tag"), str):
         raise ConfigError(f"{path} names no target or run tag: it is not a scimconform ledger")
-    if settings.url and parse_tenant_url(settings.url, None).base_url != recorded:
-        raise ConfigError(f"{path} was written for {recorded}, not {settings.url}: give that --url, or none")
-    target = configured_target(replace(settings, url=recorded))
-    assert target is not None, "a ledger is only written for a target given by URL"
+    target = configured_target(settings)
+    assert target is not None, "run_cleanup requires a URL"
+    if not _same_endpoint(recorded, target.base_url):
+        print(f"scimconform cleanup: {path}: skipped, it was written for another Tenant URL", file=out)
+        return len(entries)
     client = RecordingClient(target, timeout=settings.timeout)
     try:
         if (problem := preflight(client)) is not None:

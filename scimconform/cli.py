@@ -8,7 +8,6 @@ naming the cause, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -24,6 +23,7 @@ from scimconform.catalogue import load_catalogue
 from scimconform.datafiles import data_dir
 from scimconform.errors import ConfigError, HarnessError
 from scimconform.identities import check_generators
+from scimconform.plugin import Handoff
 from scimconform.profile_import import profile_from_export, read_export
 from scimconform.profiles import load_profile
 from scimconform.reporting.catalogue import catalogue_markdown
@@ -35,6 +35,7 @@ from scimconform.settings import (
     check_output_dir,
     check_output_file,
     load_settings,
+    plugin_args,
 )
 from scimconform.target import configured_target
 
@@ -159,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Options that reach the pytest plugin as `--scim-set name=value`; the setting is the option's dest.
+# Authentication and transport options; each one's dest is the setting it sets.
 _CONNECTION_OPTIONS: dict[str, dict[str, Any]] = {
     "--token-file": {"metavar": "FILE", "help": "file holding the bearer token (instead of --token-env)"},
     "--header": {
@@ -233,40 +234,32 @@ def _run(args: argparse.Namespace) -> int:
         "-o",
         "junit_suite_name=scimconform",
         f"--alluredir={report_dir / 'allure-results'}",
-        f"--scim-report-dir={report_dir}",
-        f"--scim-profile={settings.profile}",
-        f"--scim-dialect={settings.dialect}",
-        f"--scim-token-env={settings.token_env}",
-        f"--scim-users={settings.users}",
+        # The settings are handed over as built; the options repeat them for processes that cannot be
+        # handed an object, and no settings file is read a second time.
+        *plugin_args(settings),
+        "--scim-no-config",
     ]
-    if args.config:
-        pytest_args.append(f"--scim-config={args.config}")
-    if settings.url:
-        pytest_args.append(f"--scim-url={settings.url}")
-    if settings.seed is not None:
-        pytest_args.append(f"--scim-seed={settings.seed}")
     if args.select:
         pytest_args += ["-k", args.select]
     if args.har:
         pytest_args.append(f"--scim-har={args.har}")
-    # As given, so ${VAR} in a header is read where it is used, and no secret sits in an argument.
-    pytest_args += [f"--scim-set={name}={json.dumps(value)}" for name, value in connection.items() if value is not None]
-    status = pytest.main(pytest_args)
+    handoff = Handoff(settings)
+    status = pytest.main(pytest_args, plugins=[handoff])
     if status == pytest.ExitCode.INTERRUPTED:
         print(f"scimconform: interrupted; partial reports are in {report_dir}", file=sys.stderr)
         return 130
-    if not summary.is_file():
+    record = handoff.record
+    if record is None:
         print(f"scimconform: error: the run ended before any case ran (pytest exit {int(status)})", file=sys.stderr)
         return EXIT_USAGE
-    verdict = json.loads(summary.read_text(encoding="utf-8"))
-    if verdict["target_error"]:
-        print(f"scimconform: error: {verdict['target_error']}", file=sys.stderr)
+    if record.target_error:
+        print(f"scimconform: error: {record.target_error}", file=sys.stderr)
     if args.html:
         try:
             print(f"scimconform: HTML report written to {build_html(report_dir)}")
         except HarnessError as exc:  # the verdict stands without the HTML page
             print(f"scimconform: no HTML report: {exc}", file=sys.stderr)
-    return int(verdict["verdict"]["exit_code"])
+    return record.exit_code()
 
 
 def _load(args: argparse.Namespace) -> int:

@@ -40,6 +40,8 @@ UNANSWERED = "unanswered"  # no answer, or a 2xx without a usable id: ownership 
 REFUSED = "refused"  # 3xx or 4xx, or never sent: nothing of ours to find
 FAILED = "failed"  # 5xx: something may exist, but an error answer never leads to a delete
 GONE = "gone"
+# What a read by id says (Ledger._read).
+OURS, NOT_OURS, NOT_THERE = "ours", "not ours", "not there"
 
 
 def resource_path(resource_type: str, resource_id: str) -> str:
@@ -149,17 +151,28 @@ class Ledger:
             self.journal.write({"intend": fields})
         return entry
 
-    def answered(self, entry: Created, exchange: Exchange) -> str | None:
-        """Record what the POST's answer proves; returns the id the run now owns, if any."""
+    def answered(self, entry: Created, exchange: Exchange, client: RecordingClient) -> str | None:
+        """Record what the POST's answer proves; returns the id the run now owns, if any.
+
+        A 2xx id is the run's when it is new (not found before the POST, not another create's) and a read of
+        it does not contradict that (a readable resource without the run tag, or none at all): a server may
+        name any id in its answer. A 4xx to the first attempt made nothing; a 3xx, a 5xx, or an error after a
+        retried attempt may have.
+        """
         status = entry.status = exchange.status
         new_id = _created_id(exchange) if status is not None and 200 <= status < 300 else None
-        if not exchange.sent or (status is not None and 300 <= status < 500):
+        if not exchange.sent or (status is not None and 400 <= status < 500 and exchange.attempt == 1):
             entry.outcome = REFUSED
-        elif status is not None and status >= 500:
+        elif status is not None and not 200 <= status < 300:
             entry.outcome = FAILED
-        elif new_id is not None and new_id not in (entry.before or ()) and not self.owns(entry.resource_type, new_id):
+        elif (
+            new_id is not None
+            and new_id not in (entry.before or ())
+            and not self.owns(entry.resource_type, new_id)
+            and self._read(client, entry.resource_type, new_id) == OURS
+        ):
             entry.outcome, entry.id = OWNED, new_id
-        else:  # no answer, no usable id, or the id of something that was there before: prove by lookup
+        else:  # no answer, no usable id, or an id that is not provably new: prove by lookup
             entry.outcome = UNANSWERED
         self._write(entry)
         return entry.id
@@ -226,10 +239,7 @@ class Ledger:
     def _clean_one(self, client: RecordingClient, entry: Created) -> str | None:
         """Remove one create's resource if the run owns it; a line saying what stayed, else None."""
         if entry.outcome == OWNED and entry.id is not None:
-            if self._remove(client, entry, entry.id):
-                self._gone(entry)
-                return None
-            return f"{entry.resource_type} {entry.id} ({entry.label}) could not be deleted"
+            return self._settle(client, entry)
         if entry.outcome in (REFUSED, GONE):
             return None
         exchange = client.send("GET", ENDPOINTS[entry.resource_type], {"filter": entry.match})
@@ -237,7 +247,7 @@ class Ledger:
         why = {PENDING: "its POST was interrupted", UNANSWERED: "its POST got no usable answer"}.get(
             entry.outcome, f"its POST was answered {entry.status}"
         )
-        if found is None:
+        if found is None or not _complete(exchange, found):
             return f"possibly left: {entry.resource_type} {entry.label} ({why}; the lookup failed: {entry.finder})"
         # New since the POST, carrying the run tag, and not another create's known resource.
         ours = [
@@ -258,10 +268,7 @@ class Ledger:
         if not self._confirmed(client, entry):  # the list answer named it; the resource itself must agree
             entry.id = None
             return f"possibly left: {entry.resource_type} {entry.label} ({why}; its own read differs: {entry.finder})"
-        if entry.id is not None and self._remove(client, entry, entry.id):
-            self._gone(entry)
-            return None
-        return f"{entry.resource_type} {entry.id} ({entry.label}) could not be deleted"
+        return self._settle(client, entry)
 
     def _confirmed(self, client: RecordingClient, entry: Created) -> bool:
         """A read of the chosen id returns that resource, with the run tag and every value sent."""
@@ -277,16 +284,39 @@ class Ledger:
             and _holds(resource, entry.sent)
         )
 
-    @staticmethod
-    def _remove(client: RecordingClient, entry: Created, resource_id: str) -> bool:
-        """Delete unless a case already did; it stayed only if a read still returns it."""
+    def _settle(self, client: RecordingClient, entry: Created) -> str | None:
+        """Delete an owned resource, after a read shows it is still the run's (a server may give a deleted
+        resource's id to a new one); None once a read no longer finds it, else what stayed."""
+        resource_id = entry.id or ""
         try:
             path = resource_path(entry.resource_type, resource_id)
         except UnsafeIdError:
-            return False
-        if not entry.delete_sent or client.send("GET", path).status == 200:
-            client.send("DELETE", path)
-        return client.send("GET", path).status in (404, 410)
+            return f"{entry.resource_type} {resource_id!r} ({entry.label}): its id cannot be put in a URL"
+        verdict = self._read(client, entry.resource_type, resource_id)
+        if verdict == NOT_OURS or (verdict == NOT_THERE and entry.delete_sent):
+            self._gone(entry)  # deleted by its case, or its id now names someone else's resource
+            return None
+        client.send("DELETE", path)
+        if client.send("GET", path).status in (404, 410):
+            self._gone(entry)
+            return None
+        return f"{entry.resource_type} {resource_id} ({entry.label}) could not be deleted"
+
+    def _read(self, client: RecordingClient, resource_type: str, resource_id: str) -> str:
+        """What a read by id says about a resource: OURS unless the answer contradicts it — NOT_THERE (404,
+        410) or NOT_OURS (that very resource, readable, without the run tag). An answer that cannot be read
+        proves nothing either way, so the proof already held stands."""
+        read = client.send("GET", resource_path(resource_type, resource_id))
+        if read.status in (404, 410):
+            return NOT_THERE
+        try:
+            resource = read.json() if read.status == 200 else None
+        except ValueError:
+            return OURS
+        if isinstance(resource, dict) and resource.get("id") == resource_id:
+            carries_tag = self.run_tag.casefold() in json.dumps(resource, ensure_ascii=False).casefold()
+            return OURS if carries_tag else NOT_OURS
+        return OURS
 
     def _gone(self, entry: Created) -> None:
         entry.outcome = GONE
@@ -311,6 +341,13 @@ def _created_id(exchange: Exchange) -> str | None:
     except UnsafeIdError:
         return None
     return resource_id
+
+
+def _complete(exchange: Exchange, found: list[dict[str, Any]]) -> bool:
+    """The list answer holds every match (totalResults, REQUIRED by RFC 7644 §3.4.2, is no larger than the
+    page): only then does "nothing of ours found" mean nothing was made."""
+    total = exchange.json().get("totalResults")
+    return isinstance(total, int) and not isinstance(total, bool) and total <= len(found)
 
 
 def _resources(exchange: Exchange) -> list[dict[str, Any]] | None:

@@ -12,7 +12,7 @@ import os
 import random
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ import pytest
 from scimconform.auth import TokenEndpointError
 from scimconform.catalogue import Case, load_catalogue
 from scimconform.client import RETRY_STATUSES, RecordingClient, encode_query
-from scimconform.documents import parse_yaml
 from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
 from scimconform.engine.outcomes import ConformanceFailure
@@ -35,11 +34,12 @@ from scimconform.reporting.console import render_verdict
 from scimconform.reporting.har import HarRecorder
 from scimconform.reporting.junit import name_testcase
 from scimconform.reporting.results import CaseResult, RunRecord, case_name
-from scimconform.settings import Settings, load_settings
+from scimconform.settings import Settings, load_settings, plugin_option
 from scimconform.target import Target, configured_target, embedded_target
 
 STATE = pytest.StashKey["PluginState"]()
 SIGNALS = pytest.StashKey[ExitStack]()
+_WORKER_KEY = "scimconform-leftovers"
 
 
 @dataclass(frozen=True)
@@ -62,19 +62,8 @@ class PluginState:
     """Per-session state, built lazily the first time a scimconform suite is collected."""
 
     def __init__(self, config: pytest.Config) -> None:
-        option = config.getoption
-        config_file = option("scim_config")
-        self.settings: Settings = load_settings(
-            Path(config_file) if config_file else None,
-            url=option("scim_url"),
-            token_env=option("scim_token_env"),
-            profile=option("scim_profile"),
-            dialect=option("scim_dialect"),
-            seed=option("scim_seed"),
-            report_dir=option("scim_report_dir"),
-            users=option("scim_users"),
-            **_set_options(option("scim_set")),
-        )
+        handoff = _handoff(config)
+        self.settings: Settings = handoff.settings if handoff is not None else settings_from_options(config)
         self.profile: Profile = load_profile(self.settings.profile)
         check_generators(self.profile)
         self.catalogue = load_catalogue()
@@ -110,16 +99,33 @@ class PluginState:
         return params
 
 
-def _set_options(assignments: list[str] | None) -> dict[str, Any]:
-    """`--scim-set name=value` (value in YAML, so lists and numbers survive) → load_settings overrides.
+class Handoff:
+    """What `scimconform run` hands the plugin in its own process — the settings it built once — and gets
+    back: the run's record. pytest-xdist workers, in processes of their own, read the same settings from
+    the `--scim-*` options (`settings.plugin_args`)."""
 
-    The values go through the same alias-refusing loader as every other YAML a user gives.
-    """
-    overrides: dict[str, Any] = {}
-    for assignment in assignments or ():
-        name, _, value = assignment.partition("=")
-        overrides[name.strip()] = parse_yaml(value, f"--scim-set {name.strip()}")[0]
-    return overrides
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.record: RunRecord | None = None
+
+
+def _handoff(config: pytest.Config) -> Handoff | None:
+    """The hand-off `scimconform run` registered, when this session is one (plugins come unnamed)."""
+    return next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Handoff)), None)
+
+
+def settings_from_options(config: pytest.Config) -> Settings:
+    """The settings the `--scim-*` options give, over the settings file (`--scim-config`, or
+    scimconform.yaml unless `--scim-no-config`)."""
+    config_file = config.getoption("scim_config")
+    given = {setting.name: config.getoption(_dest(setting.name)) for setting in fields(Settings)}
+    return load_settings(
+        Path(config_file) if config_file else None, default_file=not config.getoption("scim_no_config"), **given
+    )
+
+
+def _dest(name: str) -> str:
+    return f"scim_{name}"
 
 
 def _state(config: pytest.Config) -> PluginState:
@@ -142,35 +148,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("scimconform", "SCIM conformance against Microsoft Entra ID's provisioning traffic")
-    group.addoption("--scim-url", help="Tenant URL of the SCIM endpoint (default: the embedded reference server)")
-    group.addoption("--scim-token-env", help="environment variable holding the bearer token (default SCIM_TOKEN)")
-    group.addoption("--scim-profile", help="attribute-mapping profile: a shipped name or a YAML file")
-    group.addoption("--scim-dialect", help="default, aadOptscim062020, tutorial or all")
-    group.addoption("--scim-seed", type=int, help="seed for test identities, to repeat a run")
-    group.addoption("--scim-users", type=int, help="users in the provisioning-cycle cases (default 12)")
+    # One option per setting, named and explained by the Settings dataclass itself.
+    default = Settings()
+    for setting in fields(Settings):
+        shown = getattr(default, setting.name)
+        suffix = f" (default {shown})" if shown not in (None, "", {}) else ""
+        group.addoption(
+            plugin_option(setting.name),
+            dest=_dest(setting.name),
+            action="append" if setting.name == "headers" else "store",
+            help=setting.metadata["help"] + suffix,
+        )
     group.addoption("--scim-config", help="settings file (default: scimconform.yaml if present)")
-    group.addoption("--scim-report-dir", help="where summary.json is written (default reports/)")
+    group.addoption("--scim-no-config", action="store_true", help="read no settings file, not even scimconform.yaml")
     group.addoption("--scim-har", help="write every HTTP exchange, secrets redacted, to this HAR 1.2 file")
-    group.addoption(
-        "--scim-set",
-        action="append",
-        metavar="NAME=VALUE",
-        help="any other setting of scimconform.yaml, e.g. rate=20 or oauth_client_id=abc (repeatable)",
-    )
     parser.addini("scim_suites", type="bool", default=False, help="this directory holds scimconform suites")
 
 
-_OPTIONS = (
-    "scim_url",
-    "scim_token_env",
-    "scim_profile",
-    "scim_dialect",
-    "scim_seed",
-    "scim_users",
-    "scim_config",
-    "scim_report_dir",
-    "scim_set",
-)
+_OPTIONS = ("scim_config", *(_dest(setting.name) for setting in fields(Settings)))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -388,12 +383,31 @@ class ResultCollector:
         if state is not None:
             state.record.planned = len(ids)
 
+    @pytest.hookimpl(optionalhook=True)  # pytest-xdist: what a worker's cleanup left is the run's to report
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        state = self._state()
+        sent = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
+        if state is not None and sent:
+            state.record.leftovers += sent["leftovers"]
+            state.record.journals += sent["journals"]
+            state.record.report_errors += sent["report_errors"]
+
     @pytest.hookimpl(trylast=True)  # after the runner's teardown, so the final sweep's leftovers are in
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         state = self._state()
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if state is not None and workeroutput is not None:
+            record = state.record
+            workeroutput[_WORKER_KEY] = {
+                "leftovers": record.leftovers,
+                "journals": record.journals,
+                "report_errors": record.report_errors,
+            }
         if state is not None and not hasattr(self.config, "workerinput"):
             state.record.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
             state.record.write(state.settings.report_dir / "summary.json")
+            if (handoff := _handoff(self.config)) is not None:
+                handoff.record = state.record
             allure_dir = self.config.getoption("allure_report_dir", None)
             if allure_dir:
                 allure_report.write_run_files(Path(allure_dir), state.record, os.environ)

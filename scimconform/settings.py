@@ -58,36 +58,67 @@ _EXPECTED = {
 }
 
 
+def _help(text: str) -> dict[str, str]:
+    """A setting's one-line help, which the pytest plugin's `--scim-<name>` option shows."""
+    return {"help": text}
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything a run needs to know before it touches the target."""
+    """Everything a run needs to know before it touches the target: built once (by `load_settings`) and
+    handed on. Each field is the settings file's key; the pytest plugin's option is `--scim-<key>` with
+    dashes (`plugin_option`), so the three spellings are one."""
 
-    url: str | None = None
-    token_env: str = "SCIM_TOKEN"
-    profile: str = "entra-default"
-    dialect: str = "all"
-    seed: int | None = None
-    report_dir: Path = field(default_factory=lambda: Path("reports"))
-    timeout: float = 30.0
-    users: int = 12
-    token_file: Path | None = None
-    # Extra request headers; a value may name `${VAR}`, read from the environment when the run starts.
-    headers: dict[str, str] = field(default_factory=dict)
-    oauth_token_url: str | None = None
-    # The target's RFC 7009 revocation endpoint; without it the revocation case is skipped.
-    oauth_revocation_url: str | None = None
-    oauth_client_id: str | None = None
-    oauth_secret_env: str = "SCIM_CLIENT_SECRET"
-    oauth_scopes: str = ""
-    oauth_auth_method: str = "client_secret_basic"
-    # An access token the target issued that has expired or was revoked, for the expiry cases.
-    expired_token_env: str = "SCIM_EXPIRED_TOKEN"
-    ca_bundle: Path | None = None
-    insecure: bool = False
-    proxy: str | None = None
-    rate: float | None = None  # requests per second, at most; None: as fast as the target answers
-    throughput_seconds: float | None = None  # None: THROUGHPUT_SECONDS, or EMBEDDED_THROUGHPUT_SECONDS
-    throughput_p95_ms: float = 2000.0
+    url: str | None = field(
+        default=None, metadata=_help("Tenant URL of the SCIM endpoint (default: the embedded reference server)")
+    )
+    token_env: str = field(default="SCIM_TOKEN", metadata=_help("environment variable holding the bearer token"))
+    profile: str = field(
+        default="entra-default", metadata=_help("attribute-mapping profile: a shipped name or a YAML file")
+    )
+    dialect: str = field(default="all", metadata=_help("default, aadOptscim062020, tutorial or all"))
+    seed: int | None = field(default=None, metadata=_help("seed for test identities, to repeat a run"))
+    report_dir: Path = field(default_factory=lambda: Path("reports"), metadata=_help("where reports go"))
+    timeout: float = field(default=30.0, metadata=_help("seconds to wait for each answer"))
+    users: int = field(default=12, metadata=_help("users in the provisioning-cycle cases"))
+    token_file: Path | None = field(
+        default=None, metadata=_help("file holding the bearer token (instead of the variable)")
+    )
+    headers: dict[str, str] = field(
+        default_factory=dict,
+        metadata=_help(
+            "extra request header 'Name: value', repeatable; ${VAR} is read from the environment at run time"
+        ),
+    )
+    oauth_token_url: str | None = field(
+        default=None, metadata=_help("OAuth 2.0 token endpoint: use client credentials")
+    )
+    oauth_revocation_url: str | None = field(
+        default=None, metadata=_help("RFC 7009 revocation endpoint (the revocation case needs it)")
+    )
+    oauth_client_id: str | None = field(default=None, metadata=_help("OAuth client identifier"))
+    oauth_secret_env: str = field(
+        default="SCIM_CLIENT_SECRET", metadata=_help("environment variable holding the client secret")
+    )
+    oauth_scopes: str = field(default="", metadata=_help("OAuth scopes, space-separated"))
+    oauth_auth_method: str = field(
+        default="client_secret_basic", metadata=_help("client_secret_basic, client_secret_post or both")
+    )
+    expired_token_env: str = field(
+        default="SCIM_EXPIRED_TOKEN",
+        metadata=_help("environment variable holding a token the target issued that has expired"),
+    )
+    ca_bundle: Path | None = field(default=None, metadata=_help("trust the CA certificates in this PEM file"))
+    insecure: bool = field(default=False, metadata=_help("true: do not verify TLS certificates"))
+    proxy: str | None = field(default=None, metadata=_help("HTTP(S) proxy URL"))
+    rate: float | None = field(default=None, metadata=_help("send at most N requests per second, e.g. 20/s"))
+    throughput_seconds: float | None = field(
+        default=None,
+        metadata=_help("how long the 25 requests/s case runs (default 10, 1 on the embedded server; 0 skips it)"),
+    )
+    throughput_p95_ms: float = field(
+        default=2000.0, metadata=_help("p95 latency bound of the throughput case, in milliseconds")
+    )
 
     @property
     def dialects(self) -> tuple[str, ...]:
@@ -115,14 +146,15 @@ class Settings:
         )
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Merge the config file (explicit, or `scimconform.yaml` in the working directory) with overrides.
+def load_settings(config_file: Path | None = None, *, default_file: bool = True, **overrides: Any) -> Settings:
+    """Merge the config file (explicit, or `scimconform.yaml` in the working directory unless `default_file`
+    is False) with overrides.
 
     Overrides whose value is None are ignored, so CLI options that were not given do not mask the file.
     """
     values: dict[str, Any] = {}
     path = config_file if config_file is not None else Path(CONFIG_FILE_NAME)
-    if config_file is not None or path.is_file():
+    if config_file is not None or (default_file and path.is_file()):
         values.update(_coerce(_read_config_file(path), source=str(path)))
     values.update(_coerce({k: v for k, v in overrides.items() if v is not None}, source=None))
     return validate(replace(Settings(), **values))
@@ -169,6 +201,28 @@ def validate(settings: Settings) -> Settings:
             f"proxy (--proxy) is not a usable proxy URL: {problem}; give http://host:port or https://host:port"
         )
     return settings
+
+
+def plugin_option(name: str) -> str:
+    """The pytest plugin's option for a setting: `token_env` → `--scim-token-env` (`headers` → `--scim-header`)."""
+    return "--scim-" + ("header" if name == "headers" else name).replace("_", "-")
+
+
+def plugin_args(settings: Settings) -> list[str]:
+    """The plugin options that give exactly these settings, for processes that cannot be handed the object
+    (pytest-xdist workers). Header values stay as written, so `${VAR}` is read where it is used and no
+    secret stands in an argument."""
+    args: list[str] = []
+    default = Settings()
+    for setting in fields(Settings):
+        value = getattr(settings, setting.name)
+        if value == getattr(default, setting.name):
+            continue
+        if setting.name == "headers":
+            args += [f"{plugin_option('headers')}={name}: {text}" for name, text in value.items()]
+        else:
+            args.append(f"{plugin_option(setting.name)}={str(value).lower() if isinstance(value, bool) else value}")
+    return args
 
 
 def _where(name: str) -> str:

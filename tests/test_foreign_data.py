@@ -871,7 +871,7 @@ def test_kill_9_then_cleanup_deletes_exactly_what_the_run_created(
         ledgers = list((child.report_dir / "ledger").glob("*.jsonl"))
         assert ledgers, "no ledger on disk"
         assert not [p for p in ledgers if TOKEN in p.read_text()], "the ledger holds the token"
-        outcome = cleanup(capsys, child.report_dir)
+        outcome = cleanup(capsys, child.report_dir, "--url", w.url)
         assert outcome.code == 0, outcome.out + outcome.err
         assert w.run_resources() == []
         assert_left_as_found(w)
@@ -891,7 +891,7 @@ def test_cleanup_after_kill_9_lists_what_it_cannot_prove_and_exits_1(
         child.process.wait(10)
         hold.released.set()
         w.front.rules[:] = [(filtered_lists, listing_twice(set()))]
-        outcome = cleanup(capsys, child.report_dir)
+        outcome = cleanup(capsys, child.report_dir, "--url", w.url)
         left = w.run_resources()
         assert outcome.code == 1, outcome.out + outcome.err
         cut_off = [json.loads(r.body)["userName"] for r in w.front.seen if creates_users(r)][2]
@@ -911,3 +911,42 @@ def test_cleanup_after_a_run_that_left_nothing_says_so_and_exits_0(
     missing = cleanup(capsys, tmp_path / "nowhere")
     assert missing.code == 2 and "does not exist" in missing.err
     assert "Traceback" not in outcome.out + outcome.err + missing.out + missing.err
+
+
+def test_cleanup_sends_the_token_only_to_the_url_it_is_given(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A ledger is data: one that names another host (planted, or from another pipeline) is skipped, and
+    no request goes there; without --url, cleanup asks for it instead of trusting the file."""
+    ledger = tmp_path / "ledger" / "scf000000-main.jsonl"
+    ledger.parent.mkdir()
+    header = {"format": "scimconform-ledger/1", "run_tag": "scf000000", "target": "http://127.0.0.1:9/elsewhere"}
+    intend = {"key": 1, "resource_type": "User", "label": "scf000000-u1", "scope": "", "match": 'userName eq "x"'}
+    ledger.write_text(json.dumps(header) + "\n" + json.dumps({"intend": {**intend, "sent": {}, "before": []}}) + "\n")
+    asked = cleanup(capsys, tmp_path)
+    assert asked.code == 2 and "--url" in asked.err
+    with world() as w:
+        outcome = cleanup(capsys, tmp_path, "--url", w.url)
+        assert "skipped, it was written for another Tenant URL" in outcome.out
+        assert outcome.code == 1, "what that ledger holds is still unsettled"
+        assert w.front.seen == [], "not even the preflight reached the target: nothing was ours to clean there"
+
+
+def test_load_finishes_its_cleanup_after_one_interrupt(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """One interrupt (a CI cancel) arriving while load cleans up: cleanup goes on to the end, the run says it
+    was interrupted (exit 130), and nothing is left."""
+    with world() as w:
+        hold = w.upstream.hold(lambda hit: hit.method == "DELETE" and "/Groups/" in hit.path)
+
+        def interrupt_once() -> None:
+            assert hold.reached.wait(60)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.3)
+            hold.released.set()
+
+        threading.Thread(target=interrupt_once, daemon=True).start()
+        outcome = load(capsys, tmp_path, w, "--concurrency", "1")
+        assert outcome.code == 130, outcome.out + outcome.err
+        assert outcome.summary["interrupted"] is True
+        assert w.run_resources() == [] and outcome.summary["leftovers"] == []
+        assert_left_as_found(w)

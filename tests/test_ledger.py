@@ -7,6 +7,7 @@ so every row states what the ledger may and may not send after a given answer to
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,12 @@ TWIN = {"id": "ours-2", "userName": USER_NAME, "active": True}
 
 
 class ScriptedTarget:
-    """Answers list queries with `listed`, reads of present ids with 200, and records every request."""
+    """Holds resources by id (reads answer them), answers list queries with `listed` whatever the filter,
+    and records every request."""
 
-    def __init__(self, listed: list[dict[str, Any]], present: set[str] | None = None) -> None:
+    def __init__(self, listed: list[dict[str, Any]], held: Sequence[dict[str, Any]] = ()) -> None:
         self.listed = listed
-        self.present = present if present is not None else {r["id"] for r in listed}
+        self.held = {r["id"]: r for r in [*listed, *held]}
         self.sent: list[tuple[str, str]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -44,11 +46,12 @@ class ScriptedTarget:
         if not resource:
             return httpx.Response(200, json={"totalResults": len(self.listed), "Resources": self.listed})
         resource = httpx.URL("http://x/" + resource).path.lstrip("/")  # decoded, as a server would read it
-        if request.method == "DELETE" and resource in self.present:
-            self.present.discard(resource)
+        if resource not in self.held:
+            return httpx.Response(404, json={"status": "404"})
+        if request.method == "DELETE":
+            del self.held[resource]
             return httpx.Response(204)
-        known = next((r for r in self.listed if r["id"] == resource), {"id": resource})
-        return httpx.Response(200 if resource in self.present else 404, json=known)
+        return httpx.Response(200, json=self.held[resource])
 
     def writes(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.sent if m != "GET"]
@@ -58,8 +61,8 @@ def client_for(target: ScriptedTarget) -> RecordingClient:
     return RecordingClient(Target(base_url=BASE, token=TOKEN), transport=httpx.MockTransport(target))
 
 
-def answer(status: int | None, body: Any = None) -> Exchange:
-    exchange = Exchange("POST", f"{BASE}/Users", {}, "{}", status=status)
+def answer(status: int | None, body: Any = None, attempt: int = 1) -> Exchange:
+    exchange = Exchange("POST", f"{BASE}/Users", {}, "{}", status=status, attempt=attempt)
     if status is None:
         exchange.transport_error = "no answer within 1 s (timeout)"
     exchange.raw_body = json.dumps(body) if body is not None else ""
@@ -73,26 +76,29 @@ def intend(ledger: Ledger, before: list[str] | None = None) -> Any:
 @pytest.mark.parametrize(
     ("post_answer", "listed", "outcome", "deleted", "left"),
     [
-        pytest.param(answer(201, {"id": "ours-1"}), [], OWNED, ["ours-1"], "", id="2xx-id-is-proof"),
-        pytest.param(answer(409), [FOREIGN], REFUSED, [], "", id="409-never-looked-up"),
-        pytest.param(answer(302), [FOREIGN], REFUSED, [], "", id="3xx-never-looked-up"),
+        pytest.param(answer(201, {"id": "ours-1"}), [], OWNED, ["ours-1"], "", id="2xx-id-read-back-is-proof"),
+        pytest.param(answer(409), [FOREIGN, OURS], REFUSED, [], "", id="409-never-looked-up"),
+        pytest.param(answer(409, attempt=2), [OURS], "failed", [], "possibly left", id="409-after-a-retried-503"),
+        pytest.param(answer(303), [OURS], "failed", [], "possibly left", id="3xx-reported-never-deleted"),
         pytest.param(answer(500), [OURS], "failed", [], "possibly left", id="5xx-reported-never-deleted"),
         pytest.param(answer(None), [FOREIGN, OURS], UNANSWERED, ["ours-1"], "", id="lost-answer-proven-by-lookup"),
         pytest.param(answer(None), [FOREIGN], UNANSWERED, [], "", id="lost-answer-nothing-of-ours"),
         pytest.param(answer(None), [OURS, TWIN], UNANSWERED, [], "possibly left", id="two-candidates-unproven"),
         pytest.param(answer(201, "created"), [FOREIGN, OURS], UNANSWERED, ["ours-1"], "", id="2xx-without-id"),
         pytest.param(answer(201, {"id": "foreign-1"}), [FOREIGN], UNANSWERED, [], "", id="2xx-naming-a-foreign-id"),
+        pytest.param(answer(201, {"id": "foreign-2"}), [], UNANSWERED, [], "", id="2xx-naming-an-unlisted-foreign-id"),
         pytest.param(answer(201, {"id": ".."}), [FOREIGN], UNANSWERED, [], "", id="2xx-with-a-dot-segment-id"),
+        pytest.param(answer(201, {"id": "\udc80"}), [FOREIGN], UNANSWERED, [], "", id="2xx-with-a-lone-surrogate"),
     ],
 )
 def test_cleanup_deletes_only_what_the_answer_proves(
     post_answer: Exchange, listed: list[dict[str, Any]], outcome: str, deleted: list[str], left: str
 ) -> None:
-    target = ScriptedTarget(listed)
-    target.present.add("ours-1")  # the server holds what a 2xx create said it made
+    # The server holds the run's user, and a foreign one that no filter shows.
+    target = ScriptedTarget(listed, held=[OURS, {**FOREIGN, "id": "foreign-2"}])
     ledger = Ledger(TAG)
     entry = intend(ledger, before=["foreign-1"])
-    ledger.answered(entry, post_answer)
+    ledger.answered(entry, post_answer, client_for(target))
     assert entry.outcome == outcome
     stayed = ledger.clean(client_for(target))
     assert target.writes() == [("DELETE", f"/scim/v2/Users/{i}") for i in deleted]
@@ -100,11 +106,40 @@ def test_cleanup_deletes_only_what_the_answer_proves(
     assert all("GET /Users?filter=" in line for line in stayed), "a possible leftover names the request that finds it"
 
 
+def test_an_id_a_case_deleted_and_the_server_gave_to_someone_else_is_left_alone() -> None:
+    """Servers that reuse ids (an integer key) can hand a deleted user's id to the next user created."""
+    target = ScriptedTarget([], held=[OURS])
+    ledger = Ledger(TAG)
+    entry = intend(ledger)
+    ledger.answered(entry, answer(201, {"id": "ours-1"}), client_for(target))
+    ledger.delete_sent("User", "ours-1")
+    target.held["ours-1"] = {**FOREIGN, "id": "ours-1"}  # deleted by the case, then reused
+    assert ledger.clean(client_for(target)) == []
+    assert target.writes() == []
+
+
+def test_a_lookup_that_does_not_hold_every_match_proves_nothing() -> None:
+    """totalResults 101, 100 foreign users on the page: the run's user may be on a page never read."""
+    padded = [{**FOREIGN, "id": f"f{n}"} for n in range(100)]
+    target = ScriptedTarget(padded)
+    ledger = Ledger(TAG)
+    ledger.answered(intend(ledger), answer(None), client_for(target))
+
+    def a_first_page(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("filter"):
+            return httpx.Response(200, json={"totalResults": 101, "Resources": padded})
+        return target(request)
+
+    client = RecordingClient(Target(base_url=BASE, token=TOKEN), transport=httpx.MockTransport(a_first_page))
+    assert "possibly left" in ledger.clean(client)[0]
+    assert target.writes() == []
+
+
 def test_a_candidate_that_differs_from_what_was_sent_is_not_proven() -> None:
     changed = {**OURS, "active": False}
     target = ScriptedTarget([changed])
     ledger = Ledger(TAG)
-    ledger.answered(intend(ledger), answer(None))
+    ledger.answered(intend(ledger), answer(None), client_for(target))
     assert "possibly left" in ledger.clean(client_for(target))[0]
     assert target.writes() == []
 
@@ -113,16 +148,16 @@ def test_without_a_survey_before_the_post_a_lost_answer_proves_nothing() -> None
     target = ScriptedTarget([OURS])
     ledger = Ledger(TAG)
     entry = ledger.intend("User", f"{TAG}-u1", "case", MATCH, dict(SENT), None)
-    ledger.answered(entry, answer(None))
+    ledger.answered(entry, answer(None), client_for(target))
     assert "ownership unproven" in ledger.clean(client_for(target))[0]
     assert target.writes() == []
 
 
 def test_an_id_from_the_target_is_one_path_segment() -> None:
     hostile = "abc/../../Groups/x?y=1#z%2F"
-    target = ScriptedTarget([], present={hostile})
+    target = ScriptedTarget([], held=[{**OURS, "id": hostile}])
     ledger = Ledger(TAG)
-    ledger.answered(intend(ledger), answer(201, {"id": hostile}))
+    ledger.answered(intend(ledger), answer(201, {"id": hostile}), client_for(target))
     assert ledger.clean(client_for(target)) == []
     assert target.writes() == [("DELETE", "/scim/v2/Users/abc%2F..%2F..%2FGroups%2Fx%3Fy%3D1%23z%252F")]
     assert resource_path("Group", "a b") == "/Groups/a%20b"
@@ -166,17 +201,17 @@ def test_a_second_interrupt_stops_cleanup_and_reports_the_rest() -> None:
     calls: list[str] = []
 
     def interrupted_on_first_delete(request: httpx.Request) -> httpx.Response:
-        calls.append(request.method)
         if request.method == "DELETE":
+            calls.append(request.method)
             raise KeyboardInterrupt
-        return httpx.Response(200, json={})
+        return httpx.Response(200, json={**OURS, "id": request.url.path.rsplit("/", 1)[-1]})
 
     client = RecordingClient(
         Target(base_url=BASE, token=TOKEN), transport=httpx.MockTransport(interrupted_on_first_delete)
     )
     ledger = Ledger(TAG)
     for number in (1, 2, 3):
-        ledger.answered(intend(ledger), answer(201, {"id": f"ours-{number}"}))
+        ledger.answered(intend(ledger), answer(201, {"id": f"ours-{number}"}), client)
     stayed = ledger.clean(client)
     assert calls == ["DELETE", "DELETE"], "a first interrupt is survived, the second stops the sweep"
     assert len(stayed) == 3 and all("interrupted" in line for line in stayed)
@@ -190,8 +225,8 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 def test_a_settled_create_is_journaled_as_gone(tmp_path: Path) -> None:
     path = tmp_path / "l.jsonl"
     ledger = Ledger(TAG, Journal(path, {"run_tag": TAG, "target": BASE}))
-    ledger.answered(intend(ledger), answer(201, {"id": "ours-1"}))
-    target = ScriptedTarget([], present={"ours-1"})
+    target = ScriptedTarget([], held=[OURS])
+    ledger.answered(intend(ledger), answer(201, {"id": "ours-1"}), client_for(target))
     ledger.clean(client_for(target))
     assert _lines(path)[-1] == {"key": 1, "outcome": GONE, "status": 201, "id": "ours-1"}
     assert Journal.read(path)[1] == []

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from werkzeug.wrappers import Request, Response
 
 from scimconform.datafiles import data_dir
 from scimconform.server import ReferenceServer, serve_in_thread
@@ -37,7 +38,7 @@ def test_two_workers_judge_like_one_and_leave_nothing(
     app = ReferenceServer(token=TOKEN)
     common = [str(data_dir("suites")), "--scim-dialect", "aadOptscim062020", "--scim-seed", "3"]
     # The 25 requests/second case measures this machine's load as much as the server; it has its own tests.
-    common += ["--scim-set", "throughput_seconds=0"]
+    common += ["--scim-throughput-seconds", "0"]
     with serve_in_thread(app) as url:
         serial = pytester.runpytest_subprocess(*common, "--scim-url", url, "--scim-report-dir", "serial")
         parallel = pytester.runpytest_subprocess(
@@ -57,3 +58,28 @@ def test_two_workers_judge_like_one_and_leave_nothing(
         assert serial.ret == parallel.ret
     assert serial_verdict["leftovers"] == [] and parallel_verdict["leftovers"] == []
     assert len(list((pytester.path / "allure").glob("*-result.json"))) == len(parallel_cases)
+
+
+class DeletesFail(ReferenceServer):
+    """Every DELETE is refused, so whatever a run creates stays behind."""
+
+    def _delete(self, request: Request, kind: str, rid: str) -> Response:
+        return Response('{"status": "500"}', status=500, content_type="application/scim+json")
+
+
+def test_what_workers_could_not_delete_is_reported_by_the_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker cleans up in its own process; the summary, written by the controller, lists it all."""
+    monkeypatch.setenv("SCIM_TOKEN", TOKEN)
+    app = DeletesFail(token=TOKEN)
+    args = [str(data_dir("suites")), "-k", "ENTRA-USER-002 or ENTRA-USER-003 or ENTRA-USER-004", "-n", "2"]
+    with serve_in_thread(app) as url:
+        result = pytester.runpytest_subprocess(*args, "--scim-url", url, "--scim-report-dir", "reports")
+    summary = json.loads((pytester.path / "reports" / "summary.json").read_text(encoding="utf-8"))
+    held = app.resource_count()["User"]
+    assert held >= 3
+    assert len(summary["leftovers"]) == held, summary["leftovers"]
+    assert summary["verdict"]["gallery_ready"] is False and summary["verdict"]["exit_code"] == 1
+    assert summary["ledgers"] and all(Path(pytester.path, p).exists() for p in summary["ledgers"])
+    assert "LEFT" in result.stdout.str()

@@ -12,7 +12,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -171,15 +171,15 @@ class Runner:
             while not self._stop.is_set() and (chain := next_chain()) is not None:
                 run_chain(self._clients[index], chain, record, self._pace)
 
-        self._in_workers(work)
+        self._in_workers(work, self._stop)
 
     def _clean(self) -> list[str]:
-        """Delete what the ledger holds, spread over the workers: groups first, then users. A second
-        interrupt stops every worker after its current resource; the rest is reported as left."""
+        """Delete what the ledger holds, spread over the workers: groups first, then users. An interrupt
+        during cleanup lets it finish; the next one stops every worker after its current resource, and the
+        rest is reported as left."""
         ledger = self.workload.ledger
         workers = len(self._clients)
-        self._stop.clear()
-        ledger.stop = self._stop
+        patience = 1 if self.result.interrupted else 2
         for kind in ("Group", "User"):
             mine = [e for e in ledger.entries if e.resource_type == kind]
             parts = [ledger.part(mine[i::workers]) for i in range(workers)]
@@ -187,32 +187,42 @@ class Runner:
             def clean(index: int, parts: list[Ledger] = parts) -> None:
                 ledger.leftovers.extend(parts[index].clean(self._clients[index]))
 
-            with suppress(KeyboardInterrupt):  # _in_workers has set the stop event and waited for the workers
-                self._in_workers(clean)
+            try:
+                self._in_workers(clean, ledger.stop, patience)
+            except KeyboardInterrupt:
+                self.result.interrupted, patience = True, 1
             ledger.entries = [e for e in ledger.entries if e.resource_type != kind]
         return ledger.leftovers
 
-    def _in_workers(self, work: Callable[[int], None]) -> None:
-        """Run `work(i)` in one thread per worker and wait; an error in a worker is raised here."""
+    def _in_workers(self, work: Callable[[int], None], stop: threading.Event, patience: int = 1) -> None:
+        """Run `work(i)` in one thread per worker and wait. The `patience`-th interrupt sets `stop` (workers
+        check it between requests); the wait goes on until every worker is done, then the interrupt is
+        raised here, as is an error in a worker."""
         errors: list[BaseException] = []
+        done = [threading.Event() for _ in self._clients]
 
         def guarded(index: int) -> None:
             try:
                 work(index)
             except BaseException as exc:  # surfaced in the calling thread below
-                self._stop.set()
+                stop.set()
                 errors.append(exc)
+            finally:
+                done[index].set()
 
-        threads = [threading.Thread(target=guarded, args=(i,), daemon=True) for i in range(len(self._clients))]
-        for thread in threads:
-            thread.start()
-        try:
-            for thread in threads:
-                thread.join()
-        except KeyboardInterrupt:
-            self._stop.set()
-            for thread in threads:
-                thread.join()
-            raise
+        for index in range(len(self._clients)):
+            threading.Thread(target=guarded, args=(index,), daemon=True).start()
+        # Waiting on events, not Thread.join: an interrupted join can report a thread finished that is not.
+        interrupts = 0
+        for finished in done:
+            while not finished.is_set():
+                try:
+                    finished.wait(0.2)
+                except KeyboardInterrupt:
+                    interrupts += 1
+                    if interrupts >= patience:
+                        stop.set()
+        if interrupts:
+            raise KeyboardInterrupt
         if errors:
             raise errors[0]
