@@ -49,7 +49,7 @@ def driver_rate(url: str, seconds: float, concurrency: int) -> float:
     workload.count = 500
     for _ in range(2):
         started = time.perf_counter()
-        result = Runner(target, workload, concurrency, None).run(io.StringIO())
+        result = Runner(target, workload, concurrency=concurrency, rate=None).run(io.StringIO())
         elapsed = time.perf_counter() - started
         assert not result.stats.errors, result.stats.errors
         workload.count = max(int(workload.count / elapsed * seconds), 100)

@@ -46,7 +46,7 @@ def engine_pass(url: str, users: int) -> tuple[float, list[Exchange]]:
         client=client,
         profile=load_profile("entra-default"),
         factory=IdentityFactory(1, run_tag),
-        ledger=Ledger(run_tag),
+        ledger=Ledger(run_tag=run_tag),
         observer=NoSteps(),
         users=users,
     )

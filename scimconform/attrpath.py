@@ -25,7 +25,7 @@ class Missing:
 MISSING = Missing()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AttrPath:
     """One parsed path: optional schema URN, attribute, optional `[key eq "value"]` filter, sub-attribute."""
 
@@ -47,9 +47,9 @@ def parse(text: str) -> AttrPath:
         urn, _, rest = text.rpartition(":")
     match = _VALUE_FILTER.match(rest)
     if match:
-        return AttrPath(text, urn, match["attr"], (match["key"], match["value"]), match["sub"])
+        return AttrPath(text=text, urn=urn, attr=match["attr"], filter=(match["key"], match["value"]), sub=match["sub"])
     attr, _, sub = rest.partition(".")
-    return AttrPath(text, urn, attr, None, sub or None)
+    return AttrPath(text=text, urn=urn, attr=attr, filter=None, sub=sub or None)
 
 
 def _key(mapping: dict[str, Any], name: str) -> str | None:

@@ -34,7 +34,7 @@ class TokenEndpointError(TargetError):
     """The token endpoint did not issue a token: unreachable, refusing the client, or answering nonsense."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OAuthClient:
     """What an Entra admin enters for client credentials: token endpoint, client id and secret, scopes;
     and, for the revocation case only, the target's RFC 7009 revocation endpoint."""

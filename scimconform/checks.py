@@ -15,13 +15,14 @@ from typing import Any
 
 from scimconform import attrpath
 from scimconform.client import SCIM_MEDIA_TYPE
+from scimconform.errors import ScimconformError
 from scimconform.exchange import Exchange, NotJsonError
 from scimconform.validation import schema_errors
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
-class CheckFailure(AssertionError):
+class CheckFailure(ScimconformError, AssertionError):
     """One broken rule: `check` is the check's name, `message` says expected versus observed."""
 
     def __init__(self, check: str, message: str) -> None:

@@ -78,7 +78,7 @@ def _clean_journal(path: Path, settings: Settings, out: TextIO) -> int:
     try:
         if (problem := preflight(client)) is not None:
             raise ConfigError(f"{path}: {problem}")
-        ledger = Ledger(header["run_tag"], Journal(path, header), list(entries))
+        ledger = Ledger(run_tag=header["run_tag"], journal=Journal(path, header), entries=list(entries))
         stayed = ledger.clean(client)
         ledger.close()
     finally:

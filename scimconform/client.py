@@ -138,6 +138,7 @@ class RecordingClient:
     def __init__(
         self,
         target: Target,
+        *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         pause: Callable[[float], None] = time.sleep,

@@ -30,7 +30,7 @@ class Change:
     values: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Dialect:
     name: str
     pascal_case: bool
@@ -103,7 +103,7 @@ DIALECTS = {
     d.name: d
     for d in (
         Dialect(
-            "default",
+            name="default",
             pascal_case=True,
             string_booleans=True,
             collapse_replace=False,
@@ -111,7 +111,7 @@ DIALECTS = {
             remove_members_by_filter=False,
         ),
         Dialect(
-            "aadOptscim062020",
+            name="aadOptscim062020",
             pascal_case=False,
             string_booleans=False,
             collapse_replace=True,
@@ -119,7 +119,7 @@ DIALECTS = {
             remove_members_by_filter=True,
         ),
         Dialect(
-            "tutorial",
+            name="tutorial",
             pascal_case=True,
             string_booleans=False,
             collapse_replace=False,

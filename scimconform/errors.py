@@ -1,10 +1,28 @@
-"""Errors that end a run before any verdict: the user's input or the target's reachability.
+"""Every exception the harness raises on purpose, in one tree under `ScimconformError`:
 
-Each carries one line meant for a human; the CLI prints it and exits 2, never a traceback.
+    ScimconformError
+    ├── HarnessError            stops the run before any verdict; the CLI prints its one line, exit 2
+    │   ├── ConfigError         the user's input: settings, files, options
+    │   ├── TargetError         the target cannot be talked to (auth.TokenEndpointError is one)
+    │   └── (reporting.html)    ReportToolMissing, ReportError: the HTML report cannot be built
+    ├── CaseOutcome             how one case ends other than by passing
+    │   ├── CaseSkipped         it does not apply to this profile or target
+    │   ├── PreconditionFailed  it could not be judged (a setup step failed, the answers allow no verdict)
+    │   └── (engine.outcomes)   ConformanceFailure: its rule is broken (also an AssertionError)
+    ├── (checks)                CheckFailure: one check on one answer (also an AssertionError)
+    └── UnsafeIdError           an id from the target that no request path can carry (also a ValueError)
+
+The reference server (`scimconform.server`) answers bad requests with SCIM errors rather than raising
+through the harness; its own exceptions stay inside it. `exchange.NotJsonError` is a ValueError of its
+own, because `exchange` imports nothing from the package.
 """
 
 
-class HarnessError(Exception):
+class ScimconformError(Exception):
+    """The root: catch it to catch everything the harness raises on purpose."""
+
+
+class HarnessError(ScimconformError):
     """A problem that stops the harness from judging the target at all."""
 
 
@@ -16,13 +34,17 @@ class TargetError(HarnessError):
     """The target cannot be talked to: unreachable, refusing the token, not speaking JSON."""
 
 
-class UnsafeIdError(ValueError):
+class UnsafeIdError(ScimconformError, ValueError):
     """An id from the target that no request path can carry (empty, `.` or `..`): a fault of the target."""
 
 
-class CaseSkipped(Exception):
+class CaseOutcome(ScimconformError):
+    """One case ended other than by passing."""
+
+
+class CaseSkipped(CaseOutcome):
     """The case does not apply to this profile or target; the message says why."""
 
 
-class PreconditionFailed(Exception):
+class PreconditionFailed(CaseOutcome):
     """The case could not be judged: a setup step failed, or the answers allow no verdict."""

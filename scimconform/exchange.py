@@ -21,7 +21,7 @@ class NotJsonError(ValueError):
     """A response body that should be JSON is not."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Exchange:
     """One request and what came back (or why nothing did), with secrets already removed."""
 

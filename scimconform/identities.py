@@ -30,7 +30,7 @@ def new_run_tag() -> str:
     return "scf" + secrets.token_hex(3)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Identity:
     """One object this run may create: its attribute values and, once created, its server id."""
 
@@ -96,7 +96,7 @@ class IdentityFactory:
         label = f"{self._prefix}-{mapping.resource_type[0].lower()}{self._counter}"
         seeds = {"_given": self._faker.first_name(), "_family": self._faker.last_name()}
         values = {a.path: self._generate(a.generate, seeds, label) for a in mapping.attributes if a.type != "reference"}
-        return Identity(mapping.resource_type, label, values)
+        return Identity(resource_type=mapping.resource_type, label=label, values=values)
 
     def changed_value(self, identity: Identity, path: str, generate: str) -> Any:
         """A new value for one attribute, guaranteed to differ from the current one."""

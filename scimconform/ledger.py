@@ -49,7 +49,7 @@ def resource_path(resource_type: str, resource_id: str) -> str:
     return f"{ENDPOINTS[resource_type]}/{path_segment(resource_id)}"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Created:
     """One create the run sent, and what it knows about the resource it made."""
 
@@ -122,7 +122,7 @@ class Journal:
         return header, [e for e in entries.values() if e.outcome not in (GONE, REFUSED)]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Ledger:
     """The run's creates, newest last; `run_tag` is the mark every resource of this run carries."""
 
@@ -144,7 +144,15 @@ class Ledger:
         self, resource_type: str, label: str, scope: str, match: str, sent: dict[str, Any], before: list[str] | None
     ) -> Created:
         """Write a create down before it is sent: what it finds it by, what it sends, what was there before."""
-        entry = Created(next(self._keys), resource_type, label, scope, match, sent, before)
+        entry = Created(
+            key=next(self._keys),
+            resource_type=resource_type,
+            label=label,
+            scope=scope,
+            match=match,
+            sent=sent,
+            before=before,
+        )
         self.entries.append(entry)
         if self.journal is not None:
             fields = {k: v for k, v in vars(entry).items() if k not in ("outcome", "status", "id", "delete_sent")}
@@ -189,7 +197,7 @@ class Ledger:
 
     def part(self, entries: list[Created]) -> Ledger:
         """A ledger over some of these entries, sharing the journal, for one of several cleaning workers."""
-        return Ledger(self.run_tag, self.journal, entries=entries, stop=self.stop)
+        return Ledger(run_tag=self.run_tag, journal=self.journal, entries=entries, stop=self.stop)
 
     def clean(self, client: RecordingClient, scope: str | None = None) -> list[str]:
         """Delete this scope's resources (all, when scope is None), newest first; return what stayed.

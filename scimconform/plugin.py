@@ -189,7 +189,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("scim_case", params, ids=[p.id for p in params], indirect=True)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Session:
     """What every case shares: the live target, its client, the ledger and the identity factory."""
 
@@ -211,7 +211,7 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         har = request.config.pluginmanager.get_plugin("scimconform-har")
         if isinstance(har, HarRecorder):
             client.listeners.append(har)
-        ledger = Ledger(state.run_tag, None if target.embedded else _journal(state, target))
+        ledger = Ledger(run_tag=state.run_tag, journal=None if target.embedded else _journal(state, target))
         context = RunContext(
             client=client,
             profile=state.profile,
@@ -221,7 +221,7 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
             users=state.settings.users,
             settings=state.settings,
         )
-        session = Session(target, context, preflight(client), steps)
+        session = Session(target=target, context=context, target_error=preflight(client), steps=steps)
         state.record.target_error = session.target_error
         try:
             yield session
@@ -312,17 +312,17 @@ def pytest_runtest_makereport(
             message = str(report.longrepr[2]).removeprefix("Skipped: ")
         case = param.case
         result = CaseResult(
-            case.id,
-            case.title,
-            param.dialect,
-            status,
-            case.severity,
-            case.source,
-            message,
-            report.duration,
-            case.fix,
-            case.feature,
-            case.gallery_test,
+            id=case.id,
+            title=case.title,
+            dialect=param.dialect,
+            status=status,
+            severity=case.severity,
+            source=case.source,
+            message=message,
+            duration=report.duration,
+            fix=case.fix,
+            feature=case.feature,
+            gallery_test=case.gallery_test,
         )
         report.user_properties.append(("scim_result", asdict(result)))
     return report

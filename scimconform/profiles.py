@@ -30,7 +30,7 @@ GROUP_SCHEMAS = [
 SELECTORS = ("all", "updatable", "matching", "optional", "value-filtered", "single-valued", "manager")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Attribute:
     """One mapped target attribute."""
 
@@ -45,7 +45,7 @@ class Attribute:
         return attrpath.parse(self.path)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ObjectMapping:
     """The mapping of one object type (users or groups)."""
 
@@ -121,7 +121,7 @@ class ObjectMapping:
         return body
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Profile:
     name: str
     title: str

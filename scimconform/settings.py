@@ -63,7 +63,7 @@ def _help(text: str) -> dict[str, str]:
     return {"help": text}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything a run needs to know before it touches the target: built once (by `load_settings`) and
     handed on. Each field is the settings file's key; the pytest plugin's option is `--scim-<key>` with

@@ -25,7 +25,7 @@ from scimconform.errors import ConfigError, UnsafeIdError
 from scimconform.settings import Settings, has_credentials, url_problem
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Target:
     """Where requests go, with which credentials, and how the connection is made."""
 
@@ -151,7 +151,12 @@ def _oauth_client(settings: Settings) -> OAuthClient | None:
             "(or name another variable with --oauth-secret-env)"
         )
     return OAuthClient(
-        token_url, settings.oauth_client_id, secret, settings.oauth_scopes, settings.oauth_auth_method, revocation_url
+        token_url=token_url,
+        client_id=settings.oauth_client_id,
+        client_secret=secret,
+        scopes=settings.oauth_scopes,
+        auth_method=settings.oauth_auth_method,
+        revocation_url=revocation_url,
     )
 
 
@@ -201,7 +206,14 @@ def embedded_target(settings: Settings | None = None) -> Iterator[Target]:
     with serve_in_thread(app) as base_url:
         parts = urlsplit(base_url)
         origin = f"{parts.scheme}://{parts.netloc}"
-        oauth = OAuthClient(origin + TOKEN_PATH, client_id, secret, "scim", "both", origin + REVOCATION_PATH)
+        oauth = OAuthClient(
+            token_url=origin + TOKEN_PATH,
+            client_id=client_id,
+            client_secret=secret,
+            scopes="scim",
+            auth_method="both",
+            revocation_url=origin + REVOCATION_PATH,
+        )
         yield Target(
             base_url=base_url,
             embedded=True,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
+
+from scimconform.errors import ScimconformError
 
 PACKAGE = Path(__file__).parents[1] / "scimconform"
 MAX_CLASS_LINES = 250
@@ -76,3 +79,20 @@ def test_no_class_is_longer_than_a_reader_can_hold() -> None:
         if isinstance(node, ast.ClassDef) and node.end_lineno and node.end_lineno - node.lineno + 1 > MAX_CLASS_LINES
     ]
     assert long == []
+
+
+def test_every_exception_the_harness_defines_is_in_one_tree() -> None:
+    """scimconform.errors documents the tree; the reference server, the exchange module (which imports
+    nothing) and Locust's user class keep theirs to themselves."""
+    outside = {"scimconform.exchange", "scimconform.load.locustfile"}
+    loose = []
+    for path in PACKAGE.rglob("*.py"):
+        module = _module(path)
+        if module.startswith("scimconform.server") or module in outside:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and node.name.endswith(("Error", "Failure", "Skipped", "Failed")):
+                imported = importlib.import_module(module)
+                if not issubclass(getattr(imported, node.name), ScimconformError):
+                    loose.append(f"{module}.{node.name}")
+    assert loose == []

@@ -155,10 +155,12 @@ def test_a_revoked_token_is_hidden_raw_and_form_encoded() -> None:
         return httpx.Response(200)
 
     oauth = OAuthClient(
-        "https://idp.example.com/token", CLIENT_ID, SECRET, auth_method="both",
+        token_url="https://idp.example.com/token", client_id=CLIENT_ID, client_secret=SECRET, auth_method="both",
         revocation_url="https://idp.example.com/revoke",
     )  # fmt: skip
-    client = RecordingClient(Target("https://scim.example.com/v2", oauth=oauth), transport=httpx.MockTransport(handler))
+    client = RecordingClient(
+        Target(base_url="https://scim.example.com/v2", oauth=oauth), transport=httpx.MockTransport(handler)
+    )
     exchange = client.revoke_token(oauth, token)
     assert (str(sent[0].url), sent[0].headers["authorization"][:6]) == ("https://idp.example.com/revoke", "Basic ")
     assert parse_qs(sent[0].content.decode()) == {
@@ -225,8 +227,10 @@ def test_the_token_is_renewed_before_expiry_and_after_a_401() -> None:
         token = request.headers["authorization"].removeprefix("Bearer ")
         return httpx.Response(200 if token in accepted else 401, json={})
 
-    oauth = OAuthClient("https://idp.example.com/token", CLIENT_ID, SECRET)
-    client = RecordingClient(Target("https://scim.example.com/v2", oauth=oauth), transport=httpx.MockTransport(handler))
+    oauth = OAuthClient(token_url="https://idp.example.com/token", client_id=CLIENT_ID, client_secret=SECRET)
+    client = RecordingClient(
+        Target(base_url="https://scim.example.com/v2", oauth=oauth), transport=httpx.MockTransport(handler)
+    )
     first = client.send("GET", "/Users")  # t1 is refused: a new token, and the request again
     assert (first.status, first.attempt, issued) == (200, 2, ["t1", "t2"])
     now = [0.0]
@@ -244,7 +248,7 @@ def test_custom_headers_are_sent_and_hidden(monkeypatch: pytest.MonkeyPatch) -> 
         seen.append(request)
         return httpx.Response(200, json={})
 
-    target = Target("https://scim.example.com/v2", token="t", headers={"X-Api-Key": "key-4471"})
+    target = Target(base_url="https://scim.example.com/v2", token="t", headers={"X-Api-Key": "key-4471"})
     exchange = RecordingClient(target, transport=httpx.MockTransport(handler)).send("GET", "/Users")
     assert seen[0].headers["x-api-key"] == "key-4471"
     assert exchange.request_headers["x-api-key"] == "***"

@@ -18,7 +18,7 @@ SECRET = "s3cr3t-token-value"
 
 
 def recording(handler: httpx.MockTransport) -> RecordingClient:
-    return RecordingClient(Target("https://scim.example.com/v2", token=SECRET), transport=handler)
+    return RecordingClient(Target(base_url="https://scim.example.com/v2", token=SECRET), transport=handler)
 
 
 def test_requests_carry_entra_headers_and_query_encoding() -> None:
@@ -66,7 +66,7 @@ def test_429_and_503_are_retried_a_bounded_number_of_times_each_attempt_recorded
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(next(answers), headers={"Retry-After": "3600"}, json={})
 
-    target = Target("https://scim.example.com/v2", token=SECRET)
+    target = Target(base_url="https://scim.example.com/v2", token=SECRET)
     client = RecordingClient(target, transport=httpx.MockTransport(handler), pause=waits.append)
     seen: list[Exchange] = []
     client.listeners.append(seen.append)

@@ -7,12 +7,29 @@ from scimconform.reporting.results import CaseResult, RunRecord
 def result(case_id: str, status: str, dialect: str | None = None, severity: str = "blocking") -> CaseResult:
     message = "" if status == "passed" else "PATCH /Users/1 → 400: expected HTTP 200 or 204, got 400"
     return CaseResult(
-        case_id, "Disable a user", dialect, status, severity, "tutorial", message, 0.1, "Accept it.", "Users"
+        id=case_id,
+        title="Disable a user",
+        dialect=dialect,
+        status=status,
+        severity=severity,
+        source="tutorial",
+        message=message,
+        duration=0.1,
+        fix="Accept it.",
+        feature="Users",
     )
 
 
 def record(*results: CaseResult) -> RunRecord:
-    return RunRecord("embedded", True, "alohi", ("default", "aadOptscim062020"), 7, "scf000000", results=list(results))
+    return RunRecord(
+        target="embedded",
+        embedded=True,
+        profile="alohi",
+        dialects=("default", "aadOptscim062020"),
+        seed=7,
+        run_tag="scf000000",
+        results=list(results),
+    )
 
 
 def test_a_failure_in_one_dialect_names_what_that_dialect_sends() -> None:

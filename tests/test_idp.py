@@ -170,7 +170,7 @@ def test_the_engine_replays_the_stub_providers_cases(stub: idp.Provider, members
         client=client,
         profile=load_profile(stub.default_profile),
         factory=IdentityFactory(3, run_tag),
-        ledger=Ledger(run_tag),
+        ledger=Ledger(run_tag=run_tag),
         observer=observer,
         provider=stub,
     )
@@ -199,7 +199,7 @@ def test_the_load_workload_sends_the_stub_providers_traffic(stub: idp.Provider) 
     planned = {phase.name: phase.requests for phase in workload.phases()}
     assert (planned["users"], planned["members"]) == (5 * 2, 3)  # one match query per user; batches of two
     with serve_in_thread(ReferenceServer(token=TOKEN)) as url:
-        result = Runner(parse_tenant_url(url, TOKEN, stub), workload, 2, None).run(io.StringIO())
+        result = Runner(parse_tenant_url(url, TOKEN, stub), workload, concurrency=2, rate=None).run(io.StringIO())
     assert result.ok and result.leftovers == [], workload.problems
     assert result.to_json()["operations"]["add-members"]["count"] == 3
 

@@ -62,7 +62,9 @@ def client_for(target: ScriptedTarget) -> RecordingClient:
 
 
 def answer(status: int | None, body: Any = None, attempt: int = 1) -> Exchange:
-    exchange = Exchange("POST", f"{BASE}/Users", {}, "{}", status=status, attempt=attempt)
+    exchange = Exchange(
+        method="POST", url=f"{BASE}/Users", request_headers={}, request_body="{}", status=status, attempt=attempt
+    )
     if status is None:
         exchange.transport_error = "no answer within 1 s (timeout)"
     exchange.raw_body = json.dumps(body) if body is not None else ""
@@ -96,7 +98,7 @@ def test_cleanup_deletes_only_what_the_answer_proves(
 ) -> None:
     # The server holds the run's user, and a foreign one that no filter shows.
     target = ScriptedTarget(listed, held=[OURS, {**FOREIGN, "id": "foreign-2"}])
-    ledger = Ledger(TAG)
+    ledger = Ledger(run_tag=TAG)
     entry = intend(ledger, before=["foreign-1"])
     ledger.answered(entry, post_answer, client_for(target))
     assert entry.outcome == outcome
@@ -109,7 +111,7 @@ def test_cleanup_deletes_only_what_the_answer_proves(
 def test_an_id_a_case_deleted_and_the_server_gave_to_someone_else_is_left_alone() -> None:
     """Servers that reuse ids (an integer key) can hand a deleted user's id to the next user created."""
     target = ScriptedTarget([], held=[OURS])
-    ledger = Ledger(TAG)
+    ledger = Ledger(run_tag=TAG)
     entry = intend(ledger)
     ledger.answered(entry, answer(201, {"id": "ours-1"}), client_for(target))
     ledger.delete_sent("User", "ours-1")
@@ -122,7 +124,7 @@ def test_a_lookup_that_does_not_hold_every_match_proves_nothing() -> None:
     """totalResults 101, 100 foreign users on the page: the run's user may be on a page never read."""
     padded = [{**FOREIGN, "id": f"f{n}"} for n in range(100)]
     target = ScriptedTarget(padded)
-    ledger = Ledger(TAG)
+    ledger = Ledger(run_tag=TAG)
     ledger.answered(intend(ledger), answer(None), client_for(target))
 
     def a_first_page(request: httpx.Request) -> httpx.Response:
@@ -138,7 +140,7 @@ def test_a_lookup_that_does_not_hold_every_match_proves_nothing() -> None:
 def test_a_candidate_that_differs_from_what_was_sent_is_not_proven() -> None:
     changed = {**OURS, "active": False}
     target = ScriptedTarget([changed])
-    ledger = Ledger(TAG)
+    ledger = Ledger(run_tag=TAG)
     ledger.answered(intend(ledger), answer(None), client_for(target))
     assert "possibly left" in ledger.clean(client_for(target))[0]
     assert target.writes() == []
@@ -146,7 +148,7 @@ def test_a_candidate_that_differs_from_what_was_sent_is_not_proven() -> None:
 
 def test_without_a_survey_before_the_post_a_lost_answer_proves_nothing() -> None:
     target = ScriptedTarget([OURS])
-    ledger = Ledger(TAG)
+    ledger = Ledger(run_tag=TAG)
     entry = ledger.intend("User", f"{TAG}-u1", "case", MATCH, dict(SENT), None)
     ledger.answered(entry, answer(None), client_for(target))
     assert "ownership unproven" in ledger.clean(client_for(target))[0]
@@ -156,7 +158,7 @@ def test_without_a_survey_before_the_post_a_lost_answer_proves_nothing() -> None
 def test_an_id_from_the_target_is_one_path_segment() -> None:
     hostile = "abc/../../Groups/x?y=1#z%2F"
     target = ScriptedTarget([], held=[{**OURS, "id": hostile}])
-    ledger = Ledger(TAG)
+    ledger = Ledger(run_tag=TAG)
     ledger.answered(intend(ledger), answer(201, {"id": hostile}), client_for(target))
     assert ledger.clean(client_for(target)) == []
     assert target.writes() == [("DELETE", "/scim/v2/Users/abc%2F..%2F..%2FGroups%2Fx%3Fy%3D1%23z%252F")]
@@ -183,14 +185,14 @@ def test_the_client_sends_nothing_outside_the_tenant_url(path: str, why: str) ->
 
 def test_the_journal_holds_a_create_before_it_is_sent_and_cleanup_finishes_it(tmp_path: Path) -> None:
     path = tmp_path / "ledger" / f"{TAG}-main.jsonl"
-    ledger = Ledger(TAG, Journal(path, {"run_tag": TAG, "target": BASE}))
+    ledger = Ledger(run_tag=TAG, journal=Journal(path, {"run_tag": TAG, "target": BASE}))
     intend(ledger)
     assert ledger.journal is not None
     ledger.journal.close(keep=True)  # as a kill -9 right now would leave it
     header, entries = Journal.read(path)
     assert header["target"] == BASE and [e.outcome for e in entries] == [PENDING]
     target = ScriptedTarget([FOREIGN, OURS])
-    replayed = Ledger(TAG, Journal(path, header), entries)
+    replayed = Ledger(run_tag=TAG, journal=Journal(path, header), entries=entries)
     assert replayed.clean(client_for(target)) == []
     assert target.writes() == [("DELETE", "/scim/v2/Users/ours-1")]
     replayed.close()
@@ -209,7 +211,7 @@ def test_a_second_interrupt_stops_cleanup_and_reports_the_rest() -> None:
     client = RecordingClient(
         Target(base_url=BASE, token=TOKEN), transport=httpx.MockTransport(interrupted_on_first_delete)
     )
-    ledger = Ledger(TAG)
+    ledger = Ledger(run_tag=TAG)
     for number in (1, 2, 3):
         ledger.answered(intend(ledger), answer(201, {"id": f"ours-{number}"}), client)
     stayed = ledger.clean(client)
@@ -224,7 +226,7 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 
 def test_a_settled_create_is_journaled_as_gone(tmp_path: Path) -> None:
     path = tmp_path / "l.jsonl"
-    ledger = Ledger(TAG, Journal(path, {"run_tag": TAG, "target": BASE}))
+    ledger = Ledger(run_tag=TAG, journal=Journal(path, {"run_tag": TAG, "target": BASE}))
     target = ScriptedTarget([], held=[OURS])
     ledger.answered(intend(ledger), answer(201, {"id": "ours-1"}), client_for(target))
     ledger.clean(client_for(target))

@@ -155,7 +155,14 @@ def test_the_run_files_describe_the_run_without_secrets(reports: Path) -> None:
 
 
 def test_environment_file_drops_credentials_from_the_url_and_names_the_ci_executor(tmp_path: Path) -> None:
-    record = RunRecord("https://bob:hunter2@scim.example.com/v2", False, "alohi", ("default",), 3, "scf000001")
+    record = RunRecord(
+        target="https://bob:hunter2@scim.example.com/v2",
+        embedded=False,
+        profile="alohi",
+        dialects=("default",),
+        seed=3,
+        run_tag="scf000001",
+    )
     github = {
         "GITHUB_ACTIONS": "true",
         "GITHUB_SERVER_URL": "https://github.com",
@@ -369,7 +376,9 @@ def test_har_redacts_cookies_and_records_requests_that_got_no_answer(tmp_path: P
         return httpx.Response(200, headers={"Set-Cookie": "session=c00k1e-secret; Path=/"}, json={"echo": TOKEN})
 
     recorder = HarRecorder(tmp_path / "x.har")
-    client = RecordingClient(Target("https://scim.example.com/v2", token=TOKEN), transport=httpx.MockTransport(handler))
+    client = RecordingClient(
+        Target(base_url="https://scim.example.com/v2", token=TOKEN), transport=httpx.MockTransport(handler)
+    )
     client.listeners.append(recorder)
     client.send("GET", "/Users", headers={"Cookie": "session=c00k1e-secret"})
     client.send("GET", "/down")

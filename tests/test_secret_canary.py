@@ -72,7 +72,12 @@ def test_the_redactor_hides_a_secret_in_every_encoding(secret: str, encoding: st
 
 
 def test_the_client_secret_is_hidden_in_its_basic_form_from_the_start() -> None:
-    redact = Redactor(Target("https://scim.example.com/v2", oauth=OAuthClient("https://t", CLIENT_ID, SECRET)).secrets)
+    redact = Redactor(
+        Target(
+            base_url="https://scim.example.com/v2",
+            oauth=OAuthClient(token_url="https://t", client_id=CLIENT_ID, client_secret=SECRET),
+        ).secrets
+    )
     credentials = basic(CLIENT_ID, SECRET)
     for encoding in ENCODINGS.values():
         assert redact(f"echo: Basic {encoding(credentials)}") == f"echo: Basic {REDACTED}"
@@ -87,8 +92,10 @@ def test_a_token_repeated_elsewhere_in_its_response_is_hidden_before_any_listene
             return httpx.Response(200, json=grant, headers={"X-Issued-Token": token})
         return httpx.Response(200, json={"echo": request.headers["authorization"]})
 
-    oauth = OAuthClient("https://idp.example.com/token", CLIENT_ID, SECRET)
-    client = RecordingClient(Target("https://scim.example.com/v2", oauth=oauth), transport=httpx.MockTransport(handler))
+    oauth = OAuthClient(token_url="https://idp.example.com/token", client_id=CLIENT_ID, client_secret=SECRET)
+    client = RecordingClient(
+        Target(base_url="https://scim.example.com/v2", oauth=oauth), transport=httpx.MockTransport(handler)
+    )
     seen: list[str] = []
 
     def listener(exchange: Exchange) -> None:
@@ -106,9 +113,11 @@ def test_a_token_in_a_token_response_that_is_not_whole_json_is_hidden_too() -> N
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text=body, headers={"X-Issued-Token": "tok/en+1"})
 
-    target = Target("https://scim.example.com/v2", token="static-9e2")
+    target = Target(base_url="https://scim.example.com/v2", token="static-9e2")
     client = RecordingClient(target, transport=httpx.MockTransport(handler))
-    exchange = client.fetch_token(OAuthClient("https://idp.example.com/token", CLIENT_ID, SECRET))
+    exchange = client.fetch_token(
+        OAuthClient(token_url="https://idp.example.com/token", client_id=CLIENT_ID, client_secret=SECRET)
+    )
     assert exchange.response_headers["x-issued-token"] == REDACTED
     assert "tok/en+1" not in exchange.response_body
 
@@ -119,9 +128,14 @@ def test_what_a_report_decodes_is_redacted_again(monkeypatch: pytest.MonkeyPatch
     percent = "".join(f"%{byte:02x}" for byte in SECRET.encode())
     redact = Redactor([SECRET])
     exchange = Exchange(
-        "GET", f"https://scim.example.com/v2/Users?filter={percent}", {}, None, status=200,
-        response_body=f'{{"detail": "{hexed}"}}', redact=redact,
-    )  # fmt: skip
+        method="GET",
+        url=f"https://scim.example.com/v2/Users?filter={percent}",
+        request_headers={},
+        request_body=None,
+        status=200,
+        response_body=f'{{"detail": "{hexed}"}}',
+        redact=redact,
+    )
     attached: dict[str, str] = {}
     monkeypatch.setattr(allure, "attach", lambda body, name, kind: attached.__setitem__(name, body))
     steps = AllureSteps("https://scim.example.com/v2")

@@ -172,7 +172,7 @@ def test_https_is_tunnelled_through_a_connect_proxy(
 
 def test_the_rate_limit_spaces_requests() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
-    client = RecordingClient(Target("https://scim.example.com/v2", token="t"), transport=transport, rate=20)
+    client = RecordingClient(Target(base_url="https://scim.example.com/v2", token="t"), transport=transport, rate=20)
     started = time.monotonic()
     for _ in range(5):
         client.send("GET", "/Users")

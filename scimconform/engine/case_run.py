@@ -38,7 +38,7 @@ class CaseRun:
         self.dialect_name = dialect
         self.context = context
         self.scope = f"{case.id}:{dialect or '-'}:{uuid.uuid4().hex[:8]}"
-        self.names = Templates(context.profile)
+        self.names = Templates(profile=context.profile)
         # What each match filter found just now: the "before" of the create that follows it (see ledger).
         self.surveyed: dict[str, list[str] | None] = {}
 
@@ -103,7 +103,9 @@ class CaseRun:
                     label = judge.exchange.label if judge.exchange else "no request"
                     redact = judge.exchange.redact if judge.exchange else str
                     raise PreconditionFailed(redact(f"setup step '{title}' failed: {failure} [{label}]")) from None
-                raise ConformanceFailure(self.case, self.dialect_name, failure, judge.exchange) from None
+                raise ConformanceFailure(
+                    case=self.case, dialect=self.dialect_name, failure=failure, exchange=judge.exchange
+                ) from None
 
     # -- identities and applicability ----------------------------------------------------------------
     def _check_applicable(self) -> None:

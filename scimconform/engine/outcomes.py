@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from scimconform.catalogue import Case
 from scimconform.checks import CheckFailure
+from scimconform.errors import CaseOutcome
 from scimconform.exchange import Exchange
 
 
-class ConformanceFailure(AssertionError):
+class ConformanceFailure(CaseOutcome, AssertionError):
     """A case's rule is broken. An AssertionError, so reports file it as failed, not broken."""
 
-    def __init__(self, case: Case, dialect: str | None, failure: CheckFailure, exchange: Exchange) -> None:
+    def __init__(self, *, case: Case, dialect: str | None, failure: CheckFailure, exchange: Exchange) -> None:
         self.case = case
         self.dialect = dialect
         self.check = failure.check

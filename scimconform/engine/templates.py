@@ -21,7 +21,7 @@ from scimconform.target import path_segment
 _TEMPLATE = re.compile(r"\{(?:(?P<func>\w+):)?(?P<name>[A-Za-z_]\w*)(?:\.(?P<attr>[^{}]+))?\}")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Templates:
     """One case's names: its identities (and lists of them), captured values and a fresh guid."""
 

@@ -85,7 +85,7 @@ def run_load(settings: Settings, concurrency: int, rate: float | None, out: Text
                 header = {"run_tag": run_tag, "target": target.base_url, "command": "load"}
                 workload.ledger.journal = Journal(report_dir / "ledger" / f"{run_tag}-load.jsonl", header)
             with interrupts_as_keyboard_interrupt():
-                result = Runner(target, workload, concurrency, rate, settings.timeout).run(err)
+                result = Runner(target, workload, concurrency=concurrency, rate=rate, timeout=settings.timeout).run(err)
             workload.ledger.close()
             if workload.ledger.journal is not None and workload.ledger.journal.path.exists():
                 record.journals.append(str(workload.ledger.journal.path))

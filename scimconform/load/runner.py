@@ -72,7 +72,7 @@ class Progress:
         self._stream.flush()
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LoadResult:
     """What a load run measured and found."""
 
@@ -118,10 +118,10 @@ class LoadResult:
 
 class Runner:
     def __init__(
-        self, target: Target, workload: Workload, concurrency: int, rate: float | None, timeout: float = 30.0
+        self, target: Target, workload: Workload, *, concurrency: int, rate: float | None, timeout: float = 30.0
     ) -> None:
         self.workload = workload
-        self.result = LoadResult(workload, concurrency, rate)
+        self.result = LoadResult(workload=workload, concurrency=concurrency, rate=rate)
         tls = tls_context(target)
         self._clients = [RecordingClient(target, timeout=timeout, tls=tls) for _ in range(concurrency)]
         self._stats = [Stats() for _ in range(concurrency)]

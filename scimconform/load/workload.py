@@ -31,7 +31,7 @@ DISABLED, DELETED = 7, 3
 UPDATED_ATTRIBUTES = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Call:
     """One request; `book` keeps the workload in step with an expected answer and says whether to go on."""
 
@@ -79,7 +79,7 @@ class Workload:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
-        self.ledger = Ledger(self.factory.run_tag)
+        self.ledger = Ledger(run_tag=self.factory.run_tag)
         self.people = [self.factory.new(self.profile.users) for _ in range(self.users)]
         groups = self.profile.groups
         count = math.ceil(self.users / USERS_PER_GROUP) if groups else 0
@@ -127,7 +127,9 @@ class Workload:
     # -- requests ------------------------------------------------------------------------------------
     def _probe(self) -> Call:
         """Test Connection: a filter for a random userName that must find nothing."""
-        return Call("probe", "GET", "/Users", (200,), {"filter": f'userName eq "{uuid.uuid4()}"'})
+        return Call(
+            op="probe", method="GET", path="/Users", expect=(200,), query={"filter": f'userName eq "{uuid.uuid4()}"'}
+        )
 
     def _create_chain(self, identity: Identity) -> Chain:
         """The provider's match queries, then the create (written down first)."""
@@ -159,7 +161,7 @@ class Workload:
             identity.id = self.ledger.answered(intent[0], exchange, sender[0])  # reads the id back: no lock held
 
         chain = [
-            Call(f"match-{kind}", "GET", endpoint, (200,), q.query, book=absent(q.filter))
+            Call(op=f"match-{kind}", method="GET", path=endpoint, expect=(200,), query=q.query, book=absent(q.filter))
             for q in self.provider.match_queries(mapping, identity)
         ]
 
@@ -170,10 +172,10 @@ class Workload:
 
         body = self.provider.create_body(mapping, identity)
         create = Call(
-            f"create-{kind}",
-            "POST",
-            endpoint,
-            (201,),
+            op=f"create-{kind}",
+            method="POST",
+            path=endpoint,
+            expect=(201,),
             body=body,
             book=created,
             before_send=write_down,
@@ -216,7 +218,13 @@ class Workload:
 
     def _patch(self, op: str, identity: Identity, change: Change) -> Call:
         body = self.dialect.render([change])
-        return Call(op, "PATCH", resource_path(identity.resource_type, identity.id or ""), (200, 204), body=body)
+        return Call(
+            op=op,
+            method="PATCH",
+            path=resource_path(identity.resource_type, identity.id or ""),
+            expect=(200, 204),
+            body=body,
+        )
 
     def _delete(self, person: Identity) -> Call:
         def deleted(exchange: Exchange) -> bool:
@@ -225,7 +233,9 @@ class Workload:
                 self.ledger.delete_sent("User", person.id or "")
             return True
 
-        return Call("delete", "DELETE", resource_path("User", person.id or ""), (204,), book=deleted)
+        return Call(
+            op="delete", method="DELETE", path=resource_path("User", person.id or ""), expect=(204,), book=deleted
+        )
 
     # -- the end state -------------------------------------------------------------------------------
     def _verify_chains(self) -> Iterator[Chain]:
@@ -233,11 +243,11 @@ class Workload:
         for person in self.people:
             query = self.provider.match_queries(self.profile.users, person)[0].query
             book = self._user_state(person)
-            yield [Call("verify-user", "GET", "/Users", (200,), query, book=book)]
+            yield [Call(op="verify-user", method="GET", path="/Users", expect=(200,), query=query, book=book)]
         for group in self.teams:
             if group.id is not None:
                 path = resource_path("Group", group.id)
-                yield [Call("verify-group", "GET", path, (200,), book=self._group_state(group))]
+                yield [Call(op="verify-group", method="GET", path=path, expect=(200,), book=self._group_state(group))]
 
     def _user_state(self, person: Identity) -> Callable[[Exchange], bool]:
         def check(exchange: Exchange) -> bool:

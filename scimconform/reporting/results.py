@@ -22,7 +22,7 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by 
 SUMMARY_SCHEMA = "https://scimconform.example/schemas/summary.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CaseResult:
     """One case in one dialect, as reports show it."""
 
@@ -57,7 +57,7 @@ def display_name(case_id: str, dialect: str | None, title: str) -> str:
     return f"{case_name(case_id, dialect)} {title}"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunRecord:
     """Everything the run learned, for the summary and the console verdict."""
 

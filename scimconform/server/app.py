@@ -82,6 +82,7 @@ class ReferenceServer:
 
     def __init__(
         self,
+        *,
         token: str | None = DEFAULT_TOKEN,
         faults: Iterable[str] = (),
         base_path: str = "/scim/v2",

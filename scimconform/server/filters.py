@@ -25,7 +25,7 @@ class FilterError(ValueError):
     """The text is not a valid filter or attribute path."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AttrPath:
     """`[schema:]attr[[filter]][.sub]`; a path naming a whole extension has that URN as `attr`."""
 
@@ -110,13 +110,13 @@ def _split_word(word: str) -> AttrPath:
     if ":" in word:
         head, _, tail = word.rpartition(":")
         if _VERSION.fullmatch(head.rpartition(":")[2]):
-            return AttrPath(word)
+            return AttrPath(attr=word)
         schema, word = head, tail
     attr, dot, sub = word.partition(".")
     for name in (attr, sub) if dot else (attr,):
         if not _NAME.fullmatch(name):
             raise FilterError(f"invalid attribute name {name!r}")
-    return AttrPath(attr, schema, None, sub or None)
+    return AttrPath(attr=attr, schema=schema, filter=None, sub=sub or None)
 
 
 class _Parser:
@@ -205,7 +205,7 @@ class _Parser:
         self._expect("]")
         token = self._peek()
         sub = self._take()[1][1:] if token is not None and token[0] == "sub" else None
-        return AttrPath(path.attr, path.schema, element_filter, sub)
+        return AttrPath(attr=path.attr, schema=path.schema, filter=element_filter, sub=sub)
 
     def _value(self) -> Scalar:
         kind, text = self._take()

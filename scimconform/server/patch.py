@@ -224,7 +224,7 @@ def _identity(element: Any) -> str:
 
 def _seed(where: Filter) -> Resource:
     """The element a filter of `eq` terms joined by `and` describes: `type eq "work"` → {"type": "work"}."""
-    if isinstance(where, Compare) and where.op == "eq" and where.path == AttrPath(where.path.attr):
+    if isinstance(where, Compare) and where.op == "eq" and where.path == AttrPath(attr=where.path.attr):
         return {where.path.attr: where.value}
     if isinstance(where, Logical) and where.op == "and":
         return _seed(where.left) | _seed(where.right)

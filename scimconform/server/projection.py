@@ -23,7 +23,9 @@ class View:
     def apply(self, resource: Resource, rtype: ResourceType) -> Resource:
         """id and schemas are always returned."""
         if self.attributes:
-            selected: Resource = _select(resource, _tree((*self.attributes, *map(AttrPath, _ALWAYS)), rtype))
+            selected: Resource = _select(
+                resource, _tree((*self.attributes, *(AttrPath(attr=name) for name in _ALWAYS)), rtype)
+            )
             return selected
         excluded = [path for path in self.excluded if path.attr.lower() not in _ALWAYS]
         if not excluded:

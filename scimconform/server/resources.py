@@ -34,7 +34,7 @@ def is_urn(key: str) -> bool:
     return key.lower().startswith("urn:")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ResourceType:
     """One resource type; sets of attribute names are lower-cased."""
 

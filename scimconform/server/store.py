@@ -37,7 +37,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Entry:
     id: str
     created: str
@@ -73,7 +73,7 @@ class Store:
         with self._lock:
             attributes = self._prepare(rtype, body, None)
             now = _now()
-            entry = _Entry(uuid.uuid4().hex, now, now, attributes)
+            entry = _Entry(id=uuid.uuid4().hex, created=now, modified=now, attributes=attributes)
             self._entries[rtype.name][entry.id] = entry
             self._index(rtype.name, entry)
             return self._render(rtype, entry)

@@ -161,27 +161,27 @@ def test_invalid_filter_is_400_invalid_filter(client: httpx.Client, text: str) -
 
 
 def test_parser_precedence_and_literals() -> None:
-    a, b, c = (Compare(AttrPath(name), "eq", 1) for name in "abc")
+    a, b, c = (Compare(AttrPath(attr=name), "eq", 1) for name in "abc")
     assert parse_filter("a eq 1 or b eq 1 and c eq 1") == Logical("or", a, Logical("and", b, c))
     assert parse_filter("not (a eq 1) and b eq 1") == Logical("and", Not(a), b)
-    assert parse_filter('x eq "say \\"hi\\""') == Compare(AttrPath("x"), "eq", 'say "hi"')
-    assert parse_filter("x ge 12.5e1") == Compare(AttrPath("x"), "ge", 125.0)
-    assert parse_filter("x eq -12") == Compare(AttrPath("x"), "eq", -12)
-    assert parse_filter("x eq True") == Compare(AttrPath("x"), "eq", True)
-    assert parse_filter("x eq null") == Compare(AttrPath("x"), "eq", None)
+    assert parse_filter('x eq "say \\"hi\\""') == Compare(AttrPath(attr="x"), "eq", 'say "hi"')
+    assert parse_filter("x ge 12.5e1") == Compare(AttrPath(attr="x"), "ge", 125.0)
+    assert parse_filter("x eq -12") == Compare(AttrPath(attr="x"), "eq", -12)
+    assert parse_filter("x eq True") == Compare(AttrPath(attr="x"), "eq", True)
+    assert parse_filter("x eq null") == Compare(AttrPath(attr="x"), "eq", None)
     assert parse_filter('members[value eq "u"]') == Present(
-        AttrPath("members", filter=Compare(AttrPath("value"), "eq", "u"))
+        AttrPath(attr="members", filter=Compare(AttrPath(attr="value"), "eq", "u"))
     )
 
 
 def test_paths() -> None:
-    assert parse_path("name.givenName") == AttrPath("name", sub="givenName")
-    assert parse_path(f"{ENTERPRISE}:manager") == AttrPath("manager", ENTERPRISE)
-    assert parse_path(ENTERPRISE) == AttrPath(ENTERPRISE)
+    assert parse_path("name.givenName") == AttrPath(attr="name", sub="givenName")
+    assert parse_path(f"{ENTERPRISE}:manager") == AttrPath(attr="manager", schema=ENTERPRISE)
+    assert parse_path(ENTERPRISE) == AttrPath(attr=ENTERPRISE)
     assert parse_path('emails[type eq "work"].value') == AttrPath(
-        "emails", filter=Compare(AttrPath("type"), "eq", "work"), sub="value"
+        attr="emails", filter=Compare(AttrPath(attr="type"), "eq", "work"), sub="value"
     )
-    assert parse_path("members[$ref pr]") == AttrPath("members", filter=Present(AttrPath("$ref")))
+    assert parse_path("members[$ref pr]") == AttrPath(attr="members", filter=Present(AttrPath(attr="$ref")))
     for bad in ("", "a b", "emails[type eq 1", "name.a.b", "1abc", "a[b eq 1]]"):
         with pytest.raises(FilterError):
             parse_path(bad)
