@@ -12,7 +12,6 @@ import argparse
 import re
 import statistics
 import time
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import httpx
@@ -31,11 +30,6 @@ from scimconform.target import parse_tenant_url
 SERVER_ID = re.compile(r"[0-9a-f]{32}")  # the reference server's ids: uuid4().hex
 
 
-class NoSteps:
-    def step(self, title: str) -> AbstractContextManager[object]:
-        return nullcontext()
-
-
 def engine_pass(url: str, users: int) -> tuple[float, list[Exchange]]:
     """Seconds for the engine's replay of the initial cycle, and every exchange it made."""
     client = RecordingClient(parse_tenant_url(url, TOKEN))
@@ -47,7 +41,6 @@ def engine_pass(url: str, users: int) -> tuple[float, list[Exchange]]:
         profile=load_profile("entra-default"),
         factory=IdentityFactory(1, run_tag),
         ledger=Ledger(run_tag=run_tag),
-        observer=NoSteps(),
         users=users,
     )
     case = next(c for c in load_catalogue() if c.id == "ENTRA-CYCLE-001")

@@ -22,13 +22,28 @@ from scimconform.validation import schema_errors
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
-class CheckFailure(ScimconformError, AssertionError):
-    """One broken rule: `check` is the check's name, `message` says expected versus observed."""
+# The kinds of problem reports group failures by (Allure's categories), named by the check that found them;
+# a failure's category travels with it, so rewording a message never moves it to another group.
+TRANSPORT, SERVER_ERROR, WRONG_STATUS, SCHEMA, CAPACITY, WRONG_VALUE = (
+    "Timeouts and connection errors",
+    "Server errors",
+    "Wrong status code",
+    "Schema violations",
+    "Capacity",
+    "Wrong values",
+)
+CATEGORY_OF_CHECK = {"answered": TRANSPORT, "status_code": WRONG_STATUS, "json_schema": SCHEMA, "throughput": CAPACITY}
 
-    def __init__(self, check: str, message: str) -> None:
+
+class CheckFailure(ScimconformError, AssertionError):
+    """One broken rule: `check` is the check's name, `message` says expected versus observed, `category`
+    the kind of problem (one of the names above)."""
+
+    def __init__(self, check: str, message: str, *, category: str | None = None) -> None:
         super().__init__(f"{check}: {message}")
         self.check = check
         self.message = message
+        self.category = category or CATEGORY_OF_CHECK.get(check, WRONG_VALUE)
 
 
 def _show(value: Any) -> str:
@@ -81,7 +96,10 @@ def status_code(exchange: Exchange, allowed: Iterable[int]) -> None:
                 detail = ""
         shown = " or ".join(map(str, allowed))
         retried = f" after {exchange.attempt} attempts" if exchange.attempt > 1 else ""
-        raise CheckFailure("status_code", f"expected HTTP {shown}, got {exchange.status}{detail}{retried}")
+        category = SERVER_ERROR if exchange.status is not None and exchange.status >= 500 else WRONG_STATUS
+        raise CheckFailure(
+            "status_code", f"expected HTTP {shown}, got {exchange.status}{detail}{retried}", category=category
+        )
 
 
 def content_type(exchange: Exchange) -> None:

@@ -25,13 +25,15 @@ from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
 from scimconform.engine.outcomes import ConformanceFailure
 from scimconform.errors import CaseSkipped, HarnessError, PreconditionFailed, TargetError
+from scimconform.events import CaseStarted, EventStream
 from scimconform.identities import RUN_TAG_ENV, IdentityFactory, check_generators, new_run_tag
 from scimconform.interrupts import interrupts_as_keyboard_interrupt
 from scimconform.ledger import Journal, Ledger
 from scimconform.profiles import Profile, load_profile
 from scimconform.reporting import allure as allure_report
+from scimconform.reporting import reporters_for
 from scimconform.reporting.console import render_verdict
-from scimconform.reporting.har import HarRecorder
+from scimconform.reporting.har import HAR_PLUGIN, HarRecorder
 from scimconform.reporting.junit import name_testcase
 from scimconform.reporting.results import CaseResult, RunRecord, case_name
 from scimconform.settings import Settings, load_settings, plugin_option
@@ -172,7 +174,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scim_suite(name): run the YAML cases of fixtures/sequences/<name>/")
     config.pluginmanager.register(ResultCollector(config), "scimconform-results")
     if config.getoption("scim_har"):
-        config.pluginmanager.register(HarRecorder(Path(config.getoption("scim_har"))), "scimconform-har")
+        config.pluginmanager.register(HarRecorder(Path(config.getoption("scim_har"))), HAR_PLUGIN)
     # Settle the settings now when this is a conformance run, so a bad option is one usage error
     # before collection, not a collection error per module.
     if config.getini("scim_suites") or any(config.getoption(name) is not None for name in _OPTIONS):
@@ -196,7 +198,7 @@ class Session:
     target: Target
     context: RunContext
     target_error: str | None
-    steps: allure_report.AllureSteps
+    events: EventStream
 
 
 @pytest.fixture(scope="session")
@@ -206,29 +208,26 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         target = state.target_template or stack.enter_context(embedded_target(state.settings))
         client = RecordingClient(target, timeout=state.settings.timeout, rate=state.settings.rate)
         stack.callback(client.close)
-        steps = allure_report.AllureSteps(target.base_url)
-        client.listeners.append(steps.exchange)
-        har = request.config.pluginmanager.get_plugin("scimconform-har")
-        if isinstance(har, HarRecorder):
-            client.listeners.append(har)
+        events = EventStream(reporters_for(request.config, target.base_url), redact=client.redact)
+        client.listeners.append(events.exchange)
         ledger = Ledger(run_tag=state.run_tag, journal=None if target.embedded else _journal(state, target))
         context = RunContext(
             client=client,
             profile=state.profile,
             factory=IdentityFactory(state.seed, state.run_tag),
             ledger=ledger,
-            observer=steps,
+            events=events,
             users=state.settings.users,
             settings=state.settings,
         )
-        session = Session(target=target, context=context, target_error=preflight(client), steps=steps)
+        session = Session(target=target, context=context, target_error=preflight(client), events=events)
         state.record.target_error = session.target_error
         try:
             yield session
         finally:
             state.record.leftovers += ledger.clean(client)
             ledger.close()
-            state.record.report_errors += client.listener_errors
+            state.record.report_errors += client.listener_errors + events.errors
             if ledger.journal is not None and ledger.journal.path.exists():
                 state.record.journals.append(str(ledger.journal.path))
 
@@ -272,7 +271,7 @@ def scim_case(request: pytest.FixtureRequest, scim_session: Session) -> Iterator
     if scim_session.target_error:
         raise TargetError(scim_session.target_error)
     run = CaseRun(param.case, param.dialect, scim_session.context)
-    scim_session.steps.begin_case()
+    scim_session.events.emit(CaseStarted(case_id=param.case.id, dialect=param.dialect))
     try:
         yield run
     finally:

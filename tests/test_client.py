@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from scimconform.client import DEFAULT_RETRY_WAIT, MAX_RETRIES, MAX_RETRY_WAIT, RecordingClient, retry_delay
+from scimconform.events import EventStream
 from scimconform.exchange import MAX_BODY_BYTES, Exchange, NotJsonError
 from scimconform.reporting.allure import AllureSteps
 from scimconform.reporting.har import HarRecorder
@@ -125,7 +126,7 @@ def test_a_body_nested_too_deeply_is_no_json_and_both_report_writers_keep_it(
     monkeypatch.setattr(allure, "attach", lambda body, name, kind: attached.__setitem__(name, body))
     client = recording(httpx.MockTransport(handler))
     har = HarRecorder(tmp_path / "run.har")
-    client.listeners += [AllureSteps("https://scim.example.com/v2").exchange, har]
+    client.listeners.append(EventStream([AllureSteps("https://scim.example.com/v2"), har]).exchange)
     exchange = client.send("POST", "/Users", body=json.loads("[" * 500 + "]" * 500))
     with pytest.raises(NotJsonError, match="nested too deeply"):
         exchange.json()

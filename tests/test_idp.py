@@ -7,7 +7,6 @@ import ast
 import io
 import re
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from scimconform.dialects import DIALECTS
 from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
 from scimconform.errors import ConfigError
+from scimconform.events import Event, EventStream, StepStarted
 from scimconform.exchange import Exchange
 from scimconform.identities import Identity, IdentityFactory, new_run_tag
 from scimconform.idp.entra import create_body
@@ -109,14 +109,14 @@ def stub(tmp_path: Path) -> idp.Provider:
 
 
 class Titles:
-    """A step observer that keeps every step title."""
+    """A reporter that keeps every step title."""
 
     def __init__(self) -> None:
         self.titles: list[str] = []
 
-    def step(self, title: str) -> AbstractContextManager[object]:
-        self.titles.append(title)
-        return nullcontext()
+    def handle(self, event: Event) -> None:
+        if isinstance(event, StepStarted):
+            self.titles.append(event.title)
 
 
 @pytest.fixture
@@ -171,7 +171,7 @@ def test_the_engine_replays_the_stub_providers_cases(stub: idp.Provider, members
         profile=load_profile(stub.default_profile),
         factory=IdentityFactory(3, run_tag),
         ledger=Ledger(run_tag=run_tag),
-        observer=observer,
+        events=EventStream([observer]),
         provider=stub,
     )
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,14 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
+from scimconform import checks
 from scimconform.catalogue import load_catalogue
+from scimconform.checks import CheckFailure
 from scimconform.client import RecordingClient
 from scimconform.datafiles import data_dir
+from scimconform.engine.outcomes import ConformanceFailure
+from scimconform.events import EventStream
+from scimconform.exchange import Exchange
 from scimconform.reporting.allure import CATEGORIES, ci_executor, source_links, write_run_files
 from scimconform.reporting.har import HarRecorder
 from scimconform.reporting.results import RunRecord, public_url
@@ -214,28 +219,33 @@ def test_executor_from_gitlab_and_azure(environ: dict[str, str], name: str, buil
     assert (executor["name"], executor["buildName"], executor["buildUrl"]) == (name, build, url)
 
 
-@pytest.mark.parametrize(
-    ("status", "message", "category"),
-    [
-        ("failed", "observed: user schema violated at $.active: 'False' is not of type 'boolean'", "Schema violations"),
-        (
-            "failed",
-            "request: GET /Users → no answer\n  observed: no answer within 30 s (timeout)",
-            "Timeouts and connection errors",
-        ),
-        ("broken", "target http://x unreachable: cannot connect: [Errno 111]", "Timeouts and connection errors"),
-        ("failed", "observed: expected HTTP 201, got 500 (boom)", "Server errors"),
-        ("broken", "setup step 'Create user' failed: status_code: expected HTTP 201, got 503", "Server errors"),
-        ("failed", "observed: expected HTTP 200 or 204, got 404", "Wrong status code"),
-        ("skipped", "Skipped: profile alohi maps no groups", "Not supported by target or profile"),
-        ("broken", "KeyError: 'user'", "Harness errors"),
-        ("failed", "observed: active: expected false, got true", None),
-    ],
-)
-def test_categories_file_each_kind_of_problem(status: str, message: str, category: str | None) -> None:
+def _exchange(status: int | None, body: str = "", error: str | None = None) -> Exchange:
+    return Exchange(
+        method="POST", url="https://x/scim/v2/Users", request_headers={}, request_body=None, status=status,
+        response_body=body, raw_body=body, transport_error=error,
+    )  # fmt: skip
+
+
+def _judged(check: Callable[[], object]) -> CheckFailure:
+    with pytest.raises(CheckFailure) as caught:
+        check()
+    return caught.value
+
+
+TIMEOUT = "no answer within 30 s (timeout)"
+USER = '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "userName": "a", "active": "False"}'
+FAILURES: dict[str, tuple[Callable[[], object], str]] = {
+    "schema": (lambda: checks.json_schema(_exchange(200, USER), "user"), "Schema violations"),
+    "timeout": (lambda: checks.answered(_exchange(None, error=TIMEOUT)), "Timeouts and connection errors"),
+    "server-error": (lambda: checks.status_code(_exchange(500, '{"detail": "boom"}'), [201]), "Server errors"),
+    "wrong-status": (lambda: checks.status_code(_exchange(404), [200, 204]), "Wrong status code"),
+    "wrong-value": (lambda: checks.attribute_values(_exchange(200, USER), {"userName": "b"}), "Wrong values"),
+}  # fmt: skip
+
+
+def _category_of(status: str, text: str) -> str | None:
     """Allure 3 takes the first category whose status and message regex (a JS search) match."""
-    text = f"scimconform.engine.outcomes.ConformanceFailure: ENTRA-X-001 [blocking] A rule.\n  {message}\n  fix: …"
-    matched = next(
+    return next(
         (
             c["name"]
             for c in CATEGORIES
@@ -243,7 +253,30 @@ def test_categories_file_each_kind_of_problem(status: str, message: str, categor
         ),
         None,
     )
-    assert matched == category
+
+
+@pytest.mark.parametrize(("check", "category"), FAILURES.values(), ids=FAILURES.keys())
+def test_each_failure_is_filed_under_the_category_its_check_names(check: Callable[[], object], category: str) -> None:
+    """The category travels with the failure, in the rendered message and in setup errors alike."""
+    failure = _judged(check)
+    case = load_catalogue()[0]
+    text = str(ConformanceFailure(case=case, dialect=None, failure=failure, exchange=_exchange(200)))
+    assert _category_of("failed", text) == category
+    assert _category_of("broken", f"setup step 'Create user' failed: {failure} (category: {failure.category})") == (
+        category
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "category"),
+    [
+        ("broken", "target http://x unreachable: cannot connect: [Errno 111]", "Timeouts and connection errors"),
+        ("skipped", "Skipped: profile alohi maps no groups", "Not supported by target or profile"),
+        ("broken", "KeyError: 'user'", "Harness errors"),
+    ],
+)
+def test_what_no_check_found_is_filed_too(status: str, message: str, category: str) -> None:
+    assert _category_of(status, message) == category
 
 
 # --- JUnit ----------------------------------------------------------------------------------------------
@@ -379,7 +412,7 @@ def test_har_redacts_cookies_and_records_requests_that_got_no_answer(tmp_path: P
     client = RecordingClient(
         Target(base_url="https://scim.example.com/v2", token=TOKEN), transport=httpx.MockTransport(handler)
     )
-    client.listeners.append(recorder)
+    client.listeners.append(EventStream([recorder]).exchange)
     client.send("GET", "/Users", headers={"Cookie": "session=c00k1e-secret"})
     client.send("GET", "/down")
     recorder.write()

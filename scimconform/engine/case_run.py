@@ -74,8 +74,7 @@ class CaseRun:
             exchange = judge.exchange = self._send(step.method, path, query, body, headers, step.auth, ciphers)
             self._book(step.method, path, step.body, exchange, intent)
             if step.provider_tls and exchange.tls:
-                with self.context.observer.step(f"Negotiated {exchange.tls}"):
-                    pass
+                self.context.events.note(f"Negotiated {exchange.tls}")
             self.judge_answer(step.expect, step.capture, exchange)
         group = step.expect.get("members")
         if group is not None and not checks.lists_members(exchange):
@@ -95,14 +94,15 @@ class CaseRun:
     def judging(self, title: str, setup: bool) -> Iterator[Judge]:
         """Run one step inside a reported step; turn a broken check into the right kind of outcome."""
         judge = Judge()
-        with self.context.observer.step(("Setup: " if setup else "") + title):
+        with self.context.events.step(("Setup: " if setup else "") + title):
             try:
                 yield judge
             except CheckFailure as failure:
                 if setup or judge.exchange is None:
                     label = judge.exchange.label if judge.exchange else "no request"
                     redact = judge.exchange.redact if judge.exchange else str
-                    raise PreconditionFailed(redact(f"setup step '{title}' failed: {failure} [{label}]")) from None
+                    message = f"setup step '{title}' failed: {failure} [{label}] (category: {failure.category})"
+                    raise PreconditionFailed(redact(message)) from None
                 raise ConformanceFailure(
                     case=self.case, dialect=self.dialect_name, failure=failure, exchange=judge.exchange
                 ) from None

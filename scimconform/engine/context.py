@@ -1,24 +1,17 @@
-"""What every case of a run shares: the identity provider, client, profile, identity factory, ledger and the
-step observer."""
+"""What every case of a run shares: the client, profile, identity factory, ledger, the identity provider
+and the stream of events that reporters read."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from scimconform import idp
 from scimconform.client import RecordingClient
+from scimconform.events import EventStream
 from scimconform.identities import IdentityFactory
 from scimconform.ledger import Ledger
 from scimconform.profiles import Profile
 from scimconform.settings import Settings
-
-
-class StepObserver(Protocol):
-    """Lets a reporter wrap each step (e.g. as an Allure step); the engine imports no reporter."""
-
-    def step(self, title: str) -> AbstractContextManager[object]: ...
 
 
 @dataclass(kw_only=True)
@@ -27,7 +20,7 @@ class RunContext:
     profile: Profile
     factory: IdentityFactory
     ledger: Ledger
-    observer: StepObserver
+    events: EventStream = field(default_factory=lambda: EventStream([]))
     users: int = 12
     settings: Settings = field(default_factory=Settings)
     provider: idp.Provider = field(default_factory=idp.provider)  # whose traffic the cases replay

@@ -15,6 +15,7 @@ class ConformanceFailure(CaseOutcome, AssertionError):
         self.case = case
         self.dialect = dialect
         self.check = failure.check
+        self.category = failure.category
         self.observed = failure.message
         self.exchange = exchange
         super().__init__(self.render())
@@ -31,6 +32,7 @@ class ConformanceFailure(CaseOutcome, AssertionError):
             f"{self.case.id} [{self.severity}] {self.case.requirement}\n"
             f"  request: {self.exchange.label}\n"
             f"  observed: {self.observed}\n"
+            f"  category: {self.category}\n"
             f"  fix: {self.case.fix}\n"
             f"  reproduce: {self.exchange.curl()}"
         )

@@ -261,8 +261,8 @@ class Paginate(Step):
                     if problem is not None:
                         raise CheckFailure("pagination", f"{problem} (the same in two passes)")
                 return
-            with engine.context.observer.step(f"Pass {attempt}: {problem}; the collection may have changed, again"):
-                problems.append(problem)
+            engine.context.events.note(f"Pass {attempt}: {problem}; the collection may have changed, again")
+            problems.append(problem)
         raise PreconditionFailed(
             f"the collection changed while paging (other clients at work, or an order that is not stable): "
             f"{PAGING_PASSES} passes found {'; '.join(problems)}"
@@ -384,8 +384,7 @@ class Throughput(Step):
         title = f"Sustain {GALLERY_RATE:g} requests/s for {seconds:g} s: match queries and PATCHes"
         with engine.judging(title, setup) as judge:
             measured = sustain(lambda i: client.send(*requests[i], retries=0, record=False), GALLERY_RATE, seconds)
-            with engine.context.observer.step(measured.summary()):
-                pass
+            engine.context.events.note(measured.summary())
             problem = shortfall(measured, GALLERY_RATE, settings.throughput_p95_ms)
             if problem is not None:
                 judge.exchange = problem[0]

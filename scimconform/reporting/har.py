@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from scimconform import __version__
+from scimconform.events import Event, ExchangeRecorded
 from scimconform.exchange import Exchange
 from scimconform.reporting.results import write_json
 
@@ -71,16 +72,21 @@ def har_document(entries: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+HAR_PLUGIN = "scimconform-har"
+
+
 class HarRecorder:
-    """Client listener and pytest plugin: collects the entries and writes the file at session end."""
+    """Reporter and pytest plugin: collects every exchange as an entry and writes the file at session end
+    (xdist workers hand theirs to the controller)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.entries: list[dict[str, Any]] = []
 
-    def __call__(self, exchange: Exchange) -> None:
-        started = datetime.now(UTC) - timedelta(milliseconds=exchange.elapsed_ms)
-        self.entries.append(har_entry(exchange, started))
+    def handle(self, event: Event) -> None:
+        if isinstance(event, ExchangeRecorded):
+            started = datetime.now(UTC) - timedelta(milliseconds=event.exchange.elapsed_ms)
+            self.entries.append(har_entry(event.exchange, started))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:

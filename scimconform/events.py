@@ -1,0 +1,92 @@
+"""The run as one stream of events, and the one protocol every report writer implements.
+
+The engine says what happens — a case starts, a step starts and ends (with the error that ended it), a
+moment worth noting, an exchange recorded — and knows no reporter. `EventStream` hands every event to
+every reporter in `scimconform.reporting.REPORTERS`; a reporter that raises is noted once and never stops
+the run or its cleanup. A new report format is one module with a `Reporter` and one registry line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from scimconform.exchange import Exchange
+
+
+@dataclass(frozen=True)
+class CaseStarted:
+    case_id: str
+    dialect: str | None
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    title: str
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    title: str
+    error: BaseException | None  # what ended the step, when it did not end well
+
+
+@dataclass(frozen=True)
+class Note:
+    """A moment inside a step worth showing on its own: the TLS negotiated, throughput measured, a repeat."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ExchangeRecorded:
+    exchange: Exchange
+
+
+Event = CaseStarted | StepStarted | StepFinished | Note | ExchangeRecorded
+
+
+class Reporter(Protocol):
+    """Anything that turns events into a report."""
+
+    def handle(self, event: Event) -> None: ...
+
+
+class EventStream:
+    """Hands each event to each reporter, in order; the first failure of each reporter is kept in `errors`."""
+
+    def __init__(self, reporters: list[Reporter], redact: Callable[[str], str] = str) -> None:
+        self.reporters = reporters
+        self.errors: list[str] = []
+        self._redact = redact
+        self._failed: set[int] = set()
+
+    def emit(self, event: Event) -> None:
+        for reporter in self.reporters:
+            try:
+                reporter.handle(event)
+            except Exception as exc:  # a report writer must not cost the run its verdict or its cleanup
+                if id(reporter) not in self._failed:
+                    self._failed.add(id(reporter))
+                    name = type(reporter).__name__
+                    self.errors.append(self._redact(f"{name} failed on {type(event).__name__}: {exc!r}"))
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        """A step around the block; the error that leaves the block, if any, ends the step."""
+        self.emit(StepStarted(title))
+        try:
+            yield
+        except BaseException as error:
+            self.emit(StepFinished(title, error))
+            raise
+        self.emit(StepFinished(title, None))
+
+    def note(self, text: str) -> None:
+        self.emit(Note(text))
+
+    def exchange(self, exchange: Exchange) -> None:
+        """The recording client's listener: every exchange becomes an event."""
+        self.emit(ExchangeRecorded(exchange))
