@@ -2,7 +2,7 @@
 
 The engine says what happens — a case starts, a step starts and ends (with the error that ended it), a
 moment worth noting, an exchange recorded — and knows no reporter. `EventStream` hands every event to
-every reporter in `scimconform.reporting.REPORTERS`; a reporter that raises is noted once and never stops
+every reporter in `scimconform.reporting.registry.REPORTERS`; a reporter that raises is noted once and never stops
 the run or its cleanup. A new report format is one module with a `Reporter` and one registry line.
 """
 
@@ -14,6 +14,22 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from scimconform.exchange import Exchange
+from scimconform.reporting.results import RunRecord
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """The target is known: `base_url` is its Tenant URL (or the embedded server's)."""
+
+    base_url: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """Every case ran and cleanup is done; `record` is the whole verdict. In a pytest-xdist run only the
+    controller sees it, after the workers have handed over what they recorded."""
+
+    record: RunRecord
 
 
 @dataclass(frozen=True)
@@ -45,7 +61,7 @@ class ExchangeRecorded:
     exchange: Exchange
 
 
-Event = CaseStarted | StepStarted | StepFinished | Note | ExchangeRecorded
+Event = RunStarted | CaseStarted | StepStarted | StepFinished | Note | ExchangeRecorded | RunFinished
 
 
 class Reporter(Protocol):
@@ -60,7 +76,7 @@ class EventStream:
     def __init__(self, reporters: list[Reporter], redact: Callable[[str], str] = str) -> None:
         self.reporters = reporters
         self.errors: list[str] = []
-        self._redact = redact
+        self.redact = redact  # set once the client, which knows the secrets, exists
         self._failed: set[int] = set()
 
     def emit(self, event: Event) -> None:
@@ -71,7 +87,7 @@ class EventStream:
                 if id(reporter) not in self._failed:
                     self._failed.add(id(reporter))
                     name = type(reporter).__name__
-                    self.errors.append(self._redact(f"{name} failed on {type(event).__name__}: {exc!r}"))
+                    self.errors.append(self.redact(f"{name} failed on {type(event).__name__}: {exc!r}"))
 
     @contextmanager
     def step(self, title: str) -> Iterator[None]:

@@ -25,16 +25,15 @@ from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
 from scimconform.engine.outcomes import ConformanceFailure
 from scimconform.errors import CaseSkipped, HarnessError, PreconditionFailed, TargetError
-from scimconform.events import CaseStarted, EventStream
+from scimconform.events import CaseStarted, EventStream, RunFinished, RunStarted
 from scimconform.identities import RUN_TAG_ENV, IdentityFactory, check_generators, new_run_tag
 from scimconform.interrupts import interrupts_as_keyboard_interrupt
 from scimconform.ledger import Journal, Ledger
 from scimconform.profiles import Profile, load_profile
 from scimconform.reporting import allure as allure_report
-from scimconform.reporting import reporters_for
 from scimconform.reporting.console import render_verdict
-from scimconform.reporting.har import HAR_PLUGIN, HarRecorder
 from scimconform.reporting.junit import name_testcase
+from scimconform.reporting.registry import event_stream
 from scimconform.reporting.results import CaseResult, RunRecord, case_name
 from scimconform.settings import Settings, load_settings, plugin_option
 from scimconform.target import Target, configured_target, embedded_target
@@ -66,6 +65,7 @@ class PluginState:
     def __init__(self, config: pytest.Config) -> None:
         handoff = _handoff(config)
         self.settings: Settings = handoff.settings if handoff is not None else settings_from_options(config)
+        self.events: EventStream = event_stream(config)  # the reporters of this process
         self.profile: Profile = load_profile(self.settings.profile)
         check_generators(self.profile)
         self.catalogue = load_catalogue()
@@ -173,8 +173,6 @@ _OPTIONS = ("scim_config", *(_dest(setting.name) for setting in fields(Settings)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scim_suite(name): run the YAML cases of fixtures/sequences/<name>/")
     config.pluginmanager.register(ResultCollector(config), "scimconform-results")
-    if config.getoption("scim_har"):
-        config.pluginmanager.register(HarRecorder(Path(config.getoption("scim_har"))), HAR_PLUGIN)
     # Settle the settings now when this is a conformance run, so a bad option is one usage error
     # before collection, not a collection error per module.
     if config.getini("scim_suites") or any(config.getoption(name) is not None for name in _OPTIONS):
@@ -208,7 +206,9 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         target = state.target_template or stack.enter_context(embedded_target(state.settings))
         client = RecordingClient(target, timeout=state.settings.timeout, rate=state.settings.rate)
         stack.callback(client.close)
-        events = EventStream(reporters_for(request.config, target.base_url), redact=client.redact)
+        events = state.events
+        events.redact = client.redact
+        events.emit(RunStarted(base_url=target.base_url))
         client.listeners.append(events.exchange)
         ledger = Ledger(run_tag=state.run_tag, journal=None if target.embedded else _journal(state, target))
         context = RunContext(
@@ -227,7 +227,7 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         finally:
             state.record.leftovers += ledger.clean(client)
             ledger.close()
-            state.record.report_errors += client.listener_errors + events.errors
+            state.record.report_errors += client.listener_errors
             if ledger.journal is not None and ledger.journal.path.exists():
                 state.record.journals.append(str(ledger.journal.path))
 
@@ -394,17 +394,22 @@ class ResultCollector:
     @pytest.hookimpl(trylast=True)  # after the runner's teardown, so the final sweep's leftovers are in
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         state = self._state()
+        if state is None:
+            return
+        record = state.record
         workeroutput = getattr(self.config, "workeroutput", None)
-        if state is not None and workeroutput is not None:
-            record = state.record
+        if workeroutput is not None:
+            record.report_errors += state.events.errors
             workeroutput[_WORKER_KEY] = {
                 "leftovers": record.leftovers,
                 "journals": record.journals,
                 "report_errors": record.report_errors,
             }
-        if state is not None and not hasattr(self.config, "workerinput"):
-            state.record.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-            state.record.write(state.settings.report_dir / "summary.json")
+        else:
+            record.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+            state.events.emit(RunFinished(record=record))
+            record.report_errors += state.events.errors
+            record.write(state.settings.report_dir / "summary.json")
             if (handoff := _handoff(self.config)) is not None:
                 handoff.record = state.record
             allure_dir = self.config.getoption("allure_report_dir", None)

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from scimconform.dialects import DIALECTS
+from scimconform import idp
 from scimconform.documents import parse_yaml, read_text
 from scimconform.errors import ConfigError
 
 CONFIG_FILE_NAME = "scimconform.yaml"
-DIALECT_NAMES = tuple(DIALECTS)
+DIALECT_NAMES = tuple(idp.provider().dialects)  # the provider says which dialects it speaks
 # How Entra sends OAuth client credentials to the token endpoint: the "How credentials are sent" field
 # (Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint", § "Getting started").
 OAUTH_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "both")
@@ -76,7 +76,7 @@ class Settings:
     profile: str = field(
         default="entra-default", metadata=_help("attribute-mapping profile: a shipped name or a YAML file")
     )
-    dialect: str = field(default="all", metadata=_help("default, aadOptscim062020, tutorial or all"))
+    dialect: str = field(default="all", metadata=_help(f"{', '.join(DIALECT_NAMES)} or all"))
     seed: int | None = field(default=None, metadata=_help("seed for test identities, to repeat a run"))
     report_dir: Path = field(default_factory=lambda: Path("reports"), metadata=_help("where reports go"))
     timeout: float = field(default=30.0, metadata=_help("seconds to wait for each answer"))

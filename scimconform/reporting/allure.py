@@ -20,7 +20,7 @@ import allure
 from scimconform import __version__
 from scimconform.catalogue import Case
 from scimconform.checks import CAPACITY, SCHEMA, SERVER_ERROR, TRANSPORT, WRONG_STATUS, WRONG_VALUE
-from scimconform.events import CaseStarted, Event, ExchangeRecorded, Note, StepFinished, StepStarted
+from scimconform.events import CaseStarted, Event, ExchangeRecorded, Note, RunStarted, StepFinished, StepStarted
 from scimconform.exchange import Exchange
 from scimconform.reporting.results import RunRecord, display_name, write_json
 
@@ -94,7 +94,7 @@ ATTACHED_EXCHANGES_PER_CASE = 300
 class AllureSteps:
     """The Allure reporter: each case step is an Allure step, each exchange a step inside it."""
 
-    def __init__(self, base_url: str, attach_limit: int = ATTACHED_EXCHANGES_PER_CASE) -> None:
+    def __init__(self, base_url: str = "", attach_limit: int = ATTACHED_EXCHANGES_PER_CASE) -> None:
         self.base_path = urlsplit(base_url).path.rstrip("/")
         self.attach_limit = attach_limit
         self._attached = 0
@@ -102,6 +102,8 @@ class AllureSteps:
 
     def handle(self, event: Event) -> None:
         match event:
+            case RunStarted(base_url=base_url):
+                self.base_path = urlsplit(base_url).path.rstrip("/")
             case CaseStarted():
                 self._attached = 0
             case StepStarted(title=title):

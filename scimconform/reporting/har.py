@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from scimconform import __version__
-from scimconform.events import Event, ExchangeRecorded
+from scimconform.events import Event, ExchangeRecorded, RunFinished
 from scimconform.exchange import Exchange
 from scimconform.reporting.results import write_json
 
@@ -72,9 +72,6 @@ def har_document(entries: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-HAR_PLUGIN = "scimconform-har"
-
-
 class HarRecorder:
     """Reporter and pytest plugin: collects every exchange as an entry and writes the file at session end
     (xdist workers hand theirs to the controller)."""
@@ -87,6 +84,8 @@ class HarRecorder:
         if isinstance(event, ExchangeRecorded):
             started = datetime.now(UTC) - timedelta(milliseconds=event.exchange.elapsed_ms)
             self.entries.append(har_entry(event.exchange, started))
+        elif isinstance(event, RunFinished):
+            self.write()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -95,11 +94,10 @@ class HarRecorder:
 
     @pytest.hookimpl(trylast=True)  # after the session fixture's final sweep has sent its DELETEs
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """xdist worker: hand what it recorded to the controller, which writes the file at RunFinished."""
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:
             workeroutput[_WORKER_KEY] = self.entries
-        else:
-            self.write()
 
     def write(self) -> None:
         write_json(self.path, har_document(self.entries))
