@@ -21,7 +21,7 @@ from scimconform.client import RecordingClient
 from scimconform.errors import ConfigError
 from scimconform.interrupts import interrupts_as_keyboard_interrupt
 from scimconform.ledger import Journal, Ledger
-from scimconform.plugin import preflight
+from scimconform.run_plan import preflight
 from scimconform.settings import Settings
 from scimconform.target import configured_target
 

@@ -9,7 +9,6 @@ anything left, writes `summary.json` and prints the verdict.
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, fields
@@ -18,25 +17,25 @@ from typing import Any
 
 import pytest
 
-from scimconform.auth import TokenEndpointError
 from scimconform.catalogue import Case, load_catalogue
-from scimconform.client import RETRY_STATUSES, RecordingClient, encode_query
+from scimconform.client import RecordingClient
 from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
 from scimconform.engine.outcomes import ConformanceFailure
 from scimconform.errors import CaseSkipped, HarnessError, PreconditionFailed, TargetError
 from scimconform.events import CaseStarted, EventStream, RunFinished, RunStarted
-from scimconform.identities import RUN_TAG_ENV, IdentityFactory, check_generators, new_run_tag
+from scimconform.identities import RUN_TAG_ENV, IdentityFactory
 from scimconform.interrupts import interrupts_as_keyboard_interrupt
 from scimconform.ledger import Journal, Ledger
-from scimconform.profiles import Profile, load_profile
+from scimconform.profiles import Profile
 from scimconform.reporting import allure as allure_report
 from scimconform.reporting.console import render_verdict
 from scimconform.reporting.junit import name_testcase
 from scimconform.reporting.registry import event_stream
 from scimconform.reporting.results import CaseResult, RunRecord, case_name
+from scimconform.run_plan import plan_run, preflight
 from scimconform.settings import Settings, load_settings, plugin_option
-from scimconform.target import Target, configured_target, embedded_target
+from scimconform.target import Target, embedded_target
 
 STATE = pytest.StashKey["PluginState"]()
 SIGNALS = pytest.StashKey[ExitStack]()
@@ -66,23 +65,14 @@ class PluginState:
         handoff = _handoff(config)
         self.settings: Settings = handoff.settings if handoff is not None else settings_from_options(config)
         self.events: EventStream = event_stream(config)  # the reporters of this process
-        self.profile: Profile = load_profile(self.settings.profile)
-        check_generators(self.profile)
-        self.catalogue = load_catalogue()
-        self.seed = self.settings.seed if self.settings.seed is not None else random.SystemRandom().randrange(10**6)
         # One tag per run: xdist workers inherit the controller's, every other session makes its own.
         inherited = os.environ.get(RUN_TAG_ENV) if os.environ.get("PYTEST_XDIST_WORKER") else None
-        self.run_tag = inherited or new_run_tag()
-        os.environ[RUN_TAG_ENV] = self.run_tag
-        self.target_template = configured_target(self.settings)
-        self.record = RunRecord(
-            target=self.target_template.base_url if self.target_template else "embedded",
-            embedded=self.target_template is None,
-            profile=self.profile.name,
-            dialects=self.dialects,
-            seed=self.seed,
-            run_tag=self.run_tag,
-        )
+        plan = plan_run(self.settings, run_tag=inherited)
+        os.environ[RUN_TAG_ENV] = plan.run_tag
+        self.profile: Profile = plan.profile
+        self.seed, self.run_tag, self.target_template = plan.seed, plan.run_tag, plan.target
+        self.catalogue = load_catalogue()
+        self.record = plan.record(self.dialects)
 
     @property
     def dialects(self) -> tuple[str, ...]:
@@ -237,31 +227,6 @@ def _journal(state: PluginState, target: Target) -> Journal:
     process = os.environ.get("PYTEST_XDIST_WORKER", "main")
     header = {"run_tag": state.run_tag, "target": target.base_url, "command": "run"}
     return Journal(state.settings.report_dir / "ledger" / f"{state.run_tag}-{process}.jsonl", header)
-
-
-def preflight(client: RecordingClient) -> str | None:
-    """One probe before any case: can the target be reached, does it accept the token, is it SCIM?"""
-    try:
-        exchange = client.send("GET", "/Users", {"filter": 'userName eq "scimconform-preflight"'})
-    except TokenEndpointError as exc:
-        return str(exc)
-    if exchange.transport_error:
-        return f"target {client.target.base_url} unreachable: {exchange.transport_error}"
-    if exchange.status in (401, 403):
-        return f"the target refused the bearer token (HTTP {exchange.status}): check the token and --token-env"
-    if exchange.status in RETRY_STATUSES:
-        return f"the target keeps answering HTTP {exchange.status} ({exchange.attempt} attempts): it is not serving now"
-    try:
-        exchange.json()
-    except ValueError:
-        if exchange.status in (200, 301, 302, 303, 307, 308, 404, 405):
-            kind = exchange.header("content-type") or "no content type"
-            return (
-                f"{client.target.base_url} does not look like a SCIM endpoint: GET /Users?"
-                f"{encode_query({'filter': 'userName eq …'})} answered HTTP {exchange.status} with {kind}, not JSON; "
-                "check the Tenant URL"
-            )
-    return None
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -23,17 +22,16 @@ from allure_commons.model2 import Attachment, Label, Status, StatusDetails, Test
 from scimconform import idp
 from scimconform.client import RecordingClient
 from scimconform.errors import ConfigError
-from scimconform.identities import IdentityFactory, check_generators, new_run_tag
+from scimconform.identities import IdentityFactory
 from scimconform.interrupts import interrupts_as_keyboard_interrupt
 from scimconform.ledger import Journal
 from scimconform.load.runner import LoadResult, Runner
 from scimconform.load.workload import Workload
-from scimconform.plugin import preflight
-from scimconform.profiles import load_profile
 from scimconform.reporting.allure import write_run_files
 from scimconform.reporting.results import RunRecord
+from scimconform.run_plan import plan_run, preflight
 from scimconform.settings import Settings, check_output_dir
-from scimconform.target import configured_target, embedded_target
+from scimconform.target import embedded_target
 
 MAX_CONCURRENCY = 1000
 
@@ -46,24 +44,14 @@ def run_load(settings: Settings, concurrency: int, rate: float | None, out: Text
         )
     if rate is not None and not (math.isfinite(rate) and rate > 0):
         raise ConfigError(f"rate must be a positive number of requests per second, not {rate:g} (--rate)")
-    profile = load_profile(settings.profile)
-    check_generators(profile)
-    template = configured_target(settings)
+    plan = plan_run(settings)
+    profile, template, seed, run_tag = plan.profile, plan.target, plan.seed, plan.run_tag
     check_output_dir(settings.report_dir, "--report-dir")
     provider = idp.provider()
     dialect = settings.dialect
     if dialect == "all":  # one dialect per load run: the URL's flag, as the provider reads it, or its default
         dialect = (template.url_dialect if template else None) or provider.default_dialect
-    seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(10**6)
-    run_tag = new_run_tag()
-    record = RunRecord(
-        target=template.base_url if template else "embedded",
-        embedded=template is None,
-        profile=profile.name,
-        dialects=(dialect,),
-        seed=seed,
-        run_tag=run_tag,
-    )
+    record = plan.record((dialect,))
     report_dir = settings.report_dir
     (report_dir / "summary.json").unlink(missing_ok=True)
     with ExitStack() as stack:
