@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from scimconform.exchange import Exchange
-from scimconform.reporting.results import RunRecord
+from scimconform.reporting.results import CaseResult, RunRecord
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,13 @@ class RunFinished:
 class CaseStarted:
     case_id: str
     dialect: str | None
+
+
+@dataclass(frozen=True)
+class CaseFinished:
+    """A case's verdict; in a pytest-xdist run, emitted by the controller as each worker's result arrives."""
+
+    result: CaseResult
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ class ExchangeRecorded:
     exchange: Exchange
 
 
-Event = RunStarted | CaseStarted | StepStarted | StepFinished | Note | ExchangeRecorded | RunFinished
+Event = RunStarted | CaseStarted | StepStarted | StepFinished | Note | ExchangeRecorded | CaseFinished | RunFinished
 
 
 class Reporter(Protocol):

@@ -23,7 +23,7 @@ from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
 from scimconform.engine.outcomes import ConformanceFailure
 from scimconform.errors import CaseSkipped, HarnessError, PreconditionFailed, TargetError
-from scimconform.events import CaseStarted, EventStream, RunFinished, RunStarted
+from scimconform.events import CaseFinished, CaseStarted, EventStream, RunFinished, RunStarted
 from scimconform.identities import RUN_TAG_ENV, IdentityFactory
 from scimconform.interrupts import interrupts_as_keyboard_interrupt
 from scimconform.ledger import Journal, Ledger
@@ -335,6 +335,8 @@ class ResultCollector:
                 result = CaseResult(**value)
                 state.record.results.append(result)
                 name_testcase(self.config, report, result.display_name)
+                if not hasattr(self.config, "workerinput"):
+                    state.events.emit(CaseFinished(result=result))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         state = self._state()
@@ -372,14 +374,13 @@ class ResultCollector:
             }
         else:
             record.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+            # Every reporter sees the end of the run; summary.json, the verdict the CLI returns, is written
+            # after them, so it lists any that failed.
             state.events.emit(RunFinished(record=record))
             record.report_errors += state.events.errors
             record.write(state.settings.report_dir / "summary.json")
             if (handoff := _handoff(self.config)) is not None:
                 handoff.record = state.record
-            allure_dir = self.config.getoption("allure_report_dir", None)
-            if allure_dir:
-                allure_report.write_run_files(Path(allure_dir), state.record, os.environ)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         state = self._state()

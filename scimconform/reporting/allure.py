@@ -8,6 +8,7 @@ plugs `AllureSteps` into both. allure-pytest writes no run-level files, so `writ
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -20,7 +21,16 @@ import allure
 from scimconform import __version__
 from scimconform.catalogue import Case
 from scimconform.checks import CAPACITY, SCHEMA, SERVER_ERROR, TRANSPORT, WRONG_STATUS, WRONG_VALUE
-from scimconform.events import CaseStarted, Event, ExchangeRecorded, Note, RunStarted, StepFinished, StepStarted
+from scimconform.events import (
+    CaseStarted,
+    Event,
+    ExchangeRecorded,
+    Note,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+)
 from scimconform.exchange import Exchange
 from scimconform.reporting.results import RunRecord, display_name, write_json
 
@@ -150,6 +160,17 @@ class AllureSteps:
         query = f"?{exchange.redact(unquote_plus(parts.query))}" if parts.query else ""  # decoded: redacted again
         outcome = str(exchange.status) if exchange.status is not None else exchange.transport_error
         return f"{exchange.method} {path}{query} → {outcome}"
+
+
+class AllureRunFiles:
+    """Reporter: the run-level files of the Allure results folder, written when the run finishes."""
+
+    def __init__(self, results_dir: Path) -> None:
+        self.results_dir = results_dir
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            write_run_files(self.results_dir, event.record, os.environ)
 
 
 def write_run_files(results_dir: Path, record: RunRecord, environ: Mapping[str, str]) -> None:

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from scimconform.events import EventStream, Reporter
-from scimconform.reporting.allure import AllureSteps
+from scimconform.reporting.allure import AllureRunFiles, AllureSteps
 from scimconform.reporting.har import HarRecorder
 
 REPORTERS: tuple[Callable[[pytest.Config], Reporter | None], ...] = (
     lambda config: AllureSteps(),
+    lambda config: AllureRunFiles(Path(path)) if (path := config.getoption("allure_report_dir", None)) else None,
     lambda config: HarRecorder(Path(path)) if (path := config.getoption("scim_har", None)) else None,
 )
 
