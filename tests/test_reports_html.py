@@ -145,9 +145,13 @@ def test_the_html_report_shows_the_cases_a_failures_steps_and_its_curl_in_a_brow
     assert shown["total"] == "4"
     assert sorted(shown["failedTitles"]) == [GROUP_FAILED, FAILED], "exactly the two faults' cases failed"
     assert shown["failed"] == FAILED
-    assert shown["steps"][:6] == [
-        "Setup: Create user",
+    # Around Entra's POST, the ledger's own reads: what the user's filter found before it (so nothing that was
+    # there already is ever taken for the run's) and the created user read back by id.
+    steps = shown["steps"]
+    assert steps[0] == "Setup: Create user" and steps[1].startswith('GET /Users?filter=userName eq "')
+    assert steps[2:8] == [
         "POST /Users → 201",
+        "GET /Users/{id} → 200",
         "Entra disables the user",
         "PATCH /Users/{id} → 200",
         "Read the disabled user",
