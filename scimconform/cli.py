@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,7 +30,6 @@ from scimconform.profiles import load_profile
 from scimconform.reporting.catalogue import catalogue_markdown
 from scimconform.reporting.html import build_html
 from scimconform.settings import (
-    DIALECT_NAMES,
     OAUTH_AUTH_METHODS,
     Settings,
     check_output_dir,
@@ -74,53 +74,38 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="replay Entra's provisioning traffic against a SCIM endpoint")
-    run.add_argument("--url", help="Tenant URL (default: start the embedded reference server)")
-    run.add_argument("--token-env", help="environment variable holding the bearer token (default SCIM_TOKEN)")
-    run.add_argument("--profile", help="attribute-mapping profile name or YAML file (default entra-default)")
-    run.add_argument("--dialect", help=f"{', '.join(DIALECT_NAMES)} or all (default all)")
-    run.add_argument("--seed", type=int, help="seed for test identities, printed in every report")
-    run.add_argument("--users", type=int, help="users in the provisioning-cycle cases (default 12)")
-    run.add_argument("--report-dir", type=Path, help="where reports go (default reports/)")
+    _setting_flags(run, ("url", "token_env", "profile", "dialect", "seed", "users", "report_dir", "timeout"))
     run.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
     run.add_argument("-k", dest="select", help="run only cases whose ID matches this pytest -k expression")
     run.add_argument("--html", action="store_true", help="also build the HTML report (needs Node.js and `npm ci`)")
     run.add_argument("--har", type=Path, metavar="FILE", help="write every HTTP exchange to FILE as HAR 1.2")
-    connection = run.add_argument_group("authentication, transport and rate")
-    for flag, kwargs in _RUN_CONNECTION_OPTIONS.items():
-        connection.add_argument(flag, **kwargs)
-    run.set_defaults(handler=_run, connection_options=_RUN_CONNECTION_OPTIONS)
+    _setting_flags(run.add_argument_group("authentication, transport and rate"), _RUN_CONNECTION)
+    run.set_defaults(handler=_run)
 
     load = commands.add_parser(
         "load", help="replay Entra's initial and incremental cycles for many users; measure throughput and latency"
     )
-    load.add_argument("--url", help="Tenant URL (default: start the embedded reference server)")
-    load.add_argument("--token-env", help="environment variable holding the bearer token (default SCIM_TOKEN)")
-    load.add_argument("--profile", help="attribute-mapping profile name or YAML file (default entra-default)")
-    load.add_argument("--dialect", help=f"{', '.join(DIALECT_NAMES)} (default: the URL's flag, else default)")
-    load.add_argument("--users", type=int, default=1000, help="users to provision (default 1000)")
-    load.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
-    load.add_argument("--rate", type=float, help="target requests per second across all workers (default: no limit)")
-    load.add_argument("--seed", type=int, help="seed for test identities, printed in every report")
-    load.add_argument("--report-dir", type=Path, help="where reports go (default reports/)")
+    _setting_flags(load, ("url", "token_env", "profile", "dialect", "seed", "report_dir", "timeout"))
+    load.add_argument("--users", type=int, default=1000, metavar="N", help="users to provision (default 1000)")
+    load.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight at once (default 8)")
+    load.add_argument(
+        "--rate",
+        dest="load_rate",
+        type=float,
+        metavar="N",
+        help="target requests per second across all workers (default: no limit)",
+    )
     load.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
-    connection = load.add_argument_group("authentication and transport")
-    for flag, kwargs in _CONNECTION_OPTIONS.items():
-        connection.add_argument(flag, **kwargs)
-    load.set_defaults(handler=_load, connection_options=_CONNECTION_OPTIONS)
+    _setting_flags(load.add_argument_group("authentication and transport"), _CONNECTION)
+    load.set_defaults(handler=_load)
 
     cleanup = commands.add_parser(
         "cleanup", help="delete what a killed run left on the target, from the ledger in its report directory"
     )
-    cleanup.add_argument("--report-dir", type=Path, default=Path("reports"), help="the run's report directory")
-    cleanup.add_argument("--url", help="Tenant URL (default: the one the ledger names)")
-    cleanup.add_argument("--token-env", help="environment variable holding the bearer token (default SCIM_TOKEN)")
+    _setting_flags(cleanup, ("url", "token_env", "report_dir", "timeout"))
     cleanup.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
-    connection = cleanup.add_argument_group("authentication and transport")
-    for flag, kwargs in _CONNECTION_OPTIONS.items():
-        connection.add_argument(flag, **kwargs)
-    cleanup.set_defaults(
-        handler=_cleanup, connection_options=_CONNECTION_OPTIONS, profile=None, dialect=None, seed=None, users=None
-    )
+    _setting_flags(cleanup.add_argument_group("authentication and transport"), _CONNECTION)
+    cleanup.set_defaults(handler=_cleanup)
 
     report = commands.add_parser("report", help="build the self-contained HTML report from a run's Allure results")
     report.add_argument("--report-dir", type=Path, default=Path("reports"), help="the run's report directory")
@@ -160,54 +145,62 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Authentication and transport options; each one's dest is the setting it sets.
-_CONNECTION_OPTIONS: dict[str, dict[str, Any]] = {
-    "--token-file": {"metavar": "FILE", "help": "file holding the bearer token (instead of --token-env)"},
-    "--header": {
-        "dest": "headers",
-        "action": "append",
-        "metavar": "'NAME: VALUE'",
-        "help": "extra request header, repeatable; ${VAR} in the value is read from the environment",
-    },
-    "--oauth-token-url": {"metavar": "URL", "help": "OAuth 2.0 token endpoint: use client credentials"},
-    "--oauth-client-id": {"metavar": "ID", "help": "OAuth client identifier"},
-    "--oauth-secret-env": {
-        "metavar": "NAME",
-        "help": "variable holding the client secret (default SCIM_CLIENT_SECRET)",
-    },
-    "--oauth-scopes": {"metavar": "SCOPES", "help": "OAuth scopes, space-separated"},
-    "--oauth-auth-method": {
-        "choices": OAUTH_AUTH_METHODS,
-        "help": "how credentials are sent: Basic header, form body, or both (default client_secret_basic)",
-    },
-    "--ca-bundle": {"metavar": "FILE", "help": "trust the CA certificates in FILE (PEM) for TLS"},
-    "--insecure": {"action": "store_true", "default": None, "help": "do not verify TLS certificates (warns)"},
-    "--proxy": {"metavar": "URL", "help": "HTTP(S) proxy (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY)"},
-}
-# The same, but only for `run`: `load` has its own --rate (a number, shared by all its workers).
-_RUN_CONNECTION_OPTIONS: dict[str, dict[str, Any]] = {
-    **_CONNECTION_OPTIONS,
-    "--expired-token-env": {
-        "metavar": "NAME",
-        "help": "variable holding a token the target issued that has expired (default SCIM_EXPIRED_TOKEN)",
-    },
-    "--oauth-revocation-url": {
-        "metavar": "URL",
-        "help": "the target's RFC 7009 token revocation endpoint, for the revocation case (skipped without it)",
-    },
-    "--rate": {"metavar": "N/s", "help": "send at most N requests per second, e.g. 20/s"},
-    "--throughput-seconds": {
-        "type": float,
-        "metavar": "S",
-        "help": "how long the 25 requests/s case runs (default 10, 1 on the embedded server; 0 skips it)",
-    },
-    "--throughput-p95-ms": {"type": float, "metavar": "MS", "help": "p95 latency bound of that case (default 2000)"},
-}
+# The settings each command takes as flags; every flag is `--<setting>` with dashes (`headers`: `--header`),
+# explained by the help text the Settings field carries, so the file key, the flag and the plugin's
+# `--scim-<setting>` option are one name.
+_CONNECTION = (
+    "token_file",
+    "headers",
+    "oauth_token_url",
+    "oauth_client_id",
+    "oauth_secret_env",
+    "oauth_scopes",
+    "oauth_auth_method",
+    "ca_bundle",
+    "insecure",
+    "proxy",
+)
+_RUN_CONNECTION = (
+    *_CONNECTION,
+    "expired_token_env",
+    "oauth_revocation_url",
+    "rate",
+    "throughput_seconds",
+    "throughput_p95_ms",
+)
+_SETTINGS = {setting.name: setting for setting in fields(Settings)}
+
+
+def _metavar(name: str) -> str:
+    """What a flag's value is, for --help: `--token-env NAME`, `--ca-bundle FILE`, `--rate N/s`."""
+    for ending, shown in (("_env", "NAME"), ("url", "URL"), ("proxy", "URL"), ("_ms", "MS"), ("seconds", "S")):
+        if name.endswith(ending):
+            return shown
+    shown_as = {"token_file": "FILE", "ca_bundle": "FILE", "report_dir": "DIR", "timeout": "S", "rate": "N/s"}
+    return shown_as.get(name, "N" if name in ("seed", "users") else name.rsplit("_", 1)[-1].upper())
+
+
+def _setting_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, names: Sequence[str]) -> None:
+    """One flag per setting; values stay text here and are read (and refused, in one line) by load_settings."""
+    default = Settings()
+    for name in names:
+        setting = _SETTINGS[name]
+        shown = getattr(default, name)
+        suffix = f" (default {shown})" if shown not in (None, "", {}, False) else ""
+        kwargs: dict[str, Any] = {"dest": name, "help": setting.metadata["help"] + suffix}
+        if name == "headers":
+            kwargs |= {"action": "append", "metavar": "'NAME: VALUE'"}
+        elif isinstance(shown, bool):
+            kwargs |= {"action": "store_true", "default": None}
+        elif name == "oauth_auth_method":
+            kwargs["choices"] = OAUTH_AUTH_METHODS
+        else:
+            kwargs["metavar"] = _metavar(name)
+        parser.add_argument("--header" if name == "headers" else "--" + name.replace("_", "-"), **kwargs)
 
 
 def _run(args: argparse.Namespace) -> int:
-    connection = _connection(args)
-    settings = _settings(args, **connection)
+    settings = _settings(args)
     _check_before_run(settings, args.har)
     report_dir = settings.report_dir
     summary = report_dir / "summary.json"
@@ -265,38 +258,20 @@ def _run(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace) -> int:
     from scimconform.load.command import run_load
 
-    return run_load(_settings(args, **_connection(args)), args.concurrency, args.rate, sys.stdout, sys.stderr)
+    return run_load(_settings(args), args.concurrency, args.load_rate, sys.stdout, sys.stderr)
 
 
 def _cleanup(args: argparse.Namespace) -> int:
     from scimconform.cleanup import run_cleanup
 
-    return run_cleanup(_settings(args, **_connection(args)), sys.stdout)
+    return run_cleanup(_settings(args), sys.stdout)
 
 
-def _connection(args: argparse.Namespace) -> dict[str, Any]:
-    """The authentication and transport options as given (None where absent), by setting name."""
-    options: dict[str, dict[str, Any]] = args.connection_options
-    return {
-        name: getattr(args, name)
-        for name in (kwargs.get("dest") or flag[2:].replace("-", "_") for flag, kwargs in options.items())
-    }
-
-
-def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    """The settings `run` and `load` share, from the config file and the command line; warns when TLS
-    is not verified, on every run."""
-    settings = load_settings(
-        args.config,
-        url=args.url,
-        token_env=args.token_env,
-        profile=args.profile,
-        dialect=args.dialect,
-        seed=args.seed,
-        report_dir=args.report_dir,
-        users=args.users,
-        **extra,
-    )
+def _settings(args: argparse.Namespace) -> Settings:
+    """The command's settings, from the config file and its flags (each flag's dest is its setting); warns
+    when TLS is not verified, on every run."""
+    given = {name: getattr(args, name) for name in _SETTINGS if hasattr(args, name)}
+    settings = load_settings(args.config, **given)
     if settings.insecure:
         print(
             "scimconform: warning: TLS certificates are not verified (--insecure): anyone on the path can read "

@@ -43,8 +43,6 @@ _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 MAX_SEED = 2**53 - 1
 # A token file holds one token; anything bigger is the wrong file.
 _TOKEN_FILE_BYTES = 64 * 1024
-# The settings that have no command-line option.
-_FILE_ONLY = ("timeout",)
 # What each setting that is not free text accepts, for the error that names a bad value.
 _EXPECTED = {
     "seed": f"a whole number from 0 to {MAX_SEED}",
@@ -226,8 +224,8 @@ def plugin_args(settings: Settings) -> list[str]:
 
 
 def _where(name: str) -> str:
-    """Where a setting is changed: its option, or the settings file for the one that has no option."""
-    return f" ({name}: in the settings file)" if name in _FILE_ONLY else f" (--{name.replace('_', '-')})"
+    """The flag that changes a setting (its settings-file key is the same name with underscores)."""
+    return f" (--{name.replace('_', '-')})"
 
 
 def _positive(number: float) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from scimconform.cli import main
 from scimconform.plugin import settings_from_options
 from scimconform.settings import Settings, plugin_args, plugin_option
 
@@ -63,3 +64,14 @@ def test_the_settings_file_is_read_once_and_only_when_asked(pytester: pytest.Pyt
     assert settings_from_options(pytester.parseconfig()).users == 5
     assert settings_from_options(pytester.parseconfig("--scim-no-config")).users == Settings().users
     assert settings_from_options(pytester.parseconfig("--scim-users", "4")).users == 4, "the option wins over the file"
+
+
+def test_the_command_line_flags_are_the_settings_under_their_own_names(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--token-env` is `token_env`: run takes every setting as a flag, explained by the same help text."""
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for setting in fields(Settings):
+        flag = "--header" if setting.name == "headers" else "--" + setting.name.replace("_", "-")
+        assert flag in shown, setting.name
+        assert " ".join(setting.metadata["help"].split()) in shown, setting.name
