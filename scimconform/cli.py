@@ -102,7 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     cleanup = commands.add_parser(
         "cleanup", help="delete what a killed run left on the target, from the ledger in its report directory"
     )
-    _setting_flags(cleanup, ("url", "token_env", "report_dir", "timeout"))
+    _setting_flags(
+        cleanup,
+        ("url", "token_env", "report_dir", "timeout"),
+        url="the Tenant URL the run used (required when a ledger is left; the token goes there and nowhere else)",
+    )
     cleanup.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
     _setting_flags(cleanup.add_argument_group("authentication and transport"), _CONNECTION)
     cleanup.set_defaults(handler=_cleanup)
@@ -180,14 +184,17 @@ def _metavar(name: str) -> str:
     return shown_as.get(name, "N" if name in ("seed", "users") else name.rsplit("_", 1)[-1].upper())
 
 
-def _setting_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, names: Sequence[str]) -> None:
-    """One flag per setting; values stay text here and are read (and refused, in one line) by load_settings."""
+def _setting_flags(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, names: Sequence[str], **helps: str
+) -> None:
+    """One flag per setting; values stay text here and are read (and refused, in one line) by load_settings.
+    `helps` replaces a setting's help where the command gives it another meaning."""
     default = Settings()
     for name in names:
         setting = _SETTINGS[name]
         shown = getattr(default, name)
         suffix = f" (default {shown})" if shown not in (None, "", {}, False) else ""
-        kwargs: dict[str, Any] = {"dest": name, "help": setting.metadata["help"] + suffix}
+        kwargs: dict[str, Any] = {"dest": name, "help": helps.get(name) or setting.metadata["help"] + suffix}
         if name == "headers":
             kwargs |= {"action": "append", "metavar": "'NAME: VALUE'"}
         elif isinstance(shown, bool):

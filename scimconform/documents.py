@@ -1,6 +1,6 @@
 """YAML documents checked against a JSON Schema in `schemas/`, with errors that name file, line and field.
 
-Every YAML a user can hand the harness (settings file, profiles, `--scim-set` values) is read here, by a
+Every YAML a user can hand the harness (the settings file, profiles, case files) is read here, by a
 loader that refuses aliases: a YAML file of a few hundred bytes can alias its way to gigabytes
 ("billion laughs"), and nothing scimconform reads needs them.
 """

@@ -80,9 +80,12 @@ class Reporter(Protocol):
 class EventStream:
     """Hands each event to each reporter, in order; the first failure of each reporter is kept in `errors`."""
 
-    def __init__(self, reporters: list[Reporter], redact: Callable[[str], str] = str) -> None:
+    def __init__(
+        self, reporters: list[Reporter], redact: Callable[[str], str] = str, errors: list[str] | None = None
+    ) -> None:
+        """`errors` may be the run record's own list, so failures land in summary.json as they happen."""
         self.reporters = reporters
-        self.errors: list[str] = []
+        self.errors: list[str] = [] if errors is None else errors
         self.redact = redact  # set once the client, which knows the secrets, exists
         self._failed: set[int] = set()
 

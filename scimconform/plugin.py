@@ -29,7 +29,6 @@ from scimconform.interrupts import interrupts_as_keyboard_interrupt
 from scimconform.ledger import Journal, Ledger
 from scimconform.profiles import Profile
 from scimconform.reporting import allure as allure_report
-from scimconform.reporting.console import render_verdict
 from scimconform.reporting.junit import name_testcase
 from scimconform.reporting.registry import event_stream
 from scimconform.reporting.results import CaseResult, RunRecord, case_name
@@ -64,7 +63,6 @@ class PluginState:
     def __init__(self, config: pytest.Config) -> None:
         handoff = _handoff(config)
         self.settings: Settings = handoff.settings if handoff is not None else settings_from_options(config)
-        self.events: EventStream = event_stream(config)  # the reporters of this process
         # One tag per run: xdist workers inherit the controller's, every other session makes its own.
         inherited = os.environ.get(RUN_TAG_ENV) if os.environ.get("PYTEST_XDIST_WORKER") else None
         plan = plan_run(self.settings, run_tag=inherited)
@@ -73,6 +71,8 @@ class PluginState:
         self.seed, self.run_tag, self.target_template = plan.seed, plan.run_tag, plan.target
         self.catalogue = load_catalogue()
         self.record = plan.record(self.dialects)
+        # The reporters of this process; a failing one is listed in the record, hence in summary.json.
+        self.events: EventStream = event_stream(config, self.settings.report_dir, self.record.report_errors)
 
     @property
     def dialects(self) -> tuple[str, ...]:
@@ -181,9 +181,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @dataclass(kw_only=True)
 class Session:
-    """What every case shares: the live target, its client, the ledger and the identity factory."""
+    """What every case shares: the run context (client, ledger, identity factory, …), whether the target
+    can be judged at all, and the event stream."""
 
-    target: Target
     context: RunContext
     target_error: str | None
     events: EventStream
@@ -210,7 +210,7 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
             users=state.settings.users,
             settings=state.settings,
         )
-        session = Session(target=target, context=context, target_error=preflight(client), events=events)
+        session = Session(context=context, target_error=preflight(client), events=events)
         state.record.target_error = session.target_error
         try:
             yield session
@@ -366,7 +366,6 @@ class ResultCollector:
         record = state.record
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
-            record.report_errors += state.events.errors
             workeroutput[_WORKER_KEY] = {
                 "leftovers": record.leftovers,
                 "journals": record.journals,
@@ -374,22 +373,6 @@ class ResultCollector:
             }
         else:
             record.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-            # Every reporter sees the end of the run; summary.json, the verdict the CLI returns, is written
-            # after them, so it lists any that failed.
-            state.events.emit(RunFinished(record=record))
-            record.report_errors += state.events.errors
-            record.write(state.settings.report_dir / "summary.json")
+            state.events.emit(RunFinished(record=record))  # summary.json, the console verdict, the files
             if (handoff := _handoff(self.config)) is not None:
                 handoff.record = state.record
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        state = self._state()
-        if state is not None and not hasattr(self.config, "workerinput"):
-            terminalreporter.section("scimconform verdict")
-            render_verdict(state.record, terminalreporter.write_line, self._reports(state))
-
-    def _reports(self, state: PluginState) -> list[str]:
-        """The report files this session wrote, for the last lines a user reads."""
-        option = self.config.getoption
-        written = [option("xmlpath", None), option("allure_report_dir", None), option("scim_har", None)]
-        return [str(path) for path in written if path] + [str(state.settings.report_dir / "summary.json")]

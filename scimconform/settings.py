@@ -33,7 +33,7 @@ OAUTH_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "both")
 # Microsoft Entra App Gallery", § "SCIM API requirements"): the throughput case runs this long against a
 # --url target, and only briefly against the embedded server so that a default run stays fast.
 THROUGHPUT_SECONDS, EMBEDDED_THROUGHPUT_SECONDS = 10.0, 1.0
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*s)?\s*$")
+_RATE = re.compile(r"^\s*(\S+?)\s*(?:/\s*s)?\s*$")  # any number float() reads, then an optional /s
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # A header name is an RFC 9110 §5.6.2 token; a value (and a bearer token) is visible ASCII, space and tab:
 # CR or LF would end the header early, and the HTTP client encodes header values as ASCII.
@@ -208,8 +208,9 @@ def plugin_option(name: str) -> str:
 
 def plugin_args(settings: Settings) -> list[str]:
     """The plugin options that give exactly these settings, for processes that cannot be handed the object
-    (pytest-xdist workers). Header values stay as written, so `${VAR}` is read where it is used and no
-    secret stands in an argument."""
+    (pytest-xdist workers, which receive them over pytest-xdist's channel, not a command line). A header
+    given with `${VAR}` on the command line stays so, and is read where it is used; one from the settings
+    file was expanded when the file was read."""
     args: list[str] = []
     default = Settings()
     for setting in fields(Settings):
@@ -319,7 +320,7 @@ def _substitute_env(text: str, path: Path) -> str:
 
 
 def parse_rate(text: str) -> float:
-    """`20/s` or `20` → 20.0 requests per second."""
+    """`20/s`, `20` or `2e-05` → requests per second (finite and positive is `validate`'s to check)."""
     match = _RATE.match(text)
     if match is None:
         raise ValueError(text)

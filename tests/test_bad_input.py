@@ -339,7 +339,7 @@ def test_run_refuses_numbers_that_are_not_finite_or_out_of_range(
     [
         ("timeout: .nan", "timeout must be a positive number of seconds, not nan"),
         ("timeout: .inf", "timeout must be a positive number of seconds, not inf"),
-        ("rate: .inf", "settings.yaml: setting 'rate' has an invalid value"),
+        ("rate: .inf", "rate must be a positive number of requests per second, not inf (--rate)"),
         ("throughput_seconds: .nan", "throughput_seconds must be 0"),
         ("throughput_p95_ms: -.inf", "throughput_p95_ms must be a positive number"),
         ("seed: 1.0e+400", "settings.yaml: setting 'seed' has an invalid value inf"),

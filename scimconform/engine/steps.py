@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from scimconform import checks
@@ -86,8 +86,11 @@ def step_kind(key: str) -> Callable[[S], S]:
 
 
 def parse_steps(raw: Sequence[Mapping[str, Any]]) -> tuple[Step, ...]:
-    """Typed steps from a case file's list (already validated against the schema)."""
-    return tuple(STEP_KINDS[next(k for k in STEP_KINDS if k in item)].parse(item) for item in raw)
+    """Typed steps from a case file's list (already validated against the schema); `when` is read here,
+    for every kind, so no step class can forget it."""
+    return tuple(
+        replace(STEP_KINDS[next(k for k in STEP_KINDS if k in item)].parse(item), when=item.get("when")) for item in raw
+    )
 
 
 @step_kind("request")

@@ -1,8 +1,8 @@
 """Allure results: labels, description and one step per HTTP exchange for each case; the run's files.
 
-The replay engine knows only its `StepObserver` protocol and the client's listeners; the pytest plugin
-plugs `AllureSteps` into both. allure-pytest writes no run-level files, so `write_run_files` writes
-`environment.properties`, `executor.json` and `categories.json` (docs/allure-notes.md, "Run-level files").
+`AllureSteps` and `AllureRunFiles` are reporters of the run's event stream (scimconform.events): the engine
+knows neither. allure-pytest writes no run-level files, so `write_run_files` writes `environment.properties`,
+`executor.json` and `categories.json` at the end of the run (docs/allure-notes.md, "Run-level files").
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _category(name: str, also: str = "") -> dict[str, Any]:
 # A target that cannot be reached at all fails every case with the preflight's "unreachable" line.
 CATEGORIES: list[dict[str, Any]] = [
     _category(SCHEMA),
-    _category(TRANSPORT, also="unreachable"),
+    _category(TRANSPORT, also=r"target \S+ unreachable:"),
     _category(SERVER_ERROR),
     _category(WRONG_STATUS),
     _category(CAPACITY),

@@ -6,12 +6,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
+from typing import Any
 
 from scimconform.dialects import DIALECTS
+from scimconform.events import Event, RunFinished
 from scimconform.reporting.results import CaseResult, RunRecord
 
 MARKS = {"failed": "FAIL", "warning": "WARN", "error": "ERROR", "skipped": "SKIP", "passed": "PASS"}
 NAMED = 3  # blocking failures named on the verdict line before "…"
+
+
+class ConsoleVerdict:
+    """Reporter and pytest plugin: keeps the record the run finished with, and prints the verdict as the
+    last section of pytest's terminal output."""
+
+    def __init__(self, config: Any, summary: Path) -> None:
+        self.config = config
+        self.summary = summary
+        self.record: RunRecord | None = None
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            self.record = event.record
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.record is None:
+            return
+        option = self.config.getoption
+        written = [option("xmlpath", None), option("allure_report_dir", None), option("scim_har", None)]
+        terminalreporter.section("scimconform verdict")
+        render_verdict(self.record, terminalreporter.write_line, [str(p) for p in written if p] + [str(self.summary)])
 
 
 def render_verdict(record: RunRecord, write: Callable[[str], None], reports: list[str] | None = None) -> None:

@@ -1,6 +1,7 @@
-"""Which reporters a run builds. Each entry makes one `scimconform.events.Reporter` from the pytest config,
-or None when that report was not asked for. Every reporter is also registered as a pytest plugin, so one
-that needs pytest's hooks (the HAR recorder gathers what pytest-xdist workers recorded) has them.
+"""Which reporters a run builds. Each entry makes one `scimconform.events.Reporter` from the pytest config
+and the report folder, or None when that report was not asked for. Every reporter is also registered as a
+pytest plugin, so one that needs pytest's hooks has them: the HAR recorder gathers what pytest-xdist workers
+recorded, the console verdict prints in pytest's terminal summary.
 
 A new report format is a module in this package and one line in REPORTERS (docs/contributing.md).
 """
@@ -14,18 +15,22 @@ import pytest
 
 from scimconform.events import EventStream, Reporter
 from scimconform.reporting.allure import AllureRunFiles, AllureSteps
+from scimconform.reporting.console import ConsoleVerdict
 from scimconform.reporting.har import HarRecorder
+from scimconform.reporting.summary import SummaryWriter
 
-REPORTERS: tuple[Callable[[pytest.Config], Reporter | None], ...] = (
-    lambda config: AllureSteps(),
-    lambda config: AllureRunFiles(Path(path)) if (path := config.getoption("allure_report_dir", None)) else None,
-    lambda config: HarRecorder(Path(path)) if (path := config.getoption("scim_har", None)) else None,
+REPORTERS: tuple[Callable[[pytest.Config, Path], Reporter | None], ...] = (
+    lambda config, report_dir: AllureSteps(),
+    lambda config, report_dir: AllureRunFiles(Path(d)) if (d := config.getoption("allure_report_dir", None)) else None,
+    lambda config, report_dir: HarRecorder(Path(path)) if (path := config.getoption("scim_har", None)) else None,
+    lambda config, report_dir: SummaryWriter(report_dir / "summary.json"),
+    lambda config, report_dir: ConsoleVerdict(config, report_dir / "summary.json"),
 )
 
 
-def event_stream(config: pytest.Config) -> EventStream:
-    """This process's reporters, in registry order, behind one stream."""
-    reporters = [reporter for build in REPORTERS if (reporter := build(config)) is not None]
+def event_stream(config: pytest.Config, report_dir: Path, errors: list[str]) -> EventStream:
+    """This process's reporters, in registry order, behind one stream; their failures go to `errors`."""
+    reporters = [reporter for build in REPORTERS if (reporter := build(config, report_dir)) is not None]
     for reporter in reporters:
         config.pluginmanager.register(reporter)
-    return EventStream(reporters)
+    return EventStream(reporters, errors=errors)
