@@ -1,13 +1,16 @@
 """What this run created on the target, the proof that it did, and how it is removed again.
 
 The ownership rule: cleanup deletes a resource only when the run can prove it created it —
-- its id came from a 2xx answer to the run's own POST (and was not already there before the POST), or
+- its id came from a 2xx answer to the run's own POST, was not there before the POST, and a read of it does
+  not contradict that (a readable resource without the run tag), or
 - the POST's answer never arrived (timeout, reset, interrupt) or held no usable id, and exactly one resource
   found by the create's match filter was absent from that filter's answer just before the POST, carries the
-  run tag, and equals what was sent on every attribute sent.
-An error answer (3xx, 4xx, 5xx) never leads to a delete by lookup: a 409 means the userName belongs to someone
-else. What the run suspects it created but cannot prove is reported as possibly left, with the request that
-finds it, and never deleted.
+  run tag, equals what was sent on every attribute sent, and reads back the same — in a list answer that
+  holds every match.
+An error answer (a 4xx, or a 3xx, a 5xx, or an error after a retried POST) never leads to a delete: a 409
+means the userName belongs to someone else. What the run suspects it created but cannot prove is reported
+as possibly left, with the request that finds it, and never deleted. Before every delete the id is read
+again: a server may have given a deleted resource's id to someone else's.
 
 Every create is written to an append-only journal (`<report dir>/ledger/<run tag>-<process>.jsonl`), flushed
 to disk before the POST is sent, so `scimconform cleanup` can finish the job after a killed run. The journal
