@@ -84,6 +84,8 @@ def answered(exchange: Exchange) -> None:
 
 def status_code(exchange: Exchange, allowed: Iterable[int]) -> None:
     allowed = sorted(allowed)
+    if exchange.status is None and exchange.transport_error:  # no status to compare: say why none came
+        raise CheckFailure("status_code", exchange.transport_error, category=TRANSPORT)
     if exchange.status not in allowed:
         detail = ""
         if exchange.response_body:
@@ -134,7 +136,7 @@ def json_schema(exchange: Exchange, ref: str, items: str | None = None) -> None:
 def total_results(exchange: Exchange, expected: int) -> None:
     document = body(exchange, "total_results")
     observed = document.get("totalResults", attrpath.MISSING) if isinstance(document, dict) else attrpath.MISSING
-    if observed != expected or isinstance(observed, bool):
+    if observed != expected or not isinstance(observed, int) or isinstance(observed, bool):  # a JSON integer
         raise CheckFailure("total_results", f"expected totalResults {expected}, got {_show(observed)}")
     listed = resources(exchange, "total_results")
     if len(listed) != expected:
@@ -238,6 +240,7 @@ def paging_problem(seen: list[str], wanted: set[str]) -> str | None:
 
 
 def attributes_absent(exchange: Exchange, paths: Iterable[str]) -> None:
+    paths = list(paths)  # walked once per resource
     for resource in resources(exchange, "attributes_absent"):
         for path in paths:
             if isinstance(resource, dict) and attrpath.get(resource, path) is not attrpath.MISSING:
