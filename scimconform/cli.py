@@ -29,6 +29,7 @@ from scimconform.profile_import import profile_from_export, read_export
 from scimconform.profiles import load_profile
 from scimconform.reporting.catalogue import catalogue_markdown
 from scimconform.reporting.html import build_html
+from scimconform.reporting.rfc_coverage import load_requirements, rfc_coverage_markdown
 from scimconform.settings import (
     OAUTH_AUTH_METHODS,
     Settings,
@@ -118,7 +119,10 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="print the case catalogue")
     listing.add_argument("--faults", action="store_true", help="list the reference server's named faults instead")
     listing.add_argument(
-        "--format", choices=["text", "markdown"], default="text", help="markdown renders docs/cases.md"
+        "--format",
+        choices=["text", "markdown", "rfc-coverage"],
+        default="text",
+        help="markdown renders docs/cases.md, rfc-coverage docs/rfc-coverage.md",
     )
     listing.set_defaults(handler=_list)
 
@@ -313,6 +317,9 @@ def _list(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.format == "markdown":
         print(catalogue_markdown(load_catalogue()), end="")
+        return EXIT_OK
+    if args.format == "rfc-coverage":
+        print(rfc_coverage_markdown(load_requirements(), load_catalogue()), end="")
         return EXIT_OK
     for case in load_catalogue():
         print(f"{case.id:<16} {case.severity:<8} {case.title}")

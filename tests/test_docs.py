@@ -2,13 +2,16 @@
 in the product and its docs is one a reader can follow."""
 
 import re
+from itertools import groupby
 from pathlib import Path
 
 from scimconform.catalogue import load_catalogue
 from scimconform.reporting.catalogue import catalogue_markdown
+from scimconform.reporting.rfc_coverage import load_requirements, rfc_coverage_markdown
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs" / "cases.md"
+RFC_COVERAGE = ROOT / "docs" / "rfc-coverage.md"
 # Where users read our citations: the package, the suites, the data files and the documentation.
 PUBLISHED = [ROOT / name for name in ("scimconform", "suites", "fixtures", "schemas", "docs", "README.md")]
 # Team notes that users do not have; cite the public source, or a file under docs/, instead.
@@ -27,6 +30,24 @@ def test_docs_cases_md_is_the_rendered_catalogue() -> None:
     assert DOCS.read_text(encoding="utf-8") == catalogue_markdown(load_catalogue()), (
         "docs/cases.md is out of date: run `scimconform list --format markdown > docs/cases.md`"
     )
+
+
+def test_docs_rfc_coverage_md_is_the_rendered_requirements() -> None:
+    assert RFC_COVERAGE.read_text(encoding="utf-8") == rfc_coverage_markdown(load_requirements(), load_catalogue()), (
+        "docs/rfc-coverage.md is out of date: run `scimconform list --format rfc-coverage > docs/rfc-coverage.md`"
+    )
+
+
+def test_rfc_requirements_name_real_cases_and_every_rfc_case() -> None:
+    """A requirement names a case that exists, and every ENTRA-RFC case answers at least one requirement."""
+    requirements = load_requirements()
+    ids = {case.id for case in load_catalogue()}
+    named = {r["case"] for r in requirements if "case" in r}
+    assert named - ids == set(), "rfc-requirements.yaml names cases that do not exist"
+    assert {i for i in ids if i.startswith("ENTRA-RFC-")} - named == set(), "ENTRA-RFC cases no requirement names"
+    assert len({r["id"] for r in requirements}) == len(requirements), "requirement ids repeat"
+    runs = [section for section, _ in groupby((r["rfc"], r["section"]) for r in requirements)]
+    assert len(runs) == len(set(runs)), "keep each section's requirements together, or the page lists it twice"
 
 
 def test_every_case_has_a_heading() -> None:

@@ -40,13 +40,11 @@ def create_body(mapping: ObjectMapping, identity: Identity) -> dict[str, Any]:
 ENTRA = Provider(
     key="entra",
     name="Microsoft Entra ID",
-    case_id=re.compile(r"^ENTRA-(CONN|HTTP|DISC|USER|GROUP|CYCLE|GAL|AUTH|TLS|RATE)-\d{3}$"),
+    case_id=re.compile(r"^ENTRA-(CONN|HTTP|DISC|USER|GROUP|CYCLE|GAL|AUTH|TLS|RATE|RFC)-\d{3}$"),
     epic="Entra ID provisioning",
     sequences=Path("sequences"),
     default_profile="entra-default",
     dialects=DIALECTS,
-    # Setup steps speak the RFC-shaped dialect, so only the step under test speaks the dialect being tested.
-    setup_dialect=DIALECTS["aadOptscim062020"],
     default_dialect="default",
     # Tenant-URL flag -> the dialect it selects (Microsoft Learn, "Known issues and resolutions with SCIM 2.0
     # protocol compliance", § "Flags to alter the SCIM behavior").

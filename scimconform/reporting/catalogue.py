@@ -34,14 +34,14 @@ def _case(case: Case) -> str:
     if case.gallery_test:
         facts.append(f"gallery test {case.gallery_test}")
     return (
-        f"\n### {case.id} — {_escape(case.title)}\n\n"
+        f"\n### {case.id} — {escape_markdown(case.title)}\n\n"
         f"{' · '.join(facts)}\n\n"
-        f"- **Requirement:** {_escape(case.requirement)}\n"
+        f"- **Requirement:** {escape_markdown(case.requirement)}\n"
         f"- **Source:** {source}\n"
-        f"- **Fix:** {_escape(case.fix)}\n"
+        f"- **Fix:** {escape_markdown(case.fix)}\n"
     )
 
 
-def _escape(text: str) -> str:
+def escape_markdown(text: str) -> str:
     """Keep Markdown from reading SCIM syntax (members[value eq "x"], *) as markup."""
     return text.replace("*", r"\*").replace("[", r"\[").replace("]", r"\]")

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from functools import cache
 from html import escape
 from typing import TYPE_CHECKING, TypeVar
@@ -160,12 +161,16 @@ class ReferenceServer:
         text = request.args.get("filter")
         if text is not None and Fault.AND_FILTER_UNSUPPORTED in self.faults and " and " in text.lower():
             raise ScimError(400, "filters with 'and' are not supported", "invalidFilter")
-        where = None if text is None else _parsed(parse_filter, text, "invalidFilter")
+        try:
+            where = None if text is None else _parsed(parse_filter, text, "invalidFilter")
+        except ScimError:
+            if Fault.INVALID_FILTER_IGNORED not in self.faults:
+                raise
+            where = None  # the fault: a filter the server cannot read is dropped, so everything is listed
         if Fault.PAGINATION_IGNORED in self.faults:
             start, first, count = 1, 0, sys.maxsize
         else:
-            start = max(_integer(request.args, "startIndex", 1), 1)
-            count = min(max(_integer(request.args, "count", _DEFAULT_COUNT), 0), _MAX_COUNT)
+            start, count = self._page(request)
             zero_based = Fault.STARTINDEX_ZERO_BASED in self.faults and "startIndex" in request.args
             first = start if zero_based else start - 1
         view = self._view(request)
@@ -173,6 +178,16 @@ class ReferenceServer:
         if not total and where is not None and Fault.FILTER_ZERO_MATCH_404 in self.faults:
             raise ScimError(404, "no resource matches the filter")
         return self._list_response([self._shaped(request, rtype, r, view) for r in page], total, start)
+
+    def _page(self, request: Request) -> tuple[int, int]:
+        """startIndex and count as RFC 7644 §3.4.2.4 reads them: below 1 is 1, a negative count is 0."""
+        start = _integer(request.args, "startIndex", 1)
+        if start < 1 and Fault.STARTINDEX_BELOW_ONE_REFUSED in self.faults:
+            raise ScimError(400, f"startIndex must be 1 or more, not {start}", "invalidValue")
+        count = _integer(request.args, "count", _DEFAULT_COUNT)
+        if count < 0 and Fault.NEGATIVE_COUNT_IGNORED in self.faults:
+            count = _DEFAULT_COUNT
+        return max(start, 1), min(max(count, 0), _MAX_COUNT)
 
     def _create(self, request: Request, kind: str) -> Response:
         rtype = RESOURCE_TYPES[kind]
@@ -207,7 +222,12 @@ class ReferenceServer:
 
     def _delete(self, request: Request, kind: str, rid: str) -> Response:
         rtype = RESOURCE_TYPES[kind]
-        resource = self._store.delete(rtype, rid)
+        try:
+            resource = self._store.delete(rtype, rid)
+        except ScimError as exc:
+            if exc.status == 404 and Fault.DELETE_UNKNOWN_204 in self.faults:
+                return _Response(status=204)  # the fault: an "idempotent" delete hides that nothing was there
+            raise
         if Fault.DELETE_RETURNS_200 in self.faults:
             return self._json(200, self._shaped(request, rtype, resource))
         return _Response(status=204)
@@ -219,7 +239,10 @@ class ReferenceServer:
         )
         if Fault.EXCLUDED_MEMBERS_IGNORED in self.faults:
             excluded = tuple(path for path in excluded if path.attr.lower() != "members")
-        return View(attributes, excluded)
+        if Fault.ATTRIBUTE_SELECTION_IGNORED in self.faults:
+            attributes, excluded = (), ()
+        view = View(attributes, excluded)
+        return replace(view, always=("schemas",)) if Fault.ALWAYS_RETURNED_DROPPED in self.faults else view
 
     def _shaped(self, request: Request, rtype: ResourceType, resource: Resource, view: View | None = None) -> Resource:
         """Adds meta.location (it depends on the URL the client used) and applies the requested view."""
@@ -292,8 +315,10 @@ class ReferenceServer:
             page = f"<html><body><h1>{error.status}</h1><p>{escape(error.detail)}</p></body></html>"
             response: Response = _Response(page, error.status, headers, content_type="text/html; charset=utf-8")
         else:
-            scim_type = {} if error.scim_type is None else {"scimType": error.scim_type}
-            body = {"schemas": [_ERROR], "status": str(error.status), **scim_type, "detail": error.detail}
+            named = error.scim_type is not None and Fault.ERROR_WITHOUT_SCIMTYPE not in self.faults
+            scim_type = {"scimType": error.scim_type} if named else {}
+            status = "400" if Fault.ERROR_STATUS_FIXED in self.faults else str(error.status)
+            body = {"schemas": [_ERROR], "status": status, **scim_type, "detail": error.detail}
             response = self._json(error.status, body, headers)
         if error.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"

@@ -286,11 +286,13 @@ class Evaluator:
     """Matches resources against filters.
 
     At the top level `rtype` resolves URNs and extension attributes and `case_exact` names the
-    attributes compared case-sensitively; inside brackets paths are relative to one element.
+    attributes compared case-sensitively; inside brackets paths are relative to one element. Attribute names
+    are case-insensitive (RFC 7644 §3.4.2.2); `names_exact` (a fault) makes the top-level name exact.
     """
 
     rtype: ResourceType | None
     case_exact: frozenset[str] = frozenset()
+    names_exact: bool = False
 
     def matches(self, node: Filter, obj: dict[str, Any]) -> bool:
         if isinstance(node, Logical):
@@ -312,6 +314,8 @@ class Evaluator:
         """Every value the path selects; each element of a multi-valued attribute counts on its own."""
         node = holder(obj, path, self.rtype)
         key = None if node is None else find_key(node, path.attr)
+        if self.names_exact and key != path.attr:
+            key = None
         found = [] if node is None or key is None else _as_list(node[key])
         if path.filter is not None:
             element_filter = path.filter

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import ScimError
 from .faults import Fault
-from .filters import ELEMENTS, AttrPath, Compare, Filter, FilterError, Logical, holder, parse_path
+from .filters import ELEMENTS, AttrPath, Compare, Filter, FilterError, Logical, extension_urn, holder, parse_path
 from .resources import Resource, ResourceType, find_key, get_ci
 
 _KINDS = ("add", "replace", "remove")
@@ -51,6 +51,8 @@ class _Patch:
             else:
                 self._set(kind, path, value)
         elif kind == "remove":
+            if Fault.PATHLESS_REMOVE_IGNORED in self._faults:
+                return
             raise ScimError(400, "remove needs a path", "noTarget")
         elif isinstance(value, dict):
             self._set_pathless(kind, value)
@@ -91,7 +93,15 @@ class _Patch:
                 continue
             self._set(kind, path, item)
 
+    def _writable(self, path: AttrPath) -> None:
+        """An operation on a readOnly attribute fails with mutability (RFC 7644 §3.5.2)."""
+        if Fault.READONLY_PATCH_IGNORED in self._faults or extension_urn(path, self._rtype) is not None:
+            return
+        if path.attr.lower() in self._rtype.read_only:
+            raise ScimError(400, f"{path.attr!r} is readOnly", "mutability")
+
     def _set(self, kind: str, path: AttrPath, value: Any) -> None:
+        self._writable(path)
         if value is None and Fault.NULL_VALUE_REJECTED in self._faults:
             raise ScimError(400, f"{path.attr!r} may not be null", "invalidValue")
         if path.attr.lower() == "manager" and Fault.MANAGER_IGNORED in self._faults:
@@ -149,6 +159,7 @@ class _Patch:
                 raise ScimError(400, f"a value for {path.attr!r} elements must be an object", "invalidValue")
 
     def _remove(self, path: AttrPath, value: Any) -> None:
+        self._writable(path)
         node = holder(self._attributes, path, self._rtype)
         key = None if node is None else find_key(node, path.attr)
         if node is None or key is None:
@@ -166,6 +177,9 @@ class _Patch:
             for element in _as_elements(current)
             if isinstance(element, dict) and (where is None or ELEMENTS.matches(where, element))
         ]
+        if where is not None and not chosen and Fault.UNMATCHED_REMOVE_FILTER_CLEARS in self._faults:
+            del node[key]
+            return
         if path.sub is None:
             node[key] = [element for element in _as_elements(current) if all(element is not c for c in chosen)]
             return

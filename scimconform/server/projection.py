@@ -19,15 +19,16 @@ _ALWAYS = ("id", "schemas")
 class View:
     attributes: tuple[AttrPath, ...] = ()
     excluded: tuple[AttrPath, ...] = ()
+    always: tuple[str, ...] = _ALWAYS
 
     def apply(self, resource: Resource, rtype: ResourceType) -> Resource:
-        """id and schemas are always returned."""
+        """`always` (id and schemas) is returned whatever the request asks (RFC 7644 §3.4.2.5)."""
         if self.attributes:
             selected: Resource = _select(
-                resource, _tree((*self.attributes, *(AttrPath(attr=name) for name in _ALWAYS)), rtype)
+                resource, _tree((*self.attributes, *(AttrPath(attr=name) for name in self.always)), rtype)
             )
             return selected
-        excluded = [path for path in self.excluded if path.attr.lower() not in _ALWAYS]
+        excluded = [path for path in self.excluded if path.attr.lower() not in self.always]
         if not excluded:
             return resource
         kept: Resource = _drop(resource, _tree(excluded, rtype))

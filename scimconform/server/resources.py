@@ -48,6 +48,8 @@ class ResourceType:
     references: frozenset[str]
     """Single-valued complex attributes with a `value` (manager), which Entra may send as a bare id."""
     never_returned: frozenset[str]
+    read_only: frozenset[str]
+    """Attributes no client may write (RFC 7643 §2.2 mutability readOnly), the common id and meta included."""
     owners: Mapping[str, str]
     """Attribute name -> extension URN, for names only an extension defines (a bare `manager` path)."""
 
@@ -77,6 +79,7 @@ def _resource_type(document: Mapping[str, Any], schemas: Mapping[str, Any]) -> R
             and any(sub["name"] == "value" for sub in a.get("subAttributes", ()))
         ),
         never_returned=frozenset(a["name"].lower() for a in core if a["returned"] == "never"),
+        read_only=frozenset({"id", "meta", *(a["name"].lower() for a in core if a["mutability"] == "readOnly")}),
         owners={
             a["name"].lower(): urn
             for urn in extensions

@@ -277,15 +277,20 @@ def test_renaming_to_a_taken_username_is_409_and_changes_nothing(client: httpx.C
     assert client.get(f"/Users/{user['id']}").json() == user
 
 
-def test_id_and_meta_cannot_be_patched(client: httpx.Client, user: Json) -> None:
-    result = patched(
-        client,
-        user,
+@pytest.mark.parametrize(
+    "operation",
+    [
         {"op": "replace", "path": "id", "value": "mine"},
         {"op": "replace", "value": {"meta": {"created": "1999-01-01T00:00:00Z"}}},
-    )
-    assert result["id"] == user["id"]
-    assert result["meta"]["created"] == user["meta"]["created"]
+        {"op": "remove", "path": "meta"},
+    ],
+)
+def test_id_and_meta_cannot_be_patched(client: httpx.Client, user: Json, operation: Json) -> None:
+    """RFC 7644 §3.5.2: an operation on a readOnly attribute fails with mutability, and changes nothing."""
+    response = client.patch(f"/Users/{user['id']}", json=patch_body(operation))
+    assert (response.status_code, response.json()["scimType"]) == (400, "mutability")
+    kept = client.get(f"/Users/{user['id']}").json()
+    assert (kept["id"], kept["meta"]["created"]) == (user["id"], user["meta"]["created"])
 
 
 @pytest.mark.parametrize(
