@@ -39,6 +39,17 @@ class CaseStarted:
 
 
 @dataclass(frozen=True)
+class CaseEnded:
+    """A case's own requests are all sent; what follows in this process until the next `CaseStarted` is its
+    cleanup. Emitted in the process that ran the case, before that cleanup. `failed` holds the exchanges of the
+    steps its verdict names: a refusal another case judges, or one a plainer form got past, is not among them."""
+
+    case_id: str
+    dialect: str | None
+    failed: tuple[Exchange, ...] = ()
+
+
+@dataclass(frozen=True)
 class CaseFinished:
     """A case's verdict; in a pytest-xdist run, emitted by the controller as each worker's result arrives."""
 
@@ -52,8 +63,12 @@ class StepStarted:
 
 @dataclass(frozen=True)
 class StepFinished:
+    """A step ended. `error` is what ended it badly — a `checks.CheckFailure` when one of its checks failed
+    (the case goes on with the steps that do not depend on it) — and `exchange` the answer it was judged on."""
+
     title: str
-    error: BaseException | None  # what ended the step, when it did not end well
+    error: BaseException | None
+    exchange: Exchange | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,17 @@ class ExchangeRecorded:
     exchange: Exchange
 
 
-Event = RunStarted | CaseStarted | StepStarted | StepFinished | Note | ExchangeRecorded | CaseFinished | RunFinished
+Event = (
+    RunStarted
+    | CaseStarted
+    | StepStarted
+    | StepFinished
+    | Note
+    | ExchangeRecorded
+    | CaseEnded
+    | CaseFinished
+    | RunFinished
+)
 
 
 class Reporter(Protocol):

@@ -8,15 +8,18 @@ A new report format is a module in this package and one line in REPORTERS (docs/
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from scimconform.events import EventStream, Reporter
+from scimconform.identities import RUN_TAG_ENV
 from scimconform.reporting.allure import AllureRunFiles, AllureSteps
 from scimconform.reporting.console import ConsoleVerdict
 from scimconform.reporting.har import HarRecorder
+from scimconform.reporting.repro import ReproWriter
 from scimconform.reporting.summary import SummaryWriter
 
 REPORTERS: tuple[Callable[[pytest.Config, Path], Reporter | None], ...] = (
@@ -24,6 +27,10 @@ REPORTERS: tuple[Callable[[pytest.Config, Path], Reporter | None], ...] = (
     lambda config, report_dir: AllureRunFiles(Path(d)) if (d := config.getoption("allure_report_dir", None)) else None,
     lambda config, report_dir: HarRecorder(Path(path)) if (path := config.getoption("scim_har", None)) else None,
     lambda config, report_dir: SummaryWriter(report_dir / "summary.json"),
+    # The run tag is the plugin's by now (an xdist worker inherits it); only the controller clears and indexes.
+    lambda config, report_dir: ReproWriter(
+        report_dir / "repro", os.environ[RUN_TAG_ENV], controller=not hasattr(config, "workerinput")
+    ),
     lambda config, report_dir: ConsoleVerdict(config, report_dir / "summary.json"),
 )
 
