@@ -38,6 +38,7 @@ class Case:
     requires: tuple[str, ...] = ()
     link: str | None = None
     gallery_test: str | None = None
+    owns: tuple[str, ...] = ()
     file: Path = Path()
 
     @property
@@ -66,7 +67,40 @@ def load_catalogue(provider: idp.Provider | None = None) -> tuple[Case, ...]:
         if case.id in seen:
             raise ConfigError(f"{case.file}: case id {case.id} is already used by {seen[case.id]}")
         seen[case.id] = case.file
+    owned: dict[str, str] = {}
+    for case in cases:
+        for request in case.owns:
+            if request in owned:
+                raise ConfigError(f"{case.file}: {request!r} is already owned by {owned[request]}")
+            owned[request] = case.id
+        for owner in sorted(_owners(case.setup + case.steps) - set(seen)):
+            raise ConfigError(f"{case.file}: a step names owner {owner}, which is no case of {provider.name}")
+        _check_needs(case)
     return tuple(sorted(cases, key=lambda c: c.id))
+
+
+def owner_of(request: str, cases: tuple[Case, ...]) -> str | None:
+    """The case that judges a provider request such as "create Group" (its `owns`), if any."""
+    return next((case.id for case in cases if request in case.owns), None)
+
+
+def _check_needs(case: Case) -> None:
+    """A step's `needs` names an earlier step of the same case."""
+    earlier: set[str | None] = set()
+    for step in _flat(case.setup + case.steps):
+        if step.needs is not None and step.needs not in earlier:
+            raise ConfigError(f"{case.file}: a step needs '{step.needs}', which is no earlier step of {case.id}")
+        earlier.add(getattr(step, "name", None))
+
+
+def _flat(steps: tuple[Step, ...]) -> list[Step]:
+    """The steps in the order they run, those of a `foreach` in place."""
+    return [inner for step in steps for inner in (step, *_flat(getattr(step, "steps", ())))]
+
+
+def _owners(steps: tuple[Step, ...]) -> set[str]:
+    """Every case id the steps name as the owner of what they send."""
+    return {owner for step in steps for owner in step.owners()}
 
 
 def load_case(path: Path, provider: idp.Provider | None = None) -> Case:
@@ -85,5 +119,6 @@ def load_case(path: Path, provider: idp.Provider | None = None) -> Case:
         link=data.get("link"),
         epic=str(data.get("epic", provider.epic)),
         gallery_test=data.get("gallery_test"),
+        owns=tuple(data.get("owns") or ()),
         file=path,
     )

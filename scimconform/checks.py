@@ -37,13 +37,16 @@ CATEGORY_OF_CHECK = {"answered": TRANSPORT, "status_code": WRONG_STATUS, "json_s
 
 class CheckFailure(ScimconformError, AssertionError):
     """One broken rule: `check` is the check's name, `message` says expected versus observed, `category`
-    the kind of problem (one of the names above)."""
+    the kind of problem (one of the names above). `expected`, when a check gives it, is what the answer had to
+    hold, as data a reproducer can judge again: `status_code` the allowed statuses, `total_results` the count,
+    `attribute_values` each path's value (None: cleared), `member_values` the member ids."""
 
-    def __init__(self, check: str, message: str, *, category: str | None = None) -> None:
+    def __init__(self, check: str, message: str, *, category: str | None = None, expected: Any = None) -> None:
         super().__init__(f"{check}: {message}")
         self.check = check
         self.message = message
         self.category = category or CATEGORY_OF_CHECK.get(check, WRONG_VALUE)
+        self.expected = expected
 
 
 def _show(value: Any) -> str:
@@ -99,9 +102,8 @@ def status_code(exchange: Exchange, allowed: Iterable[int]) -> None:
         shown = " or ".join(map(str, allowed))
         retried = f" after {exchange.attempt} attempts" if exchange.attempt > 1 else ""
         category = SERVER_ERROR if exchange.status is not None and exchange.status >= 500 else WRONG_STATUS
-        raise CheckFailure(
-            "status_code", f"expected HTTP {shown}, got {exchange.status}{detail}{retried}", category=category
-        )
+        message = f"expected HTTP {shown}, got {exchange.status}{detail}{retried}"
+        raise CheckFailure("status_code", message, category=category, expected=allowed)
 
 
 def content_type(exchange: Exchange) -> None:
@@ -137,26 +139,37 @@ def total_results(exchange: Exchange, expected: int) -> None:
     document = body(exchange, "total_results")
     observed = document.get("totalResults", attrpath.MISSING) if isinstance(document, dict) else attrpath.MISSING
     if observed != expected or not isinstance(observed, int) or isinstance(observed, bool):  # a JSON integer
-        raise CheckFailure("total_results", f"expected totalResults {expected}, got {_show(observed)}")
+        message = f"expected totalResults {expected}, got {_show(observed)}"
+        raise CheckFailure("total_results", message, expected=expected)
     listed = resources(exchange, "total_results")
     if len(listed) != expected:
-        raise CheckFailure("total_results", f"totalResults is {expected} but Resources holds {len(listed)}")
+        message = f"totalResults is {expected} but Resources holds {len(listed)}"
+        raise CheckFailure("total_results", message, expected=expected)
 
 
 def attribute_values(exchange: Exchange, expected: dict[str, Any]) -> None:
     """Each attribute holds exactly the value Entra sent: same type, same text (Microsoft Learn, "Tutorial:
     Develop and plan provisioning for a SCIM endpoint", § "General": values are stored as they were sent).
 
-    An expected None means the attribute was cleared: absent, null or empty all satisfy it.
+    An expected None means the attribute was cleared: absent, null or empty all satisfy it. Every attribute
+    that differs is named in the one failure, so a server that drops seven attributes hears of all seven.
     """
     resource = the_resource(exchange, "attribute_values")
-    for path, value in expected.items():
-        observed = attrpath.get(resource, path)
-        if value is None:
-            if observed not in (attrpath.MISSING, None, "", [], {}):
-                raise CheckFailure("attribute_values", f"{path}: expected it cleared, got {_show(observed)}")
-        elif not _same_value(value, observed):
-            raise CheckFailure("attribute_values", f"{path}: expected {_show(value)}, got {_show(observed)}")
+    wrong = {path: value for path, value in expected.items() if not _holds(value, attrpath.get(resource, path))}
+    if wrong:
+        problems = [_difference(path, value, attrpath.get(resource, path)) for path, value in wrong.items()]
+        raise CheckFailure("attribute_values", "; ".join(problems), expected=wrong)
+
+
+def _holds(expected: Any, observed: Any) -> bool:
+    if expected is None:
+        return observed in (attrpath.MISSING, None, "", [], {})
+    return _same_value(expected, observed)
+
+
+def _difference(path: str, expected: Any, observed: Any) -> str:
+    wanted = "it cleared" if expected is None else _show(expected)
+    return f"{path}: expected {wanted}, got {_show(observed)}"
 
 
 def _same_value(expected: Any, observed: Any) -> bool:
@@ -227,6 +240,19 @@ def list_page(exchange: Exchange, start: int, count: int) -> Page:
     return Page(total, [str(r.get("id")) for r in listed if isinstance(r, dict)])
 
 
+def echoed_start(exchange: Exchange, start: int) -> int:
+    """A page echoes the startIndex it was asked for (what the gallery's pagination tests check); returns its
+    totalResults."""
+    document = body(exchange, "pagination")
+    echoed = document.get("startIndex") if isinstance(document, dict) else None
+    if echoed != start or isinstance(echoed, bool):
+        raise CheckFailure("pagination", f"asked for startIndex {start}, the response says {_show(echoed)}")
+    total = document.get("totalResults")
+    if not isinstance(total, int) or isinstance(total, bool):
+        raise CheckFailure("pagination", f"totalResults must be an integer, got {_show(total)}")
+    return total
+
+
 def paging_problem(seen: list[str], wanted: set[str]) -> str | None:
     """What is wrong across all pages: a resource on more than one page, or one the run created on none."""
     counts = Counter(seen)
@@ -277,7 +303,8 @@ def member_values(exchange: Exchange, expected: Iterable[str]) -> None:
     observed = sorted(str(m.get("value")) for m in members if isinstance(m, dict)) if isinstance(members, list) else []
     wanted = sorted(expected)
     if observed != wanted:
-        raise CheckFailure("member_values", f"expected members {_show(wanted)}, got {_show(observed)}")
+        message = f"expected members {_show(wanted)}, got {_show(observed)}"
+        raise CheckFailure("member_values", message, expected=wanted)
 
 
 def schemas_cover(exchange: Exchange, schema_urn: str, paths: Iterable[str]) -> None:
@@ -345,3 +372,14 @@ def tls_version(exchange: Exchange, expected: str) -> None:
     negotiated = exchange.tls or "no TLS"
     if negotiated.split(" ", 1)[0] != expected:
         raise CheckFailure("tls", f"expected {expected}, negotiated {negotiated}")
+
+
+def body_fields(exchange: Exchange, expected: dict[str, Any]) -> None:
+    """Members of the response body itself rather than of an identity: a ListResponse's startIndex, an Error's
+    status and scimType (RFC 7644 §3.4.2.4, §3.12), a resource's meta (RFC 7643 §3.1). Paths are attribute paths
+    into the body; a dateTime equals any text of the same instant."""
+    document = body(exchange, "fields")
+    for path, value in expected.items():
+        observed = attrpath.get(document, path) if isinstance(document, dict) else attrpath.MISSING
+        if not _same_value(value, observed):
+            raise CheckFailure("fields", f"{path}: expected {_show(value)}, got {_show(observed)}")

@@ -128,3 +128,15 @@ DIALECTS = {
         ),
     )
 }
+
+# Not Entra's: the plainest RFC 7644 §3.5.2 form (lower-case ops, one path per operation, real booleans, a member
+# removed by its `members[value eq "…"]` path as in §3.5.2.2). A step the target refused in the case's dialect is
+# sent once more in this form, so that one refused shape does not hide the rest of the case (engine/fallbacks.py).
+PLAIN_RFC = Dialect(
+    name="plain RFC 7644",
+    pascal_case=False,
+    string_booleans=False,
+    collapse_replace=False,
+    member_ref_null=False,
+    remove_members_by_filter=True,
+)

@@ -40,6 +40,9 @@ class Identity:
     id: str | None = None
     members: list[str] = field(default_factory=list)
     deleted: bool = False
+    # Paths (and "members") whose stored state is unknown: a request that changed them was refused, and what a
+    # server keeps of a refused request is not what this case judges. End-state checks leave them out.
+    unsure: set[str] = field(default_factory=set)
 
 
 def _ascii(text: str) -> str:

@@ -22,14 +22,14 @@ from scimconform.client import RecordingClient
 from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
 from scimconform.engine.outcomes import ConformanceFailure
-from scimconform.errors import CaseSkipped, HarnessError, PreconditionFailed, TargetError
-from scimconform.events import CaseFinished, CaseStarted, EventStream, RunFinished, RunStarted
+from scimconform.errors import CaseSkipped, HarnessError, NotApplicable, PreconditionFailed, TargetError
+from scimconform.events import CaseEnded, CaseFinished, CaseStarted, EventStream, RunFinished, RunStarted
 from scimconform.identities import RUN_TAG_ENV, IdentityFactory
 from scimconform.interrupts import interrupts_as_keyboard_interrupt
 from scimconform.ledger import Journal, Ledger
 from scimconform.profiles import Profile
 from scimconform.reporting import allure as allure_report
-from scimconform.reporting.junit import name_testcase
+from scimconform.reporting.junit import mark_warning, name_testcase
 from scimconform.reporting.registry import event_stream
 from scimconform.reporting.results import CaseResult, RunRecord, case_name
 from scimconform.run_plan import plan_run, preflight
@@ -37,6 +37,7 @@ from scimconform.settings import Settings, load_settings, plugin_option
 from scimconform.target import Target, embedded_target
 
 STATE = pytest.StashKey["PluginState"]()
+NOT_APPLICABLE = pytest.StashKey[bool]()  # on an item: its case was skipped as not applicable to the profile
 SIGNALS = pytest.StashKey[ExitStack]()
 _WORKER_KEY = "scimconform-leftovers"
 
@@ -71,6 +72,7 @@ class PluginState:
         self.seed, self.run_tag, self.target_template = plan.seed, plan.run_tag, plan.target
         self.catalogue = load_catalogue()
         self.record = plan.record(self.dialects)
+        self.record.blocking_plan = [p.id for p in self.params() if p.case.severity == "blocking"]
         # The reporters of this process; a failing one is listed in the record, hence in summary.json.
         self.events: EventStream = event_stream(config, self.settings.report_dir, self.record.report_errors)
 
@@ -82,10 +84,11 @@ class PluginState:
             return (url_dialect,)
         return self.settings.dialects
 
-    def params(self, suite: str) -> list[CaseParam]:
+    def params(self, suite: str | None = None) -> list[CaseParam]:
+        """The cases of one suite (every suite: None), each in every dialect it runs in."""
         params = []
         for case in self.catalogue:
-            if case.suite == suite:
+            if suite is None or case.suite == suite:
                 dialects: tuple[str | None, ...] = self.dialects if case.uses_dialect else (None,)
                 params += [CaseParam(case, d) for d in dialects]
         return params
@@ -208,6 +211,7 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
             ledger=ledger,
             events=events,
             users=state.settings.users,
+            dialect=state.dialects[0],
             settings=state.settings,
         )
         session = Session(context=context, target_error=preflight(client), events=events)
@@ -240,6 +244,8 @@ def scim_case(request: pytest.FixtureRequest, scim_session: Session) -> Iterator
     try:
         yield run
     finally:
+        failed = tuple(failure.exchange for failure in run.findings.failures)
+        scim_session.events.emit(CaseEnded(case_id=param.case.id, dialect=param.dialect, failed=failed))
         state.record.leftovers += run.cleanup()
     ledger = scim_session.context.ledger
     if ledger.interrupted and not ledger.stop.is_set():  # a first interrupt during cleanup: it finished, now stop
@@ -251,6 +257,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     try:
         return (yield)
     except CaseSkipped as skip:
+        item.stash[NOT_APPLICABLE] = isinstance(skip, NotApplicable)
         pytest.skip(str(skip))
 
 
@@ -265,16 +272,21 @@ def pytest_runtest_makereport(
     error = call.excinfo.value if call.excinfo else None
     if report.when == "setup":  # allure-pytest has named the test by now; the case's labels go on top
         allure_report.describe_case(param.case, param.dialect, _state(item.config).profile.name)
+    warning = isinstance(error, ConformanceFailure) and error.severity != "blocking"
     if isinstance(error, ConformanceFailure):
-        allure_report.explain_failure(param.case)
+        allure_report.explain_failure(param.case, [f.rule.fix for f in error.failures], warning)
     if isinstance(error, ConformanceFailure | PreconditionFailed | HarnessError):
         report.longrepr = str(error)
     status = _status(report, error)
+    if warning:  # only a blocking rule fails a run: in pytest, JUnit and Allure a warning passes, marked as such
+        report.sections.append(("scimconform warning", str(error)))
+        report.outcome = "passed"
     if status is not None:
         message = _one_line(error)
         if report.skipped and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2]).removeprefix("Skipped: ")
         case = param.case
+        run = getattr(item, "funcargs", {}).get("scim_case")
         result = CaseResult(
             id=case.id,
             title=case.title,
@@ -284,12 +296,23 @@ def pytest_runtest_makereport(
             source=case.source,
             message=message,
             duration=report.duration,
-            fix=case.fix,
+            fix=error.fix if isinstance(error, ConformanceFailure) else case.fix,
             feature=case.feature,
             gallery_test=case.gallery_test,
+            failures=[f.summary() for f in error.failures] if isinstance(error, ConformanceFailure) else [],
+            fallbacks=list(run.findings.fallbacks) if isinstance(run, CaseRun) else [],
+            not_applicable=item.stash.get(NOT_APPLICABLE, False),
         )
         report.user_properties.append(("scim_result", asdict(result)))
     return report
+
+
+def _result(report: pytest.TestReport) -> CaseResult | None:
+    """The case result a report carries (the phase that decided the case), if any."""
+    for name, value in report.user_properties:
+        if name == "scim_result" and isinstance(value, dict):
+            return CaseResult(**value)
+    return None
 
 
 def _one_line(error: BaseException | None) -> str:
@@ -298,9 +321,11 @@ def _one_line(error: BaseException | None) -> str:
         return ""
     if isinstance(error, ConformanceFailure):
         label = error.exchange.label
+        more = len(error.failures) - 1
+        also = f" (and {more} more failed step{'s' * (more != 1)})" if more else ""
         if error.observed in label:  # a transport failure already names itself in the label
-            return label
-        return error.exchange.redact(f"{label}: {error.observed}")
+            return label + also
+        return error.exchange.redact(f"{label}: {error.observed}{also}")
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
@@ -330,13 +355,23 @@ class ResultCollector:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self._state()
-        for name, value in report.user_properties:
-            if name == "scim_result" and state is not None and isinstance(value, dict):
-                result = CaseResult(**value)
-                state.record.results.append(result)
-                name_testcase(self.config, report, result.display_name)
-                if not hasattr(self.config, "workerinput"):
-                    state.events.emit(CaseFinished(result=result))
+        result = _result(report)
+        if result is not None and state is not None:
+            state.record.results.append(result)
+            name_testcase(self.config, report, result.display_name)
+            if result.status == "warning":
+                mark_warning(self.config, report, dict(report.sections).get("scimconform warning", result.message))
+            if not hasattr(self.config, "workerinput"):
+                state.events.emit(CaseFinished(result=result))
+
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport
+    ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+        """A warning is counted as what it is, in pytest's progress and its last line ("1 warned")."""
+        result = _result(report)
+        if result is not None and result.status == "warning":
+            return "warned", "W", ("WARNED", {"yellow": True})
+        return None
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         state = self._state()

@@ -66,21 +66,24 @@ def sustain(send: Callable[[int], Exchange], rate: float, seconds: float) -> Mea
     return Measured(exchanges, max(time.monotonic() - start, total / rate))
 
 
-def shortfall(measured: Measured, rate: float, p95_bound_ms: float) -> tuple[Exchange, str] | None:
-    """What broke the bar, with the exchange that shows it; None when the target met it."""
+def shortfall(measured: Measured, rate: float, p95_bound_ms: float) -> tuple[Exchange, str, bool] | None:
+    """What broke the bar, with the exchange that shows it and whether that is an error answer (a refused or
+    failed request, other than 429) rather than capacity (429, latency, rate); None when the target met it."""
     failed = [e for e in measured.exchanges if e.status is None or e.status >= 400]
+    errors = [e for e in failed if e.status != 429]
     throttled = [e for e in failed if e.status == 429]
     total = len(measured.exchanges)
+    if errors:
+        first = errors[0]
+        answer = f"HTTP {first.status}" if first.status is not None else first.transport_error
+        problem = f"{len(errors)} of {total} requests failed, the first ({first.method}) with {answer}"
+        return first, f"{problem}; {measured.summary()}", True
     if throttled:
         problem = f"HTTP 429 to {len(throttled)} of {total} requests at no more than {rate:g} requests/s"
-        return throttled[0], f"{problem}; {measured.summary()}"
-    if failed:
-        first = failed[0]
-        problem = f"{len(failed)} of {total} requests failed, the first with {first.status or first.transport_error}"
-        return first, f"{problem}; {measured.summary()}"
+        return throttled[0], f"{problem}; {measured.summary()}", False
     if measured.percentile(95) > p95_bound_ms:
         slowest = max(measured.exchanges, key=lambda e: e.elapsed_ms)
-        return slowest, f"p95 latency above the bound of {p95_bound_ms:g} ms; {measured.summary()}"
+        return slowest, f"p95 latency above the bound of {p95_bound_ms:g} ms; {measured.summary()}", False
     if measured.rate < rate * SUSTAINED_SHARE:
-        return measured.exchanges[-1], f"too slow to sustain {rate:g} requests/s; {measured.summary()}"
+        return measured.exchanges[-1], f"too slow to sustain {rate:g} requests/s; {measured.summary()}", False
     return None

@@ -55,10 +55,10 @@ def test_a_failure_in_one_dialect_names_what_that_dialect_sends() -> None:
 def test_readiness_line() -> None:
     assert (
         readiness(record(result("ENTRA-CONN-001", "passed")))
-        == "Entra gallery readiness: READY — every blocking case passed"
+        == "Entra gallery readiness: READY — every blocking case ran and passed"
     )
     warned = record(result("ENTRA-CONN-001", "passed"), result("ENTRA-HTTP-001", "warning", severity="warning"))
-    assert readiness(warned) == "Entra gallery readiness: READY — every blocking case passed; 1 warning"
+    assert readiness(warned) == "Entra gallery readiness: READY — every blocking case ran and passed; 1 warning"
     many = record(*(result(f"ENTRA-USER-00{n}", "failed") for n in range(1, 6)))
     assert readiness(many).endswith("5 blocking failures (ENTRA-USER-001, ENTRA-USER-002, ENTRA-USER-003, …)")
     broken = record()

@@ -97,7 +97,6 @@ def stub(tmp_path: Path) -> idp.Provider:
         sequences=sequences,
         default_profile="entra-default",
         dialects={"default": DIALECTS["default"]},
-        setup_dialect=DIALECTS["default"],
         default_dialect="default",
         url_flags={"stubFlag": "default"},
         tls_ciphers="ECDHE-RSA-AES128-GCM-SHA256",
@@ -239,3 +238,34 @@ def test_the_provider_name_check_finds_what_it_looks_for() -> None:
     code = 'class EntraUser:\n    """Sends aadOptscim062020."""\n    entra_tls = f"{x} ENTRA-USER"\n# Entra, a note\n'
     assert sorted(line for line, text in _named(ast.parse(code)) if PROVIDER_NAMES.search(text)) == [1, 2, 3, 3]
     assert not PROVIDER_NAMES.search("the central dialect")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("owns: [create User]\n", "'create User' is already owned by STUB-001"),
+        (
+            "steps:\n  - name: Read\n    owner: STUB-404\n    request: {method: GET, path: /Users}\n",
+            "names owner STUB-404",
+        ),
+        ("steps:\n  - name: Read\n    needs: Write\n    request: {method: GET, path: /Users}\n", "needs 'Write'"),
+    ],
+    ids=["owned-twice", "unknown-owner", "needs-no-earlier-step"],
+)
+def test_who_judges_what_is_checked_when_the_catalogue_loads(stub: idp.Provider, extra: str, message: str) -> None:
+    """`owns`, `owner` and `needs` tie a case to others and to its own steps: a dangling tie is refused with its
+    file, before anything is sent."""
+    (stub.sequences / "users" / "001.yaml").write_text(
+        HEADER.format(title="Create a user", feature="Users") + "owns: [create User]\n" + USER_CASE, encoding="utf-8"
+    )
+    body = (
+        extra
+        if extra.startswith("steps")
+        else extra + "steps:\n  - name: Read\n    request: {method: GET, path: /Users}\n"
+    )
+    path = stub.sequences / "users" / "002.yaml"
+    path.write_text(HEADER.format(title="Read", feature="Users") + "id: STUB-003\n" + body, encoding="utf-8")
+    load_catalogue.cache_clear()
+    with pytest.raises(ConfigError, match=re.escape(message)) as refused:
+        load_catalogue(stub)
+    assert str(path) in str(refused.value)

@@ -23,7 +23,7 @@ from scimconform.catalogue import load_catalogue
 from scimconform.checks import CheckFailure
 from scimconform.client import RecordingClient
 from scimconform.datafiles import data_dir
-from scimconform.engine.outcomes import ConformanceFailure
+from scimconform.engine.outcomes import ConformanceFailure, FailedStep, Rule
 from scimconform.events import EventStream
 from scimconform.exchange import Exchange
 from scimconform.reporting.allure import CATEGORIES, ci_executor, source_links, write_run_files
@@ -112,16 +112,19 @@ def test_a_failure_is_failed_with_one_step_per_exchange_and_its_attachments(repo
     results = allure_results(reports / "allure-results")
     assert (results[FAILED]["status"], results[WARNED]["status"], results[PASSED]["status"]) == (
         "failed",
-        "failed",
         "passed",
-    )
+        "passed",
+    ), "only a blocking rule fails: a warning passes, marked as one"
+    assert ("tag", "warning") in labels(results[WARNED]) and ("tag", "warning") not in labels(results[FAILED])
+    assert results[WARNED]["description"].startswith("**Warning (not blocking)")
     assert "schema violated at $.active" in results[FAILED]["statusDetails"]["message"]
     case_steps = results[FAILED]["steps"]
     assert [s["name"] for s in case_steps] == [
         "Setup: Create user",
         "Entra disables the user",
         "Read the disabled user",
-    ]
+        "Match the disabled user",
+    ], "the case goes on past the failed read: the step after it is judged too"
     assert [s["name"] for s in case_steps[1]["steps"]] == ["PATCH /Users/{id} → 200"]
     read = case_steps[2]
     assert read["status"] == "failed"
@@ -260,7 +263,8 @@ def test_each_failure_is_filed_under_the_category_its_check_names(check: Callabl
     """The category travels with the failure, in the rendered message and in setup errors alike."""
     failure = _judged(check)
     case = load_catalogue()[0]
-    text = str(ConformanceFailure(case=case, dialect=None, failure=failure, exchange=_exchange(200)))
+    failed = FailedStep(step="Read", failure=failure, exchange=_exchange(200), rule=Rule.of_case(case))
+    text = str(ConformanceFailure(case=case, dialect=None, failures=(failed,)))
     assert _category_of("failed", text) == category
     assert _category_of("broken", f"setup step 'Create user' failed: {failure} (category: {failure.category})") == (
         category
@@ -292,6 +296,12 @@ def test_junit_names_each_case_and_its_failure_holds_rule_observation_and_reprod
     assert "fix: Accept" in failure.text
     assert re.search(r'reproduce: curl -sS -X GET \S+ .*"Authorization: Bearer \$SCIM_TOKEN"', failure.text)
     assert testcases[PASSED].find("failure") is None
+    warned = testcases[WARNED]
+    assert warned.find("failure") is None, "a warning is not a JUnit failure: the job is not red for it"
+    properties = {p.get("name"): p.get("value") for p in warned.iter("property")}
+    assert properties["scimconform.status"] == "warning"
+    out = warned.find("system-out")
+    assert out is not None and out.text is not None and out.text.startswith("WARNING (not blocking)\nENTRA-HTTP-001")
     assert not (reports / "allure-results" / "junit.xml").exists(), "Allure would count every case twice"
 
 
@@ -308,11 +318,19 @@ def test_summary_validates_against_its_schema_and_holds_the_verdict(reports: Pat
         ("ENTRA-HTTP-001", "warning"),
     }
     assert summary["totals"] == {"passed": 1, "failed": 1, "warning": 1, "skipped": 0, "error": 0}
-    assert summary["verdict"] == {
-        "gallery_ready": False,
-        "blocking_failures": ["ENTRA-USER-010[default]"],
-        "exit_code": 1,
-    }
+    verdict = summary["verdict"]
+    assert (verdict["gallery_ready"], verdict["blocking_failures"], verdict["exit_code"]) == (
+        False,
+        ["ENTRA-USER-010[default]"],
+        1,
+    )
+    not_run = {entry["case"] for entry in verdict["not_run"]}
+    assert "ENTRA-USER-002" in not_run and "ENTRA-USER-010[default]" not in not_run, "-k left the rest out"
+    causes = {tuple(cause["cases"]): cause for cause in summary["causes"]}
+    assert set(causes) == {("ENTRA-USER-010[default]",), ("ENTRA-HTTP-001",)}
+    disable = causes[("ENTRA-USER-010[default]",)]
+    assert disable["cause"].startswith("GET /scim/v2/Users/{id} → 200: user schema violated at $.active")
+    assert disable["explains"] == 1 and disable["fix"].startswith('Accept "False"/"True" strings')
 
 
 def test_summary_schema_refuses_what_a_summary_must_not_say(reports: Path) -> None:
@@ -327,7 +345,7 @@ def test_summary_schema_refuses_what_a_summary_must_not_say(reports: Path) -> No
 def test_summary_schema_is_the_one_the_harness_ships() -> None:
     schema = json.loads((Path(__file__).parents[1] / "schemas" / "summary.json").read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
-    assert schema["properties"]["format"]["const"] == "scimconform-summary/1"
+    assert schema["properties"]["format"]["const"] == "scimconform-summary/2"
 
 
 def test_public_url_drops_only_credentials() -> None:

@@ -151,7 +151,7 @@ def test_schema_is_valid_draft_2020_12(name: str) -> None:
 
 
 # The harness's own formats (case files, the run summary) are not SCIM messages and cite no RFC.
-HARNESS_FORMATS = ("sequence.json", "summary.json", "profile.json")
+HARNESS_FORMATS = ("sequence.json", "summary.json", "profile.json", "rules.json")
 
 
 @pytest.mark.parametrize("name", DOCUMENTS)

@@ -1,29 +1,41 @@
 """One case in one dialect: build its identities, run its setup and steps, judge every answer.
 
-Setup steps establish a precondition; when one fails the case cannot be judged and is an error, not a
-failure. Every request goes through `request`, which renders it, writes a create into the ledger before it
-is sent, sends it, keeps ledger and identities in step with the answer, and applies the step's checks.
+Every request goes through `request`, which renders it, writes a create into the ledger before it is sent,
+sends it, keeps ledger and identities in step with the answer, and applies the step's checks.
+
+One defect must not hide another. A failed step is recorded and the case goes on: a step that needs what a
+failed step should have made is left out, and the end-state checks leave out what a refused request changed.
+A request the target refused is sent once more in each plainer form (`engine/fallbacks.py`) until one is
+taken. A refused shape that another case judges (a create: `owns` in its case file) is that case's failure, not
+this one's; the plainer form is then judged by the step's own expectations, so the case is judged on its own
+behaviour. This case's own refused request stays its failure, and the plainer form only gives the steps after
+it what they need. Setup that cannot be done in any form leaves the case undecided (an error). After a
+transport failure the case stops: nothing later would be answered either.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote
 
 from scimconform import attrpath, checks
-from scimconform.catalogue import Case
-from scimconform.checks import CheckFailure
+from scimconform.catalogue import Case, load_catalogue, owner_of
+from scimconform.checks import TRANSPORT, CheckFailure
 from scimconform.dialects import Dialect
+from scimconform.engine import fallbacks
+from scimconform.engine.applicability import applies, check_applicable, make_identities
 from scimconform.engine.bodies import render_body
 from scimconform.engine.context import RunContext
 from scimconform.engine.expectations import apply_expectations
-from scimconform.engine.outcomes import ConformanceFailure
-from scimconform.engine.steps import Judge, Request, Step
+from scimconform.engine.findings import Findings
+from scimconform.engine.outcomes import cause_of
+from scimconform.engine.steps import Judge, Request, Step, member_probes
 from scimconform.engine.templates import Templates
-from scimconform.errors import CaseSkipped, PreconditionFailed
+from scimconform.errors import CaseSkipped, MissingDependency, NotApplicable, PreconditionFailed, StepFailed
+from scimconform.events import StepFinished, StepStarted
 from scimconform.exchange import Exchange
 from scimconform.ledger import ENDPOINTS, Created
 
@@ -33,21 +45,29 @@ class CaseRun:
 
     def __init__(self, case: Case, dialect: str | None, context: RunContext) -> None:
         self.case = case
-        provider = context.provider
-        self.dialect: Dialect = provider.dialects[dialect] if dialect else provider.setup_dialect
+        # A case that runs once (no PATCH of its own) speaks the run's dialect in its setup PATCHes.
+        self.dialect: Dialect = context.provider.dialects[dialect or context.dialect]
         self.dialect_name = dialect
         self.context = context
         self.scope = f"{case.id}:{dialect or '-'}:{uuid.uuid4().hex[:8]}"
         self.names = Templates(profile=context.profile)
         # What each match filter found just now: the "before" of the create that follows it (see ledger).
         self.surveyed: dict[str, list[str] | None] = {}
+        self.findings = Findings(case=case)
+        self.last_failure: tuple[CheckFailure | None, Exchange | None] = (None, None)
+        self.judged_any = False  # a judged request was sent: a step about an unmapped attribute is then left out
 
     def run(self) -> None:
-        self._check_applicable()
-        for name, spec in self.case.identities.items():
-            self._make_identities(name, spec)
+        check_applicable(self.case, self.context)
+        make_identities(self.case, self.context, self.names)
         self.run_steps(self.case.setup, setup=True)
-        self.run_steps(self.case.steps, setup=False)
+        try:
+            self.run_steps(self.case.steps, setup=False)
+        except (CaseSkipped, PreconditionFailed) as stopped:
+            if not self.findings.failures:
+                raise
+            self.findings.left_out.append(f"the rest of the case: {stopped}")  # the failures so far stand
+        self.findings.verdict(self.dialect_name)
 
     def cleanup(self) -> list[str]:
         """Delete what this case created; returns what could not be deleted."""
@@ -55,147 +75,166 @@ class CaseRun:
 
     # -- what steps call -----------------------------------------------------------------------------
     def run_steps(self, steps: Sequence[Step], setup: bool) -> None:
+        """Each step that applies, in order; a failed step is recorded and the next one runs."""
         for step in steps:
-            if self._applies(step.when):
+            if not applies(step.when, self.context.profile):
+                continue
+            if step.needs in self.findings.failed_steps:
+                self.findings.left_out.append(f"{getattr(step, 'name', None) or step.key}: needs '{step.needs}'")
+                self.context.events.note(f"Left out: it reads what '{step.needs}' should have changed, and that failed")
+                continue
+            try:
                 step.run(self, setup)
+            except StepFailed:
+                self.findings.failed_steps.add(str(getattr(step, "name", None)))
+                continue
+            except MissingDependency as missing:
+                if setup or not self.findings.failures:
+                    raise
+                self.findings.left_out.append(f"{getattr(step, 'name', None) or step.key}: {missing}")
+                self.context.events.note(f"Left out, as an earlier step failed: {missing}")
+            except NotApplicable as unmapped:
+                if setup or not self.judged_any:  # the case is about what the profile does not map
+                    raise
+                self.findings.left_out.append(f"{getattr(step, 'name', None) or step.key}: {unmapped}")
+                self.context.events.note(f"Left out: {unmapped}")
 
     def request(self, step: Request, setup: bool) -> Exchange:
-        """Send one request step and judge its answer; a group that came back without members is then
-        asked about member by member."""
+        """Send one request step and judge its answer. When the target refuses it, send it once more in each
+        plainer form until one is taken. A refusal of what another case judges (a create) is that case's
+        failure, not this one's: here the plainer form is judged by this step's own expectations instead."""
+        before, failures = fallbacks.snapshot(self.names), self.findings.failures
+        mark = len(failures)
+        try:
+            return self._request(step, setup)
+        except (StepFailed, PreconditionFailed) as refusal:
+            if isinstance(refusal, MissingDependency) or not fallbacks.has_plainer_form(step):
+                raise
+            if not fallbacks.refused(*self.last_failure):
+                raise
+            failure, exchange = self.last_failure
+            cause = cause_of(exchange, failure) if failure is not None and exchange is not None else str(refusal)
+            undone = fallbacks.restore(self.names, before)
+            owner = step.owner or self._owner_of(step)
+            foreign = owner if owner is not None and owner != self.case.id else None
+            for plainer in fallbacks.plainer_forms(step, judged_here=None if setup else foreign and self.case.id):
+                try:
+                    taken = self._attempt(plainer, setup=setup or not foreign)
+                except StepFailed:
+                    del failures[mark]  # judged on its own behaviour, and that failed: the refusal is the owner's
+                    raise
+                if taken is None:
+                    continue
+                self._fell_back(step, plainer.form, cause, foreign)
+                del failures[mark : mark + (1 if foreign else 0)]  # a foreign refusal is judged, once, by its owner
+                if foreign or setup:
+                    return taken
+                raise  # this case's own request was refused: that stays its failure; later steps can go on
+            for identity, paths in undone:
+                identity.unsure |= paths
+            raise
+
+    def judge_answer(self, expect: Mapping[str, Any], capture: Mapping[str, str], exchange: Exchange) -> None:
+        """Capture what the step names, then apply its expectations."""
+        checks.answered(exchange)
+        if "status" in expect:  # a refused request is a refusal first, not a missing value to capture
+            apply_expectations({"status": expect["status"]}, exchange, self.names)
+        for name, attribute in capture.items():
+            self.names.captured[name] = attrpath.get(checks.the_resource(exchange, "capture"), attribute)
+            if self.names.captured[name] is attrpath.MISSING:
+                raise CheckFailure("capture", f"the response carries no {attribute}")
+        apply_expectations({k: v for k, v in expect.items() if k != "status"}, exchange, self.names)
+
+    @contextmanager
+    def judging(self, title: str, setup: bool) -> Iterator[Judge]:
+        """Run one step inside a reported step. A failed check in setup leaves the case undecided; in a judged
+        step it is recorded with the rule it breaks, and the step ends (`StepFailed`); after a transport failure
+        the case ends, as nothing later would be answered either."""
+        judge = Judge()
+        shown = ("Setup: " if setup else "") + title
+        events = self.context.events
+        events.emit(StepStarted(shown))
+        try:
+            yield judge
+        except CheckFailure as raw:
+            exchange = judge.exchange
+            failure = _redacted(raw, exchange.redact if exchange else self.context.client.redact)
+            self.last_failure = (failure, exchange)
+            if setup or exchange is None:
+                label, redact = (exchange.label, exchange.redact) if exchange else ("no request", str)
+                message = f"setup step '{title}' failed: {failure} [{label}] (category: {failure.category})"
+                error = PreconditionFailed(redact(message))
+                events.emit(StepFinished(shown, error, exchange))
+                raise error from None
+            events.emit(StepFinished(shown, failure, exchange))
+            self.findings.record(title, failure, exchange, judge.owner)
+            if failure.category == TRANSPORT:
+                self.findings.verdict(self.dialect_name)
+            raise StepFailed from None
+        except BaseException as error:
+            events.emit(StepFinished(shown, error, judge.exchange))
+            raise
+        events.emit(StepFinished(shown, None, judge.exchange))
+
+    # -- sending, falling back -----------------------------------------------------------------------
+    def _request(self, step: Request, setup: bool) -> Exchange:
         names = self.names
         with self.judging(names.text(step.title), setup) as judge:
+            # A create re-sent to see it refused (409) asks this case's own question, whoever owns creates.
+            refusal_expected = any(status >= 300 for status in _listed(step.expect.get("status", [])))
+            judge.owner = step.owner or (None if refusal_expected else self._owner_of(step))
             path = names.path(step.path)
             query = {k: names.text(str(v)) for k, v in step.query.items()}
-            dialect = self.context.provider.setup_dialect if setup else self.dialect
-            body = render_body(step.body, dialect, names, self.context)
+            before = fallbacks.snapshot(names)
+            body = render_body(step.body, self.dialect, names, self.context, step.form)
+            if not setup:  # what the case's own steps send is its own to judge (see Findings.record)
+                self.findings.sent_paths |= fallbacks.changed(before, fallbacks.snapshot(names))
+                self.findings.sent_paths |= _created_paths(step.body, names)
             headers = {k: names.text(str(v)) for k, v in step.headers.items()}
             intent = self._intend(step.body)
             ciphers = self.context.provider.tls_ciphers if step.provider_tls else None
-            exchange = judge.exchange = self._send(step.method, path, query, body, headers, step.auth, ciphers)
+            exchange = judge.exchange = _send(self.context, step.method, path, query, body, headers, step.auth, ciphers)
+            self.judged_any = self.judged_any or not setup
             self._book(step.method, path, step.body, exchange, intent)
             if step.provider_tls and exchange.tls:
                 self.context.events.note(f"Negotiated {exchange.tls}")
             self.judge_answer(step.expect, step.capture, exchange)
         group = step.expect.get("members")
-        if group is not None and not checks.lists_members(exchange):
-            self._members_by_filter(group, setup)
+        if group is not None and not checks.lists_members(exchange) and "members" not in names.identities[group].unsure:
+            self.run_steps(member_probes(names, self.context.provider, group), setup)
         return exchange
 
-    def judge_answer(self, expect: Mapping[str, Any], capture: Mapping[str, str], exchange: Exchange) -> None:
-        """Capture what the step names, then apply its expectations."""
-        checks.answered(exchange)
-        for name, attribute in capture.items():
-            self.names.captured[name] = attrpath.get(checks.the_resource(exchange, "capture"), attribute)
-            if self.names.captured[name] is attrpath.MISSING:
-                raise CheckFailure("capture", f"the response carries no {attribute}")
-        apply_expectations(expect, exchange, self.names)
+    def _attempt(self, step: Request, setup: bool) -> Exchange | None:
+        """Send a plainer form; None when it is refused too (and nothing of it is kept)."""
+        before, mark = fallbacks.snapshot(self.names), len(self.findings.failures)
+        try:
+            return self._request(step, setup)
+        except PreconditionFailed:
+            fallbacks.restore(self.names, before)
+            return None
+        except StepFailed:
+            if not fallbacks.refused(*self.last_failure):
+                raise
+            del self.findings.failures[mark:]
+            fallbacks.restore(self.names, before)
+            return None
 
-    @contextmanager
-    def judging(self, title: str, setup: bool) -> Iterator[Judge]:
-        """Run one step inside a reported step; turn a broken check into the right kind of outcome."""
-        judge = Judge()
-        with self.context.events.step(("Setup: " if setup else "") + title):
-            try:
-                yield judge
-            except CheckFailure as failure:
-                if setup or judge.exchange is None:
-                    label = judge.exchange.label if judge.exchange else "no request"
-                    redact = judge.exchange.redact if judge.exchange else str
-                    message = f"setup step '{title}' failed: {failure} [{label}] (category: {failure.category})"
-                    raise PreconditionFailed(redact(message)) from None
-                raise ConformanceFailure(
-                    case=self.case, dialect=self.dialect_name, failure=failure, exchange=judge.exchange
-                ) from None
+    def _fell_back(self, step: Request, form: str, cause: str, owner: str | None) -> None:
+        """Say what was refused and sent in a plainer form; a refusal another case judges is checked against that
+        case's verdict when the run ends (`RunRecord.unjudged_refusals`)."""
+        judged = f"; that refusal is judged by {owner}" if owner else ""
+        note = f"{self.context.provider.name}'s request was refused ({cause}); sent in the {form} form{judged}"
+        self.findings.fallbacks.append({"note": note, "cause": cause, "judged_by": owner})
+        self.context.events.note(f"Fell back: {note}")
 
-    # -- identities and applicability ----------------------------------------------------------------
-    def _check_applicable(self) -> None:
-        profile = self.context.profile
-        for requirement in self.case.requires:
-            if requirement == "groups" and profile.groups is None:
-                raise CaseSkipped(f"profile {profile.name} maps no groups")
-            if requirement == "manager" and not profile.users.select("manager"):
-                raise CaseSkipped(f"profile {profile.name} maps no manager")
-        target, client = self.context.client.target, self.context.client
-        if "oauth" in self.case.requires and client.tokens is None:
-            raise CaseSkipped(
-                "the run uses a static bearer token: give --oauth-token-url and --oauth-client-id to test OAuth"
-            )
-        if "revocation" in self.case.requires and (client.tokens is None or not client.tokens.oauth.revocation_url):
-            raise CaseSkipped(
-                "no token revocation endpoint: give --oauth-revocation-url (RFC 7009) to test that a revoked "
-                "token is refused"
-            )
-        if "tls" in self.case.requires and not target.base_url.startswith("https:"):
-            raise CaseSkipped(f"the target is served over plain http; {self.context.provider.name} connects over TLS")
-
-    def _make_identities(self, name: str, spec: Any) -> None:
-        kind, count = (spec, None) if isinstance(spec, str) else (spec["kind"], spec["count"])
-        if kind == "Group" and self.context.profile.groups is None:
-            return  # steps about groups carry `when: groups` and are left out for this profile
-        mapping = self.context.profile.mapping(kind)
-        if count is None:
-            self.names.identities[name] = self.context.factory.new(mapping)
-            return
-        total = self.context.users if count == "users" else int(count)
-        self.names.lists[name] = [f"{name}_{index}" for index in range(1, total + 1)]
-        for member in self.names.lists[name]:
-            self.names.identities[member] = self.context.factory.new(mapping)
-
-    def _applies(self, condition: str | None) -> bool:
-        """`when: groups` needs a group mapping; `when: <selector>` needs the profile to map such a user attribute."""
-        profile = self.context.profile
-        if condition is None:
-            return True
-        if condition == "groups":
-            return profile.groups is not None
-        return bool(profile.users.select(condition))
+    def _owner_of(self, step: Request) -> str | None:
+        """The case that judges this request, when it is a provider request some case owns (a create)."""
+        if step.body is None or "create" not in step.body:
+            return None
+        kind = self.names.identities[step.body["create"]].resource_type
+        return owner_of(f"create {kind}", load_catalogue(self.context.provider))
 
     # -- sending and booking -------------------------------------------------------------------------
-    def _members_by_filter(self, name: str, setup: bool) -> None:
-        """The group's members, asked about one user at a time with the provider's `member_query`, for a server
-        that does not return them; only the members may match."""
-        identities = self.names.identities
-        group = identities[name]
-        asked: set[str] = set()  # a `foreach` alias names the same user as its list entry
-        for user, identity in list(identities.items()):
-            if identity.resource_type != "User" or identity.id is None or identity.deleted or identity.id in asked:
-                continue
-            asked.add(identity.id)
-            listed = identity.id in group.members
-            query = self.context.provider.member_query(f"{{{name}.id}}", f"{{{user}.id}}")  # templates: the ids
-            probe = Request(
-                name=f"{name} {'lists' if listed else 'does not list'} {user} (the GET returned no members)",
-                method="GET",
-                path=ENDPOINTS["Group"],
-                query=query,
-                expect={"status": 200, "total": 1 if listed else 0},
-            )
-            self.request(probe, setup)
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str],
-        body: Any,
-        headers: dict[str, str],
-        auth: str,
-        ciphers: str | None,
-    ) -> Exchange:
-        if auth == "wrong":
-            headers = {"Authorization": f"Bearer {uuid.uuid4().hex}", **headers}
-        if auth == "expired":
-            expired = self.context.client.target.expired_token
-            if expired is None:
-                raise CaseSkipped(
-                    f"no expired token: set {self.context.settings.expired_token_env} to an access token "
-                    "the target issued that has since expired (or was revoked)"
-                )
-            headers = {"Authorization": f"Bearer {expired}", **headers}
-        return self.context.client.send(
-            method, path, query or None, body, headers or None, without_credentials=auth == "none", ciphers=ciphers
-        )
-
     def _intend(self, body_spec: Mapping[str, Any] | None) -> Created | None:
         """Write a create into the ledger before it is sent, with what its match filter finds right now (the
         match step just before it, as in the provider's flow, or else a survey of its own), so that a POST whose
@@ -231,3 +270,46 @@ class CaseRun:
             for identity in identities.values():
                 if identity.id == resource_id:
                     identity.deleted = True
+
+
+def _redacted(failure: CheckFailure, redact: Callable[[str], str]) -> CheckFailure:
+    """The failure as reports may show it: a check quotes what the target answered, which may echo a secret."""
+    return CheckFailure(failure.check, redact(failure.message), category=failure.category, expected=failure.expected)
+
+
+def _listed(statuses: Any) -> list[int]:
+    return [int(s) for s in (statuses if isinstance(statuses, list) else [statuses])]
+
+
+def _created_paths(body: Mapping[str, Any] | None, names: Templates) -> set[str]:
+    """Every path a judged create sends: values set at creation are the case's own."""
+    if body is None or "create" not in body:
+        return set()
+    return set(names.identities[body["create"]].values)
+
+
+def _send(
+    context: RunContext,
+    method: str,
+    path: str,
+    query: dict[str, str],
+    body: Any,
+    headers: dict[str, str],
+    auth: str,
+    ciphers: str | None,
+) -> Exchange:
+    """Send one request with the credentials the step's `auth` asks for: the run's, none, a wrong token, or the
+    expired token the settings name."""
+    if auth == "wrong":
+        headers = {"Authorization": f"Bearer {uuid.uuid4().hex}", **headers}
+    if auth == "expired":
+        expired = context.client.target.expired_token
+        if expired is None:
+            raise CaseSkipped(
+                f"no expired token: set {context.settings.expired_token_env} to an access token "
+                "the target issued that has since expired (or was revoked)"
+            )
+        headers = {"Authorization": f"Bearer {expired}", **headers}
+    return context.client.send(
+        method, path, query or None, body, headers or None, without_credentials=auth == "none", ciphers=ciphers
+    )

@@ -22,5 +22,6 @@ class RunContext:
     ledger: Ledger
     events: EventStream = field(default_factory=lambda: EventStream([]))
     users: int = 12
+    dialect: str = "default"  # the run's (first) dialect: what a case that runs once speaks in its setup PATCHes
     settings: Settings = field(default_factory=Settings)
     provider: idp.Provider = field(default_factory=idp.provider)  # whose traffic the cases replay

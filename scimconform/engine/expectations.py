@@ -30,6 +30,7 @@ CHECKS: dict[str, Check] = {
     "resource_types": lambda v, x, n, e: checks.resource_types_include(x, _resource_types(v, n)),
     "grant": lambda v, x, n, e: checks.token_grant(x, float(v["min_lifetime"]), float(v["max_lifetime"])),
     "tls": lambda v, x, n, e: checks.tls_version(x, v),
+    "fields": lambda v, x, n, e: checks.body_fields(x, {k: n.tree(w) for k, w in v.items()}),
 }
 
 
@@ -40,17 +41,20 @@ def apply_expectations(expect: Mapping[str, Any], exchange: Exchange, names: Tem
 
 
 def _listed_members(exchange: Exchange, name: str, names: Templates) -> None:
-    """Exactly the group's members, when the answer lists members; the engine asks by filter when not."""
-    if checks.lists_members(exchange):
-        checks.member_values(exchange, names.identities[name].members)
+    """Exactly the group's members, when the answer lists members (the engine asks by filter when not), unless
+    a refused membership PATCH left them unknown."""
+    group = names.identities[name]
+    if checks.lists_members(exchange) and "members" not in group.unsure:
+        checks.member_values(exchange, group.members)
 
 
 def _expected_values(spec: Any, names: Templates) -> dict[str, Any]:
-    """What the resource must hold: the identity's values; a reference is compared by its `value`."""
+    """What the resource must hold: the identity's values, but for those a refused request left unknown; a
+    reference is compared by its `value`."""
     name = spec if isinstance(spec, str) else spec["of"]
     identity = names.identities[name]
     mapping = names.mapping(identity)
-    values = dict(identity.values)
+    values = {path: value for path, value in identity.values.items() if path not in identity.unsure}
     if isinstance(spec, dict) and "attrs" in spec:
         paths = {a.path for a in mapping.select(spec["attrs"])}
         values = {p: v for p, v in values.items() if p in paths}

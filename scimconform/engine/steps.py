@@ -15,11 +15,12 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from scimconform import checks
 from scimconform.checks import CheckFailure
-from scimconform.dialects import Change
+from scimconform.dialects import Change, Dialect
 from scimconform.engine.context import RunContext
 from scimconform.engine.templates import Templates
 from scimconform.errors import CaseSkipped, PreconditionFailed
 from scimconform.exchange import Exchange
+from scimconform.idp import Provider
 from scimconform.ledger import ENDPOINTS, found_ids, resource_path
 from scimconform.settings import EMBEDDED_THROUGHPUT_SECONDS, THROUGHPUT_SECONDS
 from scimconform.throughput import GALLERY_RATE, shortfall, sustain
@@ -30,9 +31,11 @@ PAGING_PASSES = 5
 
 @dataclass
 class Judge:
-    """The exchange a step is judged on, once it has been sent."""
+    """The exchange a step is judged on, once it has been sent, and the case that judges what it sends when
+    that is another case (a failure then names that case's rule)."""
 
     exchange: Exchange | None = None
+    owner: str | None = None
 
 
 class Engine(Protocol):
@@ -41,6 +44,7 @@ class Engine(Protocol):
     context: RunContext
     names: Templates
     surveyed: dict[str, list[str] | None]
+    dialect: Dialect
 
     def run_steps(self, steps: Sequence[Step], setup: bool) -> None: ...
 
@@ -53,10 +57,12 @@ class Engine(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class Step:
-    """One step: `when` names a profile feature it needs (groups, or a kind of user attribute)."""
+    """One step: `when` names a profile feature it needs (groups, or a kind of user attribute); `needs` names an
+    earlier step whose effect on the target it reads, so that it is left out when that step failed."""
 
     key: ClassVar[str]
     when: str | None = None
+    needs: str | None = None
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Step:
@@ -68,6 +74,10 @@ class Step:
     def sends_patch(self) -> bool:
         """A case whose steps send PATCH bodies runs once per dialect."""
         return False
+
+    def owners(self) -> set[str]:
+        """The cases this step names as judging what it sends (the catalogue checks that they exist)."""
+        return set()
 
 
 STEP_KINDS: dict[str, type[Step]] = {}
@@ -86,21 +96,30 @@ def step_kind(key: str) -> Callable[[S], S]:
 
 
 def parse_steps(raw: Sequence[Mapping[str, Any]]) -> tuple[Step, ...]:
-    """Typed steps from a case file's list (already validated against the schema); `when` is read here,
-    for every kind, so no step class can forget it."""
+    """Typed steps from a case file's list (already validated against the schema); `when` and `needs` are read
+    here, for every kind, so no step class can forget them."""
     return tuple(
-        replace(STEP_KINDS[next(k for k in STEP_KINDS if k in item)].parse(item), when=item.get("when")) for item in raw
+        replace(
+            STEP_KINDS[next(k for k in STEP_KINDS if k in item)].parse(item),
+            when=item.get("when"),
+            needs=item.get("needs"),
+        )
+        for item in raw
     )
 
 
 @step_kind("request")
 @dataclass(frozen=True, kw_only=True)
 class Request(Step):
-    """One HTTP request and its expectations; `body` is a `create`, `patch` or `json` spec."""
+    """One HTTP request and its expectations; `body` is a `create`, `patch` or `json` spec, sent in `form`
+    (`bodies.FORMS`: the provider's own, or a plainer one a refused request falls back to). `owner` is the case
+    that judges this request when it is not the case it runs in."""
 
     method: str
     path: str
     name: str | None = None
+    owner: str | None = None
+    form: str = "provider"
     query: Mapping[str, Any] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     auth: str = "token"  # none | wrong | expired probe how the target treats credentials
@@ -117,6 +136,7 @@ class Request(Step):
             path=request["path"],
             name=raw.get("name"),
             when=raw.get("when"),
+            owner=raw.get("owner"),
             query=dict(request.get("query") or {}),
             headers=dict(request.get("headers") or {}),
             auth=request.get("auth", "token"),
@@ -132,6 +152,9 @@ class Request(Step):
 
     def sends_patch(self) -> bool:
         return self.body is not None and "patch" in self.body
+
+    def owners(self) -> set[str]:
+        return {self.owner} if self.owner else set()
 
     def run(self, engine: Engine, setup: bool) -> None:
         engine.request(self, setup)
@@ -210,24 +233,22 @@ class Verify(Step):
         return cls(of=raw["verify"], when=raw.get("when"))
 
     def run(self, engine: Engine, setup: bool) -> None:
+        """Each identity's checks are steps of their own, so one that fails does not hide the next."""
         for name in engine.names.names(self.of):
-            self._verify(engine, name, setup)
+            engine.run_steps(self._checks(engine, name), setup)
 
     @staticmethod
-    def _verify(engine: Engine, name: str, setup: bool) -> None:
+    def _checks(engine: Engine, name: str) -> list[Step]:
         identity = engine.names.identities[name]
         path = f"{ENDPOINTS[identity.resource_type]}/{{{name}.id}}"
         if identity.deleted:
-            engine.request(Request(name=f"{name} is gone", method="GET", path=path, expect={"status": 404}), setup)
-            Match(of=name, expect="absent").run(engine, setup)
-            return
+            return [Request(name=f"{name} is gone", method="GET", path=path, expect={"status": 404}), Match(of=name)]
         expect: dict[str, Any] = {"status": 200, "id": name, "values": name}
         if identity.resource_type == "Group":
             expect["members"] = name
         title = f"{name} holds what {engine.context.provider.name} sent"
-        engine.request(Request(name=title, method="GET", path=path, expect=expect), setup)
-        if identity.resource_type == "User":
-            Match(of=name, expect="present").run(engine, setup)
+        read = Request(name=title, method="GET", path=path, expect=expect)
+        return [read, Match(of=name, expect="present")] if identity.resource_type == "User" else [read]
 
 
 @step_kind("paginate")
@@ -235,24 +256,32 @@ class Verify(Step):
 class Paginate(Step):
     """Page through a collection as the gallery's pagination test does (`startIndex=N&count=C`).
 
-    Every page must echo its startIndex and hold at most `count` resources; across all pages no id may
+    By default every page must echo its startIndex and hold at most `count` resources; across all pages no id may
     repeat and every identity in `find` must appear. Results "MAY" differ when the collection changes
     between requests (RFC 7644 §3.4.2.4), as it does when other clients work on the same target: a pass
     that loses or repeats resources is repeated, the verdict stands once two passes find the same problem,
     and the case is undecided (an error) when every pass finds a different one.
+
+    With `judge: gallery` it checks what the gallery's pagination test checks and no more: every page answers
+    200 and echoes the startIndex asked for (`1 + page * count`), over at least two pages.
     """
 
     path: str
     count: int
     find: str
     name: str | None = None
+    judge: str = "complete"
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Paginate:
         spec = raw["paginate"]
-        return cls(path=spec["path"], count=int(spec["count"]), find=spec["find"], name=raw.get("name"))
+        judge = spec.get("judge", "complete")
+        return cls(path=spec["path"], count=int(spec["count"]), find=spec["find"], name=raw.get("name"), judge=judge)
 
     def run(self, engine: Engine, setup: bool) -> None:
+        if self.judge == "gallery":
+            self._gallery(engine, setup)
+            return
         wanted = {engine.names.id_of(member) for member in engine.names.names(self.find)}
         problems: list[str] = []
         for attempt in range(1, PAGING_PASSES + 1):
@@ -270,6 +299,28 @@ class Paginate(Step):
             f"the collection changed while paging (other clients at work, or an order that is not stable): "
             f"{PAGING_PASSES} passes found {'; '.join(problems)}"
         )
+
+    def _gallery(self, engine: Engine, setup: bool) -> None:
+        start, pages, total = 1, 0, 1
+        while start <= total and start <= MAX_PAGED:
+            page_request = Request(
+                name=f"{self.name or 'Page'}: startIndex={start}&count={self.count}",
+                method="GET",
+                path=self.path,
+                query={"startIndex": start, "count": self.count},
+                expect={"status": 200},
+            )
+            exchange = engine.request(page_request, setup)
+            with engine.judging(f"Page at startIndex {start} echoes it", setup) as judge:
+                judge.exchange = exchange
+                total = checks.echoed_start(exchange, start)
+            pages, start = pages + 1, start + self.count
+        with engine.judging("At least two pages", setup) as judge:
+            judge.exchange = exchange
+            if pages < 2:
+                raise CheckFailure(
+                    "pagination", f"totalResults {total} leaves one page of {self.count}; expected two or more"
+                )
 
     def _pass(self, engine: Engine, setup: bool, attempt: int) -> tuple[list[str], Exchange, str | None]:
         """One pass over every page: the ids seen, the last exchange, and a page that ended the pass early."""
@@ -356,10 +407,15 @@ class Throughput(Step):
     attribute, at the gallery's 25 requests/s for `throughput_seconds`; see `scimconform.throughput`."""
 
     of: str
+    owners_by_method: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Throughput:
-        return cls(of=raw["throughput"]["of"])
+        spec = raw["throughput"]
+        return cls(of=spec["of"], owners_by_method=dict(spec.get("owners") or {}))
+
+    def owners(self) -> set[str]:
+        return set(self.owners_by_method.values())
 
     def run(self, engine: Engine, setup: bool) -> None:
         settings, client, names = engine.context.settings, engine.context.client, engine.names
@@ -368,7 +424,7 @@ class Throughput(Step):
         if seconds is None:
             seconds = EMBEDDED_THROUGHPUT_SECONDS if client.target.embedded else THROUGHPUT_SECONDS
         if not seconds:
-            raise CaseSkipped("throughput_seconds is 0")
+            raise CaseSkipped("throughput_seconds is 0: give --throughput-seconds 10 to measure the rate")
         if client.rate is not None and client.rate < GALLERY_RATE:
             raise CaseSkipped(f"--rate {client.rate:g}/s is below the {GALLERY_RATE:g} requests/s this case sends")
         people = names.names(self.of)
@@ -382,7 +438,7 @@ class Throughput(Step):
                 requests.append(("GET", ENDPOINTS[identity.resource_type], query, None))
                 continue
             value = engine.context.factory.changed_value(identity, attribute.path, attribute.generate)
-            body = provider.setup_dialect.render([Change("replace", {attribute.path: value})])
+            body = engine.dialect.render([Change("replace", {attribute.path: value})])
             requests.append(("PATCH", resource_path(identity.resource_type, names.id_of(person)), None, body))
         title = f"Sustain {GALLERY_RATE:g} requests/s for {seconds:g} s: match queries and PATCHes"
         with engine.judging(title, setup) as judge:
@@ -390,8 +446,11 @@ class Throughput(Step):
             engine.context.events.note(measured.summary())
             problem = shortfall(measured, GALLERY_RATE, settings.throughput_p95_ms)
             if problem is not None:
-                judge.exchange = problem[0]
-                raise CheckFailure("throughput", problem[1])
+                judge.exchange, message, refused = problem
+                if refused:  # an error answer is not a capacity problem: it names the case that judges that request
+                    judge.owner = self.owners_by_method.get(judge.exchange.method)
+                    raise CheckFailure("throughput", message, category=_error_category(judge.exchange))
+                raise CheckFailure("throughput", message)
 
 
 @step_kind("foreach")
@@ -410,7 +469,39 @@ class Foreach(Step):
     def sends_patch(self) -> bool:
         return any(step.sends_patch() for step in self.steps)
 
+    def owners(self) -> set[str]:
+        return {owner for step in self.steps for owner in step.owners()}
+
     def run(self, engine: Engine, setup: bool) -> None:
         for member in engine.names.names(self.over):
             engine.names.identities[self.alias] = engine.names.identities[member]
             engine.run_steps(self.steps, setup)
+
+
+def _error_category(exchange: Exchange) -> str:
+    """A request under load answered with an error: a server error (5xx), a refusal (4xx), or no answer."""
+    if exchange.status is None:
+        return checks.TRANSPORT
+    return checks.SERVER_ERROR if exchange.status >= 500 else checks.WRONG_STATUS
+
+
+def member_probes(names: Templates, provider: Provider, group: str) -> list[Step]:
+    """For a server that returns a group without its members: one query per user of the case with the provider's
+    `member_query`, which only the group's members may match."""
+    probes: list[Step] = []
+    asked: set[str] = set()  # a `foreach` alias names the same user as its list entry
+    for user, identity in list(names.identities.items()):
+        if identity.resource_type != "User" or identity.id is None or identity.deleted or identity.id in asked:
+            continue
+        asked.add(identity.id)
+        listed = identity.id in names.identities[group].members
+        probes.append(
+            Request(
+                name=f"{group} {'lists' if listed else 'does not list'} {user} (the GET returned no members)",
+                method="GET",
+                path=ENDPOINTS["Group"],
+                query=provider.member_query(f"{{{group}.id}}", f"{{{user}.id}}"),  # templates: the ids
+                expect={"status": 200, "total": 1 if listed else 0},
+            )
+        )
+    return probes

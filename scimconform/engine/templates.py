@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scimconform.checks import CheckFailure
-from scimconform.errors import CaseSkipped, PreconditionFailed, UnsafeIdError
+from scimconform.errors import MissingDependency, NotApplicable, UnsafeIdError
 from scimconform.identities import Identity
 from scimconform.profiles import Attribute, ObjectMapping, Profile
 from scimconform.target import path_segment
@@ -41,7 +41,7 @@ class Templates:
     def id_of(self, name: str) -> str:
         identity = self.identities[name]
         if identity.id is None:
-            raise PreconditionFailed(f"{name} has no id yet: a case step refers to it before it was created")
+            raise MissingDependency(f"{name} has no id: it was not created")
         return identity.id
 
     def select(self, name: str, selector: Any, take: int | None = None) -> list[Attribute]:
@@ -49,7 +49,7 @@ class Templates:
         mapping = self.mapping(self.identities[name])
         chosen = mapping.select(selector)[:take]
         if not chosen:
-            raise CaseSkipped(f"profile {self.profile.name} maps no {selector} {mapping.resource_type} attribute")
+            raise NotApplicable(f"profile {self.profile.name} maps no {selector} {mapping.resource_type} attribute")
         return chosen
 
     def match_filter(self, identity: Identity, path: str | None = None) -> str:

@@ -36,8 +36,7 @@ class Provider:
     and the catalogue caches the cases of each.
 
     `sequences` is the folder of its case files; a relative path is read under the `fixtures` data room.
-    `setup_dialect` is the dialect setup steps speak, so that only the step under test speaks the dialect
-    being tested; `default_dialect` is the one it speaks when the Tenant URL carries no flag.
+    `default_dialect` is the one it speaks when the Tenant URL carries no flag.
     `url_flags` maps each Tenant-URL query flag, as its documentation spells it, to the dialect it picks.
     `tls_ciphers` is the OpenSSL cipher string it offers over TLS 1.2 (a step with `tls: provider`).
     `match_queries` lists the queries that look for an identity before it is created, in the order sent;
@@ -52,7 +51,6 @@ class Provider:
     sequences: Path
     default_profile: str
     dialects: Mapping[str, Dialect]
-    setup_dialect: Dialect
     default_dialect: str
     url_flags: Mapping[str, str]
     tls_ciphers: str
@@ -64,6 +62,6 @@ class Provider:
     def __post_init__(self) -> None:
         """A provider that picks a dialect it does not speak fails when it is defined, not mid-run."""
         unknown = {self.default_dialect, *self.url_flags.values()} - set(self.dialects)
-        if unknown or self.setup_dialect not in self.dialects.values():
+        if unknown:
             spoken = ", ".join(self.dialects)
             raise ValueError(f"provider {self.key} picks a dialect it does not speak (it speaks {spoken})")

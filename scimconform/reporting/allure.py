@@ -75,17 +75,22 @@ def describe_case(case: Case, dialect: str | None, profile: str) -> None:
         allure.dynamic.tag(f"dialect:{dialect}")
     for name, url in source_links(case):
         allure.dynamic.link(url, name=name)
-    allure.dynamic.description(description(case, failed=False))
+    allure.dynamic.description(description(case))
 
 
-def explain_failure(case: Case) -> None:
-    """A failed case's description also says what to fix."""
-    allure.dynamic.description(description(case, failed=True))
+def explain_failure(case: Case, fixes: list[str], warning: bool) -> None:
+    """A case that broke a rule also says what to fix. A warning passes in Allure, as in JUnit and pytest (only
+    a blocking rule fails a run), so its tag and description carry it: visible, never red."""
+    text = description(case, fixes)
+    if warning:
+        allure.dynamic.tag("warning")
+        text = f"**Warning (not blocking): a SHOULD-level rule is broken.**\n\n{text}"
+    allure.dynamic.description(text)
 
 
-def description(case: Case, failed: bool) -> str:
+def description(case: Case, fixes: list[str] | None = None) -> str:
     text = f"**Requirement.** {case.requirement}\n\n**Source.** {case.source}"
-    return text + (f"\n\n**Fix.** {case.fix}" if failed else "")
+    return text + "".join(f"\n\n**Fix.** {fix}" for fix in dict.fromkeys(fixes or []))
 
 
 def source_links(case: Case) -> list[tuple[str, str]]:

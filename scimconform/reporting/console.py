@@ -14,6 +14,7 @@ from scimconform.reporting.results import CaseResult, RunRecord
 
 MARKS = {"failed": "FAIL", "warning": "WARN", "error": "ERROR", "skipped": "SKIP", "passed": "PASS"}
 NAMED = 3  # blocking failures named on the verdict line before "…"
+CAUSES_SHOWN = 5  # root causes listed at the top of the verdict
 
 
 class ConsoleVerdict:
@@ -46,9 +47,13 @@ def render_verdict(record: RunRecord, write: Callable[[str], None], reports: lis
     )
     if record.target_error:
         write(f"ERROR  {record.target_error}")
+    _causes(record, write)
     ordered = sorted(record.results, key=lambda r: (r.feature, r.id, r.dialect or ""))
     for feature, results in groupby(ordered, key=lambda r: r.feature or "Other"):
         _feature(feature, list(results), write)
+    _fallbacks(record, write)
+    for missing in record.not_run() if record.judged else []:
+        write(f"NOT RUN {missing['case']}: {missing['reason']}")
     for leftover in record.leftovers:
         write(f"LEFT   {leftover}")
     for problem in record.report_errors:
@@ -69,6 +74,7 @@ def _feature(feature: str, results: list[CaseResult], write: Callable[[str], Non
             write(f"         {result.message.splitlines()[0] if result.message else ''}")
             if result.fix and result.status != "error":
                 write(f"         fix: {result.fix}")
+
             if note := _dialect_note(result, results):
                 write(f"         note: {note}")
 
@@ -96,9 +102,62 @@ def readiness(record: RunRecord) -> str:
     warnings = sum(r.status == "warning" for r in record.results)
     notes = f"; {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
     if record.gallery_ready:
-        return f"Entra gallery readiness: READY — every blocking case passed{notes}"
+        return f"Entra gallery readiness: READY — every blocking case ran and passed{notes}"
     named = ", ".join(blocking[:NAMED]) + (", …" if len(blocking) > NAMED else "")
     problems = [f"{len(blocking)} blocking failure{'s' * (len(blocking) != 1)} ({named})"] if blocking else []
     if record.leftovers:
         problems.append(f"{len(record.leftovers)} resources left on the target")
-    return f"Entra gallery readiness: NOT READY — {'; '.join(problems)}{notes}"
+    if unjudged := record.unjudged_refusals():
+        problems.append(f"{len(unjudged)} refused request{'s' * (len(unjudged) != 1)} no case judged (REFUSED above)")
+    if problems:
+        return f"Entra gallery readiness: NOT READY — {'; '.join(problems)}{notes}"
+    missing = len(record.not_run())
+    return (
+        f"Entra gallery readiness: NOT JUDGED for the gallery — {missing} blocking case{'s' * (missing != 1)} "
+        f"did not run (see NOT RUN above); every case that ran passed{notes}"
+    )
+
+
+def _fallbacks(record: RunRecord, write: Callable[[str], None]) -> None:
+    """Requests the target refused and took in a plainer form, once per cause, with the cases that needed it;
+    then the refusals no case judged, which fail the run."""
+    needed: dict[tuple[str, str | None], list[str]] = {}
+    for result in record.results:
+        for fallback in result.fallbacks:
+            cases = needed.setdefault((fallback["cause"], fallback["judged_by"]), [])
+            if result.name not in cases:
+                cases.append(result.name)
+    for (cause, owner), cases in needed.items():
+        judged = f"; judged by {owner}" if owner else ""
+        write(f"PLAINER {cause} — sent in a plainer form{judged}, for {_named(cases)}")
+    for refusal in record.unjudged_refusals():
+        write(
+            f"REFUSED {refusal['cause']} — in {_named(refusal['cases'])}, but {refusal['judged_by']} did not fail "
+            "for it (it passed, or did not run): the target refuses Entra's request for some values only"
+        )
+
+
+def _named(cases: list[str]) -> str:
+    return (
+        f"{len(cases)} case{'s' * (len(cases) != 1)} ({', '.join(cases[:NAMED])}{', …' if len(cases) > NAMED else ''})"
+    )
+
+
+def _causes(record: RunRecord, write: Callable[[str], None]) -> None:
+    """The failures grouped by cause, the one that explains most verdicts first: where to start fixing."""
+    causes = record.causes()
+    if not causes:
+        return
+    first = causes[0]["explains"]
+    write(
+        f"{len(causes)} root cause{'s' * (len(causes) != 1)}; fix 1 first — it explains "
+        f"{first} verdict{'s' * (first != 1)}"
+    )
+    for number, cause in enumerate(causes[:CAUSES_SHOWN], 1):
+        cases = ", ".join(cause["cases"][:NAMED]) + (", …" if len(cause["cases"]) > NAMED else "")
+        judged = f" (judged by {cause['judged_by']})" if cause["judged_by"] else ""
+        write(f"  {number}. {cause['cause']}{judged}")
+        write(f"     explains {cause['explains']}: {cases}")
+        write(f"     fix: {cause['fix']}")
+    if len(causes) > CAUSES_SHOWN:
+        write(f"  … {len(causes) - CAUSES_SHOWN} more in summary.json (causes)")

@@ -17,7 +17,7 @@ from scimconform import __version__
 
 STATUSES = ("passed", "failed", "warning", "skipped", "error")
 # Bump the number, and `schemas/summary.json` with it, whenever a field changes meaning or goes away.
-SUMMARY_FORMAT = "scimconform-summary/1"
+SUMMARY_FORMAT = "scimconform-summary/2"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 SUMMARY_SCHEMA = "https://scimconform.example/schemas/summary.json"
 
@@ -37,6 +37,9 @@ class CaseResult:
     fix: str = ""
     feature: str = ""
     gallery_test: str | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)  # each failed step (schemas/summary.json)
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)  # refused, then taken in a plainer form
+    not_applicable: bool = False  # skipped because the profile maps nothing the case is about
 
     @property
     def name(self) -> str:
@@ -77,21 +80,80 @@ class RunRecord:
     report_errors: list[str] = field(default_factory=list)  # a report writer that failed (the run went on)
     # Set by `scimconform load`: the `load` section (schemas/summary.json, $defs/load).
     load: dict[str, Any] | None = None
+    # Every blocking case (ID[dialect]) a complete run judges: the gallery verdict needs each to run and pass.
+    blocking_plan: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         return {s: sum(1 for r in self.results if r.status == s) for s in STATUSES}
 
+    def causes(self) -> list[dict[str, Any]]:
+        """Failed steps across cases and dialects grouped by cause (the request's shape and the answer), the
+        cause that explains the most verdicts first: fixing it may turn all of them green."""
+        grouped: dict[str, dict[str, Any]] = {}
+        for result in self.results:
+            for failure in result.failures:
+                cause = grouped.setdefault(
+                    failure["cause"],
+                    {"cause": failure["cause"], "fix": failure["fix"], "judged_by": failure["judged_by"], "cases": []},
+                )
+                if result.name not in cause["cases"]:
+                    cause["cases"].append(result.name)
+        ranked = sorted(grouped.values(), key=lambda c: (-len(c["cases"]), c["cause"]))
+        return [cause | {"explains": len(cause["cases"])} for cause in ranked]
+
     def blocking_failures(self) -> list[CaseResult]:
         return [r for r in self.results if r.status in ("failed", "error")]
 
+    def not_run(self) -> list[dict[str, str]]:
+        """Blocking cases this run did not judge, each with why: left out of the selection, or skipped for an
+        option it was not given (a static token, plain http, …). A case that does not apply to the profile is
+        not missing: Entra would never send it."""
+        results = {r.name: r for r in self.results}
+        missing = []
+        for name in self.blocking_plan:
+            result = results.get(name)
+            if result is None:
+                missing.append({"case": name, "reason": "not selected (-k, or only some suites were run)"})
+            elif result.status == "skipped" and not result.not_applicable:
+                missing.append({"case": name, "reason": result.message})
+        return missing
+
+    def unjudged_refusals(self) -> list[dict[str, Any]]:
+        """Refusals a case fell back from because another case judges them, which that case did not fail for (it
+        passed, or did not run): the target refuses the provider's request only for some values, or the owner
+        was left out of the run. Each is a problem of the run, as a leftover is."""
+        failed_causes: dict[str, set[str]] = {}
+        for result in self.results:
+            failed_causes.setdefault(result.id, set()).update(f["cause"] for f in result.failures)
+        unjudged: dict[tuple[str, str], dict[str, Any]] = {}
+        for result in self.results:
+            for fallback in result.fallbacks:
+                owner, cause = fallback["judged_by"], fallback["cause"]
+                if owner is not None and cause not in failed_causes.get(owner, set()):
+                    entry = unjudged.setdefault((owner, cause), {"cause": cause, "judged_by": owner, "cases": []})
+                    if result.name not in entry["cases"]:
+                        entry["cases"].append(result.name)
+        return list(unjudged.values())
+
     @property
     def gallery_ready(self) -> bool:
-        if self.interrupted or self.target_error is not None:
-            return False
-        return not self.blocking_failures() and not self.leftovers and bool(self.results)
+        """Every blocking case ran and passed, nothing was left on the target, and every refusal is judged."""
+        return (
+            self.judged
+            and not self.blocking_failures()
+            and not self.leftovers
+            and not self.not_run()
+            and not self.unjudged_refusals()
+        )
+
+    @property
+    def judged(self) -> bool:
+        return not self.interrupted and self.target_error is None and bool(self.results)
 
     def exit_code(self) -> int:
-        """0 ready, 1 conformance failures or leftovers, 2 the target could not be judged, 130 interrupted.
+        """0 no blocking failure and nothing left, 1 blocking failures or leftovers, 2 the target could not be
+        judged, 130 interrupted. A run that left blocking cases out (a static token skips the OAuth cases) can
+        exit 0 for CI: its verdict line still says the gallery readiness was not judged.
 
         A load run judges no case: its verdict is the load's (no errors, exact end state, nothing left).
         """
@@ -101,7 +163,8 @@ class RunRecord:
             return 2
         if self.load is not None and not self.results:
             return 0 if self.load["ok"] and not self.leftovers else 1
-        return 0 if self.gallery_ready else 1
+        problems = self.blocking_failures() or self.leftovers or self.unjudged_refusals()
+        return 0 if self.judged and not problems else 1
 
     @property
     def public_target(self) -> str:
@@ -124,6 +187,7 @@ class RunRecord:
             "finished": datetime.now(UTC).isoformat(),
             "totals": self.totals(),
             "cases": [asdict(r) for r in self.results],
+            "causes": self.causes(),
             "leftovers": self.leftovers,
             "ledgers": self.journals,
             "target_error": self.target_error,
@@ -132,6 +196,8 @@ class RunRecord:
             "verdict": {
                 "gallery_ready": self.gallery_ready,
                 "blocking_failures": [r.name for r in self.blocking_failures()],
+                "not_run": self.not_run(),
+                "unjudged_refusals": self.unjudged_refusals(),
                 "exit_code": self.exit_code(),
             },
         } | load

@@ -38,6 +38,10 @@ class Fault(StrEnum):
         "duplicate-displayname-accepted",
         "A second group with the same displayName (any case) is refused with 409 uniqueness.",
     )
+    UNKNOWN_SCHEMA_URI_REFUSED = (
+        "unknown-schema-uri-refused",
+        "A create whose schemas list a URI the server has no schema for (Entra's ADSCIM Group URI) is accepted.",
+    )
     PASCALCASE_OP_REJECTED = (
         "pascalcase-op-rejected",
         "PATCH op values are case-insensitive: Entra sends Add, Replace and Remove.",
@@ -165,6 +169,87 @@ class Fault(StrEnum):
     MANAGER_IGNORED = (
         "manager-ignored",
         "A PATCH setting the enterprise manager stores it.",
+    )
+    # RFC 7643/7644 rules beyond what Entra's requests reach; each is caught by an ENTRA-RFC case.
+    INVALID_FILTER_IGNORED = (
+        "invalid-filter-ignored",
+        "A filter with an unknown operator or broken syntax is refused with 400 invalidFilter (RFC 7644 §3.4.2.2).",
+    )
+    ERROR_WITHOUT_SCIMTYPE = (
+        "error-without-scimtype",
+        "An error the RFC gives a keyword names it in scimType (RFC 7644 §3.12).",
+    )
+    ERROR_STATUS_FIXED = (
+        "error-status-fixed",
+        "An Error body's status is the HTTP status of its response (RFC 7644 §3.12).",
+    )
+    FILTER_ATTRIBUTE_CASE_SENSITIVE = (
+        "filter-attribute-case-sensitive",
+        "Attribute names in filters are case-insensitive: USERNAME means userName (RFC 7644 §3.4.2.2).",
+    )
+    ATTRIBUTE_SELECTION_IGNORED = (
+        "attribute-selection-ignored",
+        "attributes and excludedAttributes choose what a response holds (RFC 7644 §3.4.2.5).",
+    )
+    ALWAYS_RETURNED_DROPPED = (
+        "always-returned-dropped",
+        "id (returned: always) is in every answer, whatever attributes or excludedAttributes ask (RFC 7644 §3.4.2.5).",
+    )
+    STARTINDEX_BELOW_ONE_REFUSED = (
+        "startindex-below-one-refused",
+        "A startIndex below 1 is read as 1 (RFC 7644 §3.4.2.4).",
+    )
+    NEGATIVE_COUNT_IGNORED = (
+        "negative-count-ignored",
+        "A negative count is read as 0: no resources, only totalResults (RFC 7644 §3.4.2.4).",
+    )
+    META_RESOURCE_TYPE_PLURAL = (
+        "meta-resource-type-plural",
+        "meta.resourceType is the resource type's name, User or Group (RFC 7643 §3.1).",
+    )
+    LAST_MODIFIED_DIFFERS_AT_CREATE = (
+        "last-modified-differs-at-create",
+        "A resource never modified has meta.lastModified equal to meta.created (RFC 7643 §3.1).",
+    )
+    UNIQUENESS_UNCHECKED_ON_PATCH = (
+        "uniqueness-unchecked-on-patch",
+        "A PATCH giving a user another user's userName is refused with 409 uniqueness (RFC 7644 §3.12).",
+    )
+    PUT_HONOURS_CLIENT_ID = (
+        "put-honours-client-id",
+        "An id in a PUT body is ignored: the service provider issues ids (RFC 7643 §3.1, RFC 7644 §3.5.1).",
+    )
+    REQUIRED_REMOVE_ACCEPTED = (
+        "required-remove-accepted",
+        "A PATCH removing a required attribute (userName) is refused with 400 mutability (RFC 7644 §3.5.2.2).",
+    )
+    READONLY_PATCH_IGNORED = (
+        "readonly-patch-ignored",
+        "A PATCH of a readOnly attribute (id) is refused with 400 mutability (RFC 7644 §3.5.2).",
+    )
+    PATHLESS_REMOVE_IGNORED = (
+        "pathless-remove-ignored",
+        "A remove operation without a path is refused with 400 noTarget (RFC 7644 §3.5.2.2).",
+    )
+    PATCH_NOT_ATOMIC = (
+        "patch-not-atomic",
+        "A PATCH whose operation fails changes nothing, earlier operations included (RFC 7644 §3.5.2).",
+    )
+    UNMATCHED_REMOVE_FILTER_CLEARS = (
+        "unmatched-remove-filter-clears",
+        "A remove whose value filter matches no value removes nothing (RFC 7644 §3.5.2.2).",
+    )
+    DELETE_UNKNOWN_204 = (
+        "delete-unknown-204",
+        "DELETE of a resource that no longer exists answers 404 (RFC 7644 §3.6).",
+    )
+    DELETED_USERNAME_RESERVED = (
+        "deleted-username-reserved",
+        "A deleted user's userName can be given to a new user (RFC 7644 §3.6).",
+    )
+    PASSWORD_RETURNED = (
+        "password-returned",
+        "password (returned: never) is never in a response (RFC 7643 §4.1.1).",
     )
 
 

@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import ScimError
@@ -33,8 +33,8 @@ def _numbers_as_strings(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+def _now(later_by: timedelta = timedelta()) -> str:
+    return (datetime.now(UTC) + later_by).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass(kw_only=True)
@@ -62,6 +62,8 @@ class Store:
         uniqueness check cost the same with 10 or 100,000 resources."""
         self._holders: dict[str, dict[tuple[str, str], None]] = {}
         """member id -> (type, id) of every resource listing it, so a delete finds its memberships at once."""
+        self._retired: set[tuple[str, str, str]] = set()
+        """Unique values of deleted resources, kept only under the fault deleted-username-reserved."""
         username_exact = {"username"} if Fault.FILTER_USERNAME_CASE_SENSITIVE in faults else set()
         self._case_exact = CASE_EXACT | username_exact
 
@@ -70,10 +72,16 @@ class Store:
             return {name: len(entries) for name, entries in self._entries.items()}
 
     def create(self, rtype: ResourceType, body: Resource) -> Resource:
+        if Fault.UNKNOWN_SCHEMA_URI_REFUSED in self._faults:
+            unknown = [uri for uri in body.get("schemas") or [] if uri not in (rtype.schema, *rtype.extensions)]
+            if unknown:
+                raise ScimError(400, f"unknown schema {unknown[0]}", "invalidValue")
         with self._lock:
             attributes = self._prepare(rtype, body, None)
             now = _now()
-            entry = _Entry(id=uuid.uuid4().hex, created=now, modified=now, attributes=attributes)
+            stamped_apart = Fault.LAST_MODIFIED_DIFFERS_AT_CREATE in self._faults
+            modified = _now(timedelta(milliseconds=1)) if stamped_apart else now
+            entry = _Entry(id=uuid.uuid4().hex, created=now, modified=modified, attributes=attributes)
             self._entries[rtype.name][entry.id] = entry
             self._index(rtype.name, entry)
             return self._render(rtype, entry)
@@ -86,7 +94,8 @@ class Store:
     def search(self, rtype: ResourceType, where: Filter | None, first: int, count: int) -> tuple[int, list[Resource]]:
         """The number of matches, and the `count` of them from 0-based `first` in creation order; only
         that page is copied out."""
-        evaluator = Evaluator(rtype, self._case_exact)
+        names_exact = Fault.FILTER_ATTRIBUTE_CASE_SENSITIVE in self._faults
+        evaluator = Evaluator(rtype, self._case_exact, names_exact=names_exact)
         with self._lock:
             found = [
                 entry
@@ -127,29 +136,39 @@ class Store:
         with self._lock:
             entry = self._find(rtype, rid)
             self._store(rtype, entry, self._prepare(rtype, body, rid))
+            chosen = body.get("id")
+            if Fault.PUT_HONOURS_CLIENT_ID in self._faults and isinstance(chosen, str) and chosen != rid:
+                self._rekey(rtype, entry, chosen)
             return self._render(rtype, entry)
 
     def patch(self, rtype: ResourceType, rid: str, body: Resource) -> Resource:
-        """All operations apply to a copy, so a failing operation leaves the resource untouched."""
+        """All operations apply to a copy, so a failing operation leaves the resource untouched (RFC 7644 §3.5.2)."""
         with self._lock:
             entry = self._find(rtype, rid)
-            attributes = copy.deepcopy(entry.attributes)
+            atomic = Fault.PATCH_NOT_ATOMIC not in self._faults
+            attributes = copy.deepcopy(entry.attributes) if atomic else entry.attributes
             apply_patch(attributes, body, rtype, self._faults)
-            self._store(rtype, entry, self._prepare(rtype, attributes, rid))
+            self._store(rtype, entry, self._prepare(rtype, attributes, rid, patched=True))
             if Fault.ID_CHANGES_ON_PATCH in self._faults:
-                entries = self._entries[rtype.name]
-                self._unindex(rtype.name, entry)
-                del entries[entry.id]
-                entry.id = uuid.uuid4().hex
-                entries[entry.id] = entry
-                self._index(rtype.name, entry)
+                self._rekey(rtype, entry, uuid.uuid4().hex)
             return self._render(rtype, entry)
+
+    def _rekey(self, rtype: ResourceType, entry: _Entry, new_id: str) -> None:
+        """Give the entry another id: what a server that lets ids change does (only under a fault)."""
+        entries = self._entries[rtype.name]
+        self._unindex(rtype.name, entry)
+        del entries[entry.id]
+        entry.id = new_id
+        entries[entry.id] = entry
+        self._index(rtype.name, entry)
 
     def delete(self, rtype: ResourceType, rid: str) -> Resource:
         """Removes the resource and every group membership that points at it."""
         with self._lock:
             entry = self._find(rtype, rid)
             if not (rtype.name == "User" and Fault.DELETED_USER_STILL_RETURNED in self._faults):
+                if Fault.DELETED_USERNAME_RESERVED in self._faults:
+                    self._retired.update((rtype.name, name, folded) for name, folded in entry.folded.items())
                 self._unindex(rtype.name, entry)
                 del self._entries[rtype.name][rid]
                 self._drop_memberships(rid)
@@ -196,20 +215,24 @@ class Store:
         return Fault.SOFT_DELETED_HIDDEN in self._faults and get_ci(entry.attributes, "active") is False
 
     def _render(self, rtype: ResourceType, entry: _Entry) -> Resource:
+        shown = Fault.PASSWORD_RETURNED in self._faults
         attributes = {
             key: copy.deepcopy(value)
             for key, value in entry.attributes.items()
-            if key.lower() not in rtype.never_returned
+            if shown or key.lower() not in rtype.never_returned
         }
+        type_name = rtype.endpoint if Fault.META_RESOURCE_TYPE_PLURAL in self._faults else rtype.name
         return {
             "schemas": schemas_of(attributes, rtype),
             "id": entry.id,
             **attributes,
-            "meta": {"resourceType": rtype.name, "created": entry.created, "lastModified": entry.modified},
+            "meta": {"resourceType": type_name, "created": entry.created, "lastModified": entry.modified},
         }
 
-    def _prepare(self, rtype: ResourceType, body: Resource, rid: str | None) -> Resource:
-        """The client's attributes as stored, refused unless required, unique and member rules hold."""
+    def _prepare(self, rtype: ResourceType, body: Resource, rid: str | None, *, patched: bool = False) -> Resource:
+        """The client's attributes as stored, refused unless required, unique and member rules hold. A PATCH
+        that leaves a required attribute unassigned breaks its mutability (RFC 7644 §3.5.2.2); a POST or PUT
+        without it sends an invalid value (§3.12)."""
         attributes = normalize(
             {key: value for key, value in body.items() if key.lower() not in _SERVER_OWNED},
             rtype,
@@ -224,9 +247,15 @@ class Store:
             attributes[username] = attributes[username].lower()
         for name in rtype.required:
             value = get_ci(attributes, name)
-            if not isinstance(value, str) or not value.strip():
-                raise ScimError(400, f"{name} is required and must be a non-empty string", "invalidValue")
-        if _UNIQUENESS_FAULTS.get(rtype.name) not in self._faults:
+            if isinstance(value, str) and value.strip():
+                continue
+            if patched and (value is None or isinstance(value, str)):
+                if Fault.REQUIRED_REMOVE_ACCEPTED in self._faults:
+                    continue
+                raise ScimError(400, f"{name} is required: a PATCH may not leave it unassigned", "mutability")
+            raise ScimError(400, f"{name} is required and must be a non-empty string", "invalidValue")
+        unchecked = patched and Fault.UNIQUENESS_UNCHECKED_ON_PATCH in self._faults
+        if _UNIQUENESS_FAULTS.get(rtype.name) not in self._faults and not unchecked:
             self._check_unique(rtype, attributes, rid)
         self._check_members(attributes)
         return attributes
@@ -243,7 +272,8 @@ class Store:
             holders = (
                 self._unique.get((rtype.name, name.lower(), value.casefold()), {}) if isinstance(value, str) else {}
             )
-            if any(other != rid for other in holders):
+            retired = isinstance(value, str) and (rtype.name, name.lower(), value.casefold()) in self._retired
+            if retired or any(other != rid for other in holders):
                 raise ScimError(409, f"a {rtype.name} with {name} {value!r} already exists", "uniqueness")
 
     def _check_members(self, attributes: Resource) -> None:

@@ -1,8 +1,9 @@
 """Every named fault breaks its own rule, and only that one.
 
 Each probe checks one rule and returns whether the server keeps it. Probes reach groups through a
-displayName filter rather than by id, and never use PascalCase ops, so that one fault (ids changing on
-PATCH, PascalCase rejected) cannot make another rule's probe fail.
+displayName filter rather than by id, create them with the core schema alone, and never use PascalCase ops,
+so that one fault (ids changing on PATCH, PascalCase or Entra's group schema URI rejected) cannot make another
+rule's probe fail.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from scimconform.server import FAULTS, REVOCATION_PATH, TOKEN_PATH, ReferenceServer
 
 from .conftest import client_for
-from .entra import CORE_USER, ENTERPRISE, ERROR, LIST_RESPONSE, Json, create_group, create_user, patch_body, query
+from .entra import CORE_USER, ENTERPRISE, ERROR, LIST_RESPONSE, Json, create_user, group_body, patch_body, query
 
 Probe = Callable[[httpx.Client], bool]
 PROBES: dict[str, Probe] = {}
@@ -27,6 +28,17 @@ def probe(fault: str) -> Callable[[Probe], Probe]:
         return check
 
     return register
+
+
+def plain_group(client: httpx.Client, name: str, /, *member_ids: str) -> Json:
+    """A group as RFC 7643 §4.2 has it: core schema only."""
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name}
+    response = client.post(
+        "/Groups", json=body | ({"members": [{"value": m} for m in member_ids]} if member_ids else {})
+    )
+    assert response.status_code == 201, response.text
+    created: Json = response.json()
+    return created
 
 
 def group_named(client: httpx.Client, name: str, extra: str = "") -> Json:
@@ -63,8 +75,13 @@ def duplicate_username_is_409(client: httpx.Client) -> bool:
 
 @probe("duplicate-displayname-accepted")
 def duplicate_display_name_is_409(client: httpx.Client) -> bool:
-    create_group(client, "Sales")
+    plain_group(client, "Sales")
     return client.post("/Groups", json={"displayName": "sales"}).status_code == 409
+
+
+@probe("unknown-schema-uri-refused")
+def entra_group_body_is_accepted(client: httpx.Client) -> bool:
+    return client.post("/Groups", json=group_body("Entra")).status_code == 201
 
 
 @probe("pascalcase-op-rejected")
@@ -100,7 +117,7 @@ def pathless_dotted_and_urn_keys_apply(client: httpx.Client) -> bool:
 @probe("member-remove-list-removes-all")
 def remove_value_list_removes_exactly_those(client: httpx.Client) -> bool:
     one, two = two_users(client)
-    group = create_group(client, "g", one, two)
+    group = plain_group(client, "g", one, two)
     body = patch_body({"op": "remove", "path": "members", "value": [{"value": one}]})
     client.patch(f"/Groups/{group['id']}", json=body)
     return members_of(client, "g") == [two]
@@ -109,7 +126,7 @@ def remove_value_list_removes_exactly_those(client: httpx.Client) -> bool:
 @probe("members-filter-path-unsupported")
 def members_filter_path_removes(client: httpx.Client) -> bool:
     one, two = two_users(client)
-    group = create_group(client, "g", one, two)
+    group = plain_group(client, "g", one, two)
     body = patch_body({"op": "remove", "path": f'members[value eq "{one}"]'})
     status = client.patch(f"/Groups/{group['id']}", json=body).status_code
     return status == 204 and members_of(client, "g") == [two]
@@ -118,7 +135,7 @@ def members_filter_path_removes(client: httpx.Client) -> bool:
 @probe("only-first-member-added")
 def several_members_are_all_added(client: httpx.Client) -> bool:
     one, two = two_users(client)
-    group = create_group(client, "g")
+    group = plain_group(client, "g")
     body = patch_body({"op": "add", "path": "members", "value": [{"value": one}, {"value": two}]})
     client.patch(f"/Groups/{group['id']}", json=body)
     return members_of(client, "g") == [one, two]
@@ -126,7 +143,7 @@ def several_members_are_all_added(client: httpx.Client) -> bool:
 
 @probe("excluded-members-ignored")
 def excluded_members_are_left_out(client: httpx.Client) -> bool:
-    group = create_group(client, "g", *two_users(client))
+    group = plain_group(client, "g", *two_users(client))
     return "members" not in client.get(f"/Groups/{group['id']}?excludedAttributes=members").json()
 
 
@@ -225,7 +242,7 @@ def and_filters_work(client: httpx.Client) -> bool:
 @probe("readd-member-conflict")
 def readding_a_member_is_harmless(client: httpx.Client) -> bool:
     one, _ = two_users(client)
-    group = create_group(client, "g")
+    group = plain_group(client, "g")
     add = patch_body({"op": "add", "path": "members", "value": [{"value": one}]})
     client.patch(f"/Groups/{group['id']}", json=add)
     again = client.patch(f"/Groups/{group_named(client, 'g')['id']}", json=add)
@@ -296,6 +313,147 @@ def id_survives_patch(client: httpx.Client) -> bool:
     return bool(patched["id"] == user["id"] and client.get(f"/Users/{user['id']}").status_code == 200)
 
 
+def error_body(response: httpx.Response) -> Json:
+    """The JSON object an error answered with, or {} when it is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+@probe("invalid-filter-ignored")
+def unknown_filter_operator_is_refused(client: httpx.Client) -> bool:
+    return client.get("/Users" + query(filter='userName regex "x"')).status_code == 400
+
+
+@probe("error-without-scimtype")
+def errors_name_their_scim_type(client: httpx.Client) -> bool:
+    response = client.post("/Users", content=b"{not json", headers={"Content-Type": "application/scim+json"})
+    return bool(error_body(response).get("scimType") == "invalidSyntax")
+
+
+@probe("error-status-fixed")
+def error_status_is_the_http_status(client: httpx.Client) -> bool:
+    response = client.get("/Users/unknown")
+    return bool(error_body(response).get("status") == str(response.status_code))
+
+
+@probe("filter-attribute-case-sensitive")
+def filter_attribute_names_ignore_case(client: httpx.Client) -> bool:
+    create_user(client, "caps@example.com")
+    return bool(client.get("/Users" + query(filter='USERNAME eq "caps@example.com"')).json()["totalResults"] == 1)
+
+
+@probe("attribute-selection-ignored")
+def attributes_choose_what_is_returned(client: httpx.Client) -> bool:
+    user = create_user(client, "pick@example.com")
+    return set(client.get(f"/Users/{user['id']}" + query(attributes="userName")).json()) <= {
+        "schemas",
+        "id",
+        "userName",
+    }
+
+
+@probe("always-returned-dropped")
+def id_cannot_be_excluded(client: httpx.Client) -> bool:
+    user = create_user(client, "always@example.com")
+    return "id" in client.get(f"/Users/{user['id']}" + query(excludedAttributes="id")).json()
+
+
+@probe("startindex-below-one-refused")
+def startindex_zero_is_one(client: httpx.Client) -> bool:
+    return client.get("/Users" + query(startIndex="0")).status_code == 200
+
+
+@probe("negative-count-ignored")
+def negative_count_is_zero(client: httpx.Client) -> bool:
+    create_user(client, "counted@example.com")
+    listing = client.get("/Users" + query(count="-1")).json()
+    return bool(listing["totalResults"] == 1 and not listing.get("Resources"))
+
+
+@probe("meta-resource-type-plural")
+def resource_type_is_singular(client: httpx.Client) -> bool:
+    return bool(create_user(client)["meta"]["resourceType"] == "User")
+
+
+@probe("last-modified-differs-at-create")
+def new_resource_was_never_modified(client: httpx.Client) -> bool:
+    meta = create_user(client)["meta"]
+    return bool(meta["lastModified"] == meta["created"])
+
+
+@probe("uniqueness-unchecked-on-patch")
+def rename_to_a_taken_username_is_409(client: httpx.Client) -> bool:
+    _, second = two_users(client)
+    body = patch_body({"op": "replace", "path": "userName", "value": "one@example.com"})
+    return client.patch(f"/Users/{second}", json=body).status_code == 409
+
+
+@probe("put-honours-client-id")
+def put_keeps_the_id(client: httpx.Client) -> bool:
+    user = create_user(client, "put@example.com")
+    client.put(f"/Users/{user['id']}", json={"schemas": [CORE_USER], "id": "chosen", "userName": "put@example.com"})
+    return client.get(f"/Users/{user['id']}").status_code == 200 and client.get("/Users/chosen").status_code != 200
+
+
+@probe("required-remove-accepted")
+def username_cannot_be_removed(client: httpx.Client) -> bool:
+    user = create_user(client, "keep@example.com")
+    return (
+        client.patch(f"/Users/{user['id']}", json=patch_body({"op": "remove", "path": "userName"})).status_code == 400
+    )
+
+
+@probe("readonly-patch-ignored")
+def id_cannot_be_patched(client: httpx.Client) -> bool:
+    user = create_user(client, "readonly@example.com")
+    body = patch_body({"op": "replace", "path": "id", "value": "mine"})
+    return client.patch(f"/Users/{user['id']}", json=body).status_code == 400
+
+
+@probe("pathless-remove-ignored")
+def remove_needs_a_path(client: httpx.Client) -> bool:
+    user = create_user(client, "target@example.com")
+    return client.patch(f"/Users/{user['id']}", json=patch_body({"op": "remove"})).status_code == 400
+
+
+@probe("patch-not-atomic")
+def failed_patch_changes_nothing(client: httpx.Client) -> bool:
+    user = create_user(client, "atomic@example.com")
+    renamed = {"op": "replace", "path": "displayName", "value": "Changed"}
+    client.patch(
+        f"/Users/{user['id']}", json=patch_body(renamed, {"op": "replace", "path": "emails[type eq", "value": 1})
+    )
+    return bool(client.get(f"/Users/{user['id']}").json().get("displayName") == user.get("displayName"))
+
+
+@probe("unmatched-remove-filter-clears")
+def unmatched_remove_keeps_members(client: httpx.Client) -> bool:
+    group = plain_group(client, "keepers", *two_users(client))
+    client.patch(f"/Groups/{group['id']}", json=patch_body({"op": "remove", "path": 'members[value eq "nobody"]'}))
+    return len(members_of(client, "keepers")) == 2
+
+
+@probe("delete-unknown-204")
+def delete_of_unknown_id_is_404(client: httpx.Client) -> bool:
+    return client.delete("/Users/unknown").status_code == 404
+
+
+@probe("deleted-username-reserved")
+def deleted_username_is_free(client: httpx.Client) -> bool:
+    user = create_user(client, "again@example.com")
+    client.delete(f"/Users/{user['id']}")
+    return client.post("/Users", json={"schemas": [CORE_USER], "userName": "again@example.com"}).status_code == 201
+
+
+@probe("password-returned")
+def password_is_never_returned(client: httpx.Client) -> bool:
+    user = create_user(client, "secret@example.com", password="Secret-1")
+    return "password" not in user and "password" not in client.get(f"/Users/{user['id']}").json()
+
+
 def holds(rule: str, *faults: str) -> bool:
     server = ReferenceServer(faults=faults, oauth_clients={CLIENT: SECRET})
     with client_for(server) as client:
@@ -335,6 +493,12 @@ def test_fault_breaks_its_rule(fault: str) -> None:
 IMPLIED = {
     "enterprise-extension-dropped": ["manager-ignored"],
     "auth-not-checked": ["expired-token-accepted", "revoked-token-accepted"],
+    "attribute-selection-ignored": ["excluded-members-ignored"],
+    "duplicate-username-accepted": ["uniqueness-unchecked-on-patch"],
+    "deleted-user-still-returned": ["deleted-username-reserved"],
+    "pagination-ignored": ["negative-count-ignored"],
+    "error-not-scim": ["error-without-scimtype", "error-status-fixed"],
+    "error-status-fixed": ["error-not-scim"],
 }
 
 
@@ -369,7 +533,7 @@ def test_fault_details(faulty: Callable[..., httpx.Client]) -> None:
     assert faulty("schemas-endpoint-missing").get(f"/Schemas/{ENTERPRISE}").status_code == 404
 
     members = faulty("members-filter-path-unsupported")
-    group = create_group(members, "g")
+    group = plain_group(members, "g")
     body = patch_body({"op": "remove", "path": 'members[value eq "x"]'})
     refused = members.patch(f"/Groups/{group['id']}", json=body)
     assert (refused.status_code, refused.json()["scimType"]) == (400, "invalidPath")
