@@ -6,7 +6,6 @@ the `CheckFailure` message naming what was observed.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -14,23 +13,15 @@ import pytest
 from scimconform import checks
 from scimconform.checks import CheckFailure
 from scimconform.exchange import Exchange
+from tests.test_checks import answer as scim_answer
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 CREATED = "2024-05-01T10:00:00Z"
 
 
 def answer(body: Any, status: int = 200, text: str | None = None) -> Exchange:
-    raw = text if text is not None else json.dumps(body)
-    return Exchange(
-        method="GET",
-        url="https://scim.example.com/scim/Users",
-        request_headers={"accept": "application/scim+json"},
-        request_body=None,
-        status=status,
-        response_headers={"content-type": "application/scim+json"},
-        response_body=raw,
-        raw_body=raw,
-    )
+    """An answer to `GET /Users` holding `body` (tests/test_checks.py builds it)."""
+    return scim_answer(status, body, text=text)
 
 
 def error(status: Any, scim_type: str | None = None) -> dict[str, Any]:
