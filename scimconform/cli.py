@@ -29,12 +29,14 @@ from scimconform.profile_import import profile_from_export, read_export
 from scimconform.profiles import load_profile
 from scimconform.reporting.catalogue import catalogue_markdown
 from scimconform.reporting.html import build_html
+from scimconform.reporting.registry import ReportOption, report_options
 from scimconform.reporting.rfc_coverage import load_requirements, rfc_coverage_markdown
 from scimconform.settings import (
     OAUTH_AUTH_METHODS,
     Settings,
     check_output_dir,
     check_output_file,
+    cli_flag,
     load_settings,
     plugin_args,
 )
@@ -79,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
     run.add_argument("-k", dest="select", help="run only cases whose ID matches this pytest -k expression")
     run.add_argument("--html", action="store_true", help="also build the HTML report (needs Node.js and `npm ci`)")
-    run.add_argument("--har", type=Path, metavar="FILE", help="write every HTTP exchange to FILE as HAR 1.2")
+    for option in report_options():  # each report a run may be asked for, as the registry declares it
+        run.add_argument(option.cli_flag, dest=option.dest, type=Path, metavar="FILE", help=option.help)
     _setting_flags(run.add_argument_group("authentication, transport and rate"), _RUN_CONNECTION)
     run.set_defaults(handler=_run)
 
@@ -207,12 +210,13 @@ def _setting_flags(
             kwargs["choices"] = OAUTH_AUTH_METHODS
         else:
             kwargs["metavar"] = _metavar(name)
-        parser.add_argument("--header" if name == "headers" else "--" + name.replace("_", "-"), **kwargs)
+        parser.add_argument(cli_flag(name), **kwargs)
 
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    _check_before_run(settings, args.har)
+    reports = {option: path for option in report_options() if (path := getattr(args, option.dest)) is not None}
+    _check_before_run(settings, reports)
     report_dir = settings.report_dir
     summary = report_dir / "summary.json"
     if earlier := sorted((report_dir / "ledger").glob("*.jsonl")):
@@ -245,8 +249,7 @@ def _run(args: argparse.Namespace) -> int:
     ]
     if args.select:
         pytest_args += ["-k", args.select]
-    if args.har:
-        pytest_args.append(f"--scim-har={args.har}")
+    pytest_args += [f"{option.plugin_option}={path}" for option, path in reports.items()]
     handoff = Handoff(settings)
     status = pytest.main(pytest_args, plugins=[handoff])
     if status == pytest.ExitCode.INTERRUPTED:
@@ -297,15 +300,15 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_before_run(settings: Settings, har: Path | None) -> None:
+def _check_before_run(settings: Settings, reports: dict[ReportOption, Path]) -> None:
     """Fail fast, with one line, on anything that would stop the run later; the output locations last,
     since checking them creates the report folder."""
     check_generators(load_profile(settings.profile))
     load_catalogue()
     configured_target(settings)
     check_output_dir(settings.report_dir, "--report-dir")
-    if har is not None:
-        check_output_file(har, "--har")
+    for option, path in reports.items():
+        check_output_file(path, option.cli_flag)
 
 
 def _list(args: argparse.Namespace) -> int:

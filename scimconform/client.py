@@ -151,11 +151,9 @@ class RecordingClient:
         self._pause = pause
         self._pacer = Pacer(rate)
         self.redact = Redactor(target.secrets, target.headers)
+        # Who hears of each recorded exchange: the run's event stream, which keeps a failing reporter from
+        # stopping the run and notes its failure once (scimconform.events.EventStream).
         self.listeners: list[ExchangeListener] = []
-        # The first failure of each listener that raised (a report writer): the run goes on without it.
-        self.listener_errors: list[str] = []
-        self._failed_listeners: set[str] = set()
-        self._listener_lock = threading.Lock()
         self.tokens = TokenKeeper(target.oauth, self.fetch_token) if target.oauth else None
         headers = {"User-Agent": f"scimconform/{__version__}", "Accept": SCIM_MEDIA_TYPE, **target.headers}
         if target.token:
@@ -288,24 +286,9 @@ class RecordingClient:
             exchange.response_headers = self.redact.headers(response.headers)
             exchange.response_body = self.redact(exchange.raw_body)
         exchange.elapsed_ms = (time.perf_counter() - started) * 1000
-        if record:
-            self._notify(exchange)
+        for listener in self.listeners if record else ():
+            listener(exchange)
         return exchange
-
-    def _notify(self, exchange: Exchange) -> None:
-        """Hand the exchange to every listener. A report writer that fails (a body nested too deeply for it,
-        say) must not end the run or its cleanup: its first failure is kept in `listener_errors` instead."""
-        for listener in self.listeners:
-            try:
-                listener(exchange)
-            except Exception as exc:  # whatever a report writer raises, the run goes on
-                name = getattr(listener, "__qualname__", type(listener).__name__)
-                with self._listener_lock:
-                    if name in self._failed_listeners:
-                        continue
-                    self._failed_listeners.add(name)
-                    why = f"{name} failed on {exchange.label}: {type(exc).__name__}: {exc}"
-                    self.listener_errors.append(self.redact(why))
 
     @staticmethod
     def _body_headers(body: Any, extra: Mapping[str, str] | None) -> dict[str, str]:

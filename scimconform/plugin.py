@@ -29,8 +29,8 @@ from scimconform.interrupts import interrupts_as_keyboard_interrupt
 from scimconform.ledger import Journal, Ledger
 from scimconform.profiles import Profile
 from scimconform.reporting import allure as allure_report
+from scimconform.reporting import registry
 from scimconform.reporting.junit import mark_warning, name_testcase
-from scimconform.reporting.registry import event_stream
 from scimconform.reporting.results import CaseResult, RunRecord, case_name
 from scimconform.run_plan import plan_run, preflight
 from scimconform.settings import Settings, load_settings, plugin_option
@@ -73,8 +73,12 @@ class PluginState:
         self.catalogue = load_catalogue()
         self.record = plan.record(self.dialects)
         self.record.blocking_plan = [p.id for p in self.params() if p.case.severity == "blocking"]
-        # The reporters of this process; a failing one is listed in the record, hence in summary.json.
-        self.events: EventStream = event_stream(config, self.settings.report_dir, self.record.report_errors)
+        # The reporters of this process, each also a pytest plugin (for the hooks some need); a failing one is
+        # listed in the record, hence in summary.json.
+        reporters = registry.reporters(_report_request(config, self.settings.report_dir, self.run_tag))
+        for reporter in reporters:
+            config.pluginmanager.register(reporter)
+        self.events = EventStream(reporters, errors=self.record.report_errors)
 
     @property
     def dialects(self) -> tuple[str, ...]:
@@ -111,11 +115,30 @@ def _handoff(config: pytest.Config) -> Handoff | None:
 
 def settings_from_options(config: pytest.Config) -> Settings:
     """The settings the `--scim-*` options give, over the settings file (`--scim-config`, or
-    scimconform.yaml unless `--scim-no-config`)."""
+    scimconform.yaml unless `--scim-no-config`); an error names the option as the user typed it."""
     config_file = config.getoption("scim_config")
     given = {setting.name: config.getoption(_dest(setting.name)) for setting in fields(Settings)}
     return load_settings(
-        Path(config_file) if config_file else None, default_file=not config.getoption("scim_no_config"), **given
+        Path(config_file) if config_file else None,
+        default_file=not config.getoption("scim_no_config"),
+        flag=plugin_option,
+        **given,
+    )
+
+
+def _report_request(config: pytest.Config, report_dir: Path, run_tag: str) -> registry.ReportRequest:
+    """What pytest's options ask this process to report (allure-pytest's and pytest's own, and the reports'
+    options the registry declares)."""
+    allure_dir, junit = config.getoption("allure_report_dir", None), config.getoption("xmlpath", None)
+    options = registry.report_options()
+    return registry.ReportRequest(
+        command="run",
+        report_dir=report_dir,
+        run_tag=run_tag,
+        allure_dir=Path(allure_dir) if allure_dir else None,
+        junit=Path(junit) if junit else None,
+        files={o.name: Path(value) for o in options if (value := config.getoption(o.dest, None))},
+        controller=not hasattr(config, "workerinput"),
     )
 
 
@@ -156,7 +179,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         )
     group.addoption("--scim-config", help="settings file (default: scimconform.yaml if present)")
     group.addoption("--scim-no-config", action="store_true", help="read no settings file, not even scimconform.yaml")
-    group.addoption("--scim-har", help="write every HTTP exchange, secrets redacted, to this HAR 1.2 file")
+    for option in registry.report_options():
+        group.addoption(option.plugin_option, dest=option.dest, metavar="FILE", help=option.help)
     parser.addini("scim_suites", type="bool", default=False, help="this directory holds scimconform suites")
 
 
@@ -221,7 +245,6 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         finally:
             state.record.leftovers += ledger.clean(client)
             ledger.close()
-            state.record.report_errors += client.listener_errors
             if ledger.journal is not None and ledger.journal.path.exists():
                 state.record.journals.append(str(ledger.journal.path))
 

@@ -15,6 +15,7 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -144,30 +145,57 @@ class Settings:
         )
 
 
-def load_settings(config_file: Path | None = None, *, default_file: bool = True, **overrides: Any) -> Settings:
-    """Merge the config file (explicit, or `scimconform.yaml` in the working directory unless `default_file`
-    is False) with overrides.
+def cli_flag(name: str) -> str:
+    """The `scimconform` command's flag for a setting: `token_env` → `--token-env` (`headers` → `--header`)."""
+    return "--" + ("header" if name == "headers" else name).replace("_", "-")
 
-    Overrides whose value is None are ignored, so CLI options that were not given do not mask the file.
+
+def plugin_option(name: str) -> str:
+    """The pytest plugin's option for a setting: `token_env` → `--scim-token-env` (`headers` → `--scim-header`)."""
+    return "--scim-" + cli_flag(name).removeprefix("--")
+
+
+def load_settings(
+    config_file: Path | None = None,
+    *,
+    default_file: bool = True,
+    flag: Callable[[str], str] = cli_flag,
+    **overrides: Any,
+) -> Settings:
+    """Merge the config file (explicit, or `scimconform.yaml` in the working directory unless `default_file`
+    is False) with overrides, given on a command line whose option for a setting is `flag(name)`.
+
+    Overrides whose value is None are ignored, so CLI options that were not given do not mask the file. An
+    error names a value the way the user wrote it: `--users` on the CLI, `--scim-users` to pytest, `users`
+    in the file.
     """
     values: dict[str, Any] = {}
+    written: dict[str, str] = {}
     path = config_file if config_file is not None else Path(CONFIG_FILE_NAME)
     if config_file is not None or (default_file and path.is_file()):
-        values.update(_coerce(_read_config_file(path), source=str(path)))
-    values.update(_coerce({k: v for k, v in overrides.items() if v is not None}, source=None))
-    return validate(replace(Settings(), **values))
+        values.update(_coerce(_read_config_file(path), where=lambda name: str(path)))
+        written.update({name: f"{name} in {path}" for name in values})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(_coerce(given, where=flag))
+    written.update({name: flag(name) for name in given})
+    return validate(replace(Settings(), **values), written)
 
 
-def validate(settings: Settings) -> Settings:
-    """Reject values no run could use; the message names the setting and the accepted values."""
+def validate(settings: Settings, written: Mapping[str, str]) -> Settings:
+    """Reject values no run could use; the message names the setting, where it was written (`written`: the
+    option or file key that gave each setting that is not a default) and the accepted values."""
+
+    def where(name: str) -> str:
+        return f" ({written.get(name, name)})"
+
     if settings.dialect not in (*DIALECT_NAMES, "all"):
         raise ConfigError(f"unknown dialect {settings.dialect!r}: choose one of {', '.join(DIALECT_NAMES)} or all")
     if settings.seed is not None and not 0 <= settings.seed <= MAX_SEED:
-        raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED}, not {settings.seed}{_where('seed')}")
+        raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED}, not {settings.seed}{where('seed')}")
     if settings.users < 1:
-        raise ConfigError(f"users must be at least 1, not {settings.users}{_where('users')}")
+        raise ConfigError(f"users must be at least 1, not {settings.users}{where('users')}")
     if not _positive(settings.timeout):
-        raise ConfigError(f"timeout must be a positive number of seconds, not {settings.timeout:g}{_where('timeout')}")
+        raise ConfigError(f"timeout must be a positive number of seconds, not {settings.timeout:g}{where('timeout')}")
     if settings.oauth_auth_method not in OAUTH_AUTH_METHODS:
         raise ConfigError(
             f"unknown oauth_auth_method {settings.oauth_auth_method!r}: choose one of {', '.join(OAUTH_AUTH_METHODS)}"
@@ -180,30 +208,25 @@ def validate(settings: Settings) -> Settings:
         )
     if settings.rate is not None and not _positive(settings.rate):
         raise ConfigError(
-            f"rate must be a positive number of requests per second, not {settings.rate:g}{_where('rate')}"
+            f"rate must be a positive number of requests per second, not {settings.rate:g}{where('rate')}"
         )
     if settings.throughput_seconds is not None and not (
         settings.throughput_seconds == 0 or _positive(settings.throughput_seconds)
     ):
         raise ConfigError(
             f"throughput_seconds must be 0 (skip the case) or more, not {settings.throughput_seconds:g}"
-            + _where("throughput_seconds")
+            + where("throughput_seconds")
         )
     if not _positive(settings.throughput_p95_ms):
         raise ConfigError(
             f"throughput_p95_ms must be a positive number, not {settings.throughput_p95_ms:g}"
-            + _where("throughput_p95_ms")
+            + where("throughput_p95_ms")
         )
     if settings.proxy is not None and (problem := url_problem(settings.proxy)):
         raise ConfigError(
-            f"proxy (--proxy) is not a usable proxy URL: {problem}; give http://host:port or https://host:port"
+            f"proxy{where('proxy')} is not a usable proxy URL: {problem}; give http://host:port or https://host:port"
         )
     return settings
-
-
-def plugin_option(name: str) -> str:
-    """The pytest plugin's option for a setting: `token_env` → `--scim-token-env` (`headers` → `--scim-header`)."""
-    return "--scim-" + ("header" if name == "headers" else name).replace("_", "-")
 
 
 def plugin_args(settings: Settings) -> list[str]:
@@ -222,11 +245,6 @@ def plugin_args(settings: Settings) -> list[str]:
         else:
             args.append(f"{plugin_option(setting.name)}={str(value).lower() if isinstance(value, bool) else value}")
     return args
-
-
-def _where(name: str) -> str:
-    """The flag that changes a setting (its settings-file key is the same name with underscores)."""
-    return f" (--{name.replace('_', '-')})"
 
 
 def _positive(number: float) -> bool:
@@ -349,14 +367,12 @@ def checked_header(name: str, value: str) -> tuple[str, str]:
     return name, value
 
 
-def _coerce(values: dict[str, Any], source: str | None) -> dict[str, Any]:
-    """Values from `source` (a file; None: the command line) converted to the settings' types."""
+def _coerce(values: dict[str, Any], where: Callable[[str], str]) -> dict[str, Any]:
+    """Values converted to the settings' types; `where(name)` is where a value was written, for the error."""
     known = {f.name: f for f in fields(Settings)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ConfigError(
-            f"{source or 'command line'}: unknown setting {unknown[0]!r}; known settings: {', '.join(known)}"
-        )
+        raise ConfigError(f"{where(unknown[0])}: unknown setting {unknown[0]!r}; known settings: {', '.join(known)}")
     converted: dict[str, Any] = {}
     for name, raw in values.items():
         try:
@@ -377,8 +393,7 @@ def _coerce(values: dict[str, Any], source: str | None) -> dict[str, Any]:
         except (TypeError, ValueError, OverflowError):  # OverflowError: float() of a 400-digit integer
             shown = "" if name == "headers" else f" {raw!r}"  # header values may be secrets
             expected = f": expected {_EXPECTED[name]}" if name in _EXPECTED else ""
-            where = source or f"--{name.replace('_', '-')}"
-            raise ConfigError(f"{where}: setting {name!r} has an invalid value{shown}{expected}") from None
+            raise ConfigError(f"{where(name)}: setting {name!r} has an invalid value{shown}{expected}") from None
     return converted
 
 

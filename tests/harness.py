@@ -14,12 +14,24 @@ import pytest
 from scimconform.catalogue import load_catalogue
 from scimconform.cli import main
 from scimconform.dialects import DIALECTS
+from scimconform.events import Event
 from scimconform.reporting.results import case_name
 from scimconform.server import ReferenceServer, serve_in_thread
 
 TOKEN = "harness-test-token-7f3a9c"
 # The 25 requests/s case takes seconds; tests that want it ask for it with --throughput-seconds.
 QUICK = ("--throughput-seconds", "0")
+
+
+class FailingReporter:
+    """A report writer that fails on every event, with a secret in its message: the run must go on, and note
+    the failure once, redacted."""
+
+    def __init__(self, secret: str = TOKEN) -> None:
+        self.secret = secret
+
+    def handle(self, event: Event) -> None:
+        raise RecursionError(f"maximum recursion depth exceeded near {self.secret}")
 
 
 @contextmanager

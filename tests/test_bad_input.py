@@ -339,7 +339,7 @@ def test_run_refuses_numbers_that_are_not_finite_or_out_of_range(
     [
         ("timeout: .nan", "timeout must be a positive number of seconds, not nan"),
         ("timeout: .inf", "timeout must be a positive number of seconds, not inf"),
-        ("rate: .inf", "rate must be a positive number of requests per second, not inf (--rate)"),
+        ("rate: .inf", "rate must be a positive number of requests per second, not inf (rate in settings.yaml)"),
         ("throughput_seconds: .nan", "throughput_seconds must be 0"),
         ("throughput_p95_ms: -.inf", "throughput_p95_ms must be a positive number"),
         ("seed: 1.0e+400", "settings.yaml: setting 'seed' has an invalid value inf"),
@@ -347,6 +347,7 @@ def test_run_refuses_numbers_that_are_not_finite_or_out_of_range(
         ("users: .inf", "settings.yaml: setting 'users' has an invalid value"),
         ("users: true", "settings.yaml: setting 'users' has an invalid value True"),
         ("timeout: 1" + "0" * 400, "settings.yaml: setting 'timeout' has an invalid value"),
+        ("users: 0", "users must be at least 1, not 0 (users in settings.yaml)"),
     ],
 )
 def test_a_settings_file_number_must_be_finite_and_in_range(
@@ -401,7 +402,9 @@ def test_a_malformed_proxy_in_the_settings_file_is_refused(
     capsys: pytest.CaptureFixture[str], target: Recorder
 ) -> None:
     Path("settings.yaml").write_text("proxy: gopher://127.0.0.1:70\n", encoding="utf-8")
-    refused(capsys, target, run(target, "--config", "settings.yaml"), "(--proxy)", "the scheme is 'gopher'")
+    refused(
+        capsys, target, run(target, "--config", "settings.yaml"), "(proxy in settings.yaml)", "the scheme is 'gopher'"
+    )
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,12 @@ import httpx
 import pytest
 
 from scimconform.client import DEFAULT_RETRY_WAIT, MAX_RETRIES, MAX_RETRY_WAIT, RecordingClient, retry_delay
-from scimconform.events import EventStream
+from scimconform.events import Event, EventStream, ExchangeRecorded
 from scimconform.exchange import MAX_BODY_BYTES, Exchange, NotJsonError
 from scimconform.reporting.allure import AllureSteps
 from scimconform.reporting.har import HarRecorder
 from scimconform.target import Target
+from tests.harness import FailingReporter
 
 SECRET = "s3cr3t-token-value"
 
@@ -96,22 +97,30 @@ def test_a_huge_body_is_cut_and_judged_as_such() -> None:
         exchange.json()
 
 
-def test_a_failing_listener_neither_stops_the_run_nor_the_other_listeners() -> None:
+class Seen:
+    def __init__(self) -> None:
+        self.exchanges: list[Exchange] = []
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, ExchangeRecorded):
+            self.exchanges.append(event.exchange)
+
+
+def test_a_failing_reporter_neither_stops_the_client_nor_the_other_reporters_and_is_noted_once() -> None:
+    """The event stream is the one place a reporter's failure is caught and noted: the client hands it on."""
+
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"echo": SECRET})
 
-    def broken(exchange: Exchange) -> None:
-        raise RecursionError(f"maximum recursion depth exceeded near {SECRET}")
-
     client = recording(httpx.MockTransport(handler))
-    seen: list[Exchange] = []
-    client.listeners += [broken, seen.append]
+    seen = Seen()
+    events = EventStream([FailingReporter(SECRET), seen], redact=client.redact)
+    client.listeners.append(events.exchange)
     first, second = client.send("GET", "/Users"), client.send("GET", "/Groups")
-    assert (first.status, second.status, len(seen)) == (200, 200, 2)
-    name = broken.__qualname__
-    assert client.listener_errors == [
-        f"{name} failed on GET /v2/Users → 200: RecursionError: maximum recursion depth exceeded near ***"
-    ], "the first failure of each listener, redacted"
+    assert (first.status, second.status, len(seen.exchanges)) == (200, 200, 2)
+    assert events.errors == [
+        "FailingReporter failed on ExchangeRecorded: RecursionError('maximum recursion depth exceeded near ***')"
+    ], "the first failure of each reporter, redacted"
 
 
 def test_a_body_nested_too_deeply_is_no_json_and_both_report_writers_keep_it(
@@ -126,11 +135,12 @@ def test_a_body_nested_too_deeply_is_no_json_and_both_report_writers_keep_it(
     monkeypatch.setattr(allure, "attach", lambda body, name, kind: attached.__setitem__(name, body))
     client = recording(httpx.MockTransport(handler))
     har = HarRecorder(tmp_path / "run.har")
-    client.listeners.append(EventStream([AllureSteps("https://scim.example.com/v2"), har]).exchange)
+    events = EventStream([AllureSteps(), har])
+    client.listeners.append(events.exchange)
     exchange = client.send("POST", "/Users", body=json.loads("[" * 500 + "]" * 500))
     with pytest.raises(NotJsonError, match="nested too deeply"):
         exchange.json()
-    assert client.listener_errors == []
+    assert events.errors == []
     assert attached["response body"] == deep
     har.write()
     assert json.loads(har.path.read_text())["log"]["entries"][0]["response"]["content"]["text"] == deep

@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 
 from scimconform.cli import main
+from scimconform.events import Event
+from scimconform.reporting import registry
+from scimconform.reporting.registry import ReportFormat
 from scimconform.server import ReferenceServer, serve_in_thread
 from scimconform.validation import schema_errors
-from tests.harness import TOKEN
+from tests.harness import TOKEN, FailingReporter
 from tests.test_auth import CLIENT_ID, SECRET, oauth_server
 from tests.test_cli import assert_one_line_error
 
@@ -126,3 +129,34 @@ def test_a_refused_token_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert code == 2
     assert_one_line_error(err, "refused the bearer token")
     assert json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["verdict"]["exit_code"] == 2
+
+
+class Witness:
+    """A reporter that keeps the name of every event it is handed."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def handle(self, event: Event) -> None:
+        self.seen.append(type(event).__name__)
+
+
+def test_the_load_reports_through_the_registry_s_reporters(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reporters `run` uses write the load's reports too: a reporter registered for load hears the run
+    begin and end, one registered for `run` only is not built, and one that fails is noted, as in a run."""
+    for_load, for_run = Witness(), Witness()
+    formats = (
+        ReportFormat(build=lambda request: for_load, commands=("run", "load")),
+        ReportFormat(build=lambda request: for_run),
+        ReportFormat(build=lambda request: FailingReporter(), commands=("load",)),
+    )
+    monkeypatch.setattr(registry, "REPORTERS", (*registry.REPORTERS, *formats))
+    with serve_in_thread(ReferenceServer(token=TOKEN)) as url:
+        code, out, err = load(capsys, tmp_path, "--url", url, "--users", "5")
+    assert code == 0, out + err
+    assert (for_load.seen, for_run.seen) == (["RunStarted", "RunFinished"], [])
+    note = "FailingReporter failed on RunStarted: RecursionError('maximum recursion depth exceeded near ***')"
+    assert json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["report_errors"] == [note]
+    assert f"REPORT {note}" in out and "load: PASSED" in out

@@ -62,3 +62,20 @@ def test_a_bad_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(str(data_dir("suites")), "--scim-dialect", "klingon")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unknown dialect 'klingon'*"])
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--scim-users", "0", "users must be at least 1, not 0 (--scim-users)"),
+        ("--scim-throughput-seconds", "nan", "not nan (--scim-throughput-seconds)"),
+        ("--scim-seed", "many", "--scim-seed: setting 'seed' has an invalid value 'many'*"),
+    ],
+)
+def test_a_bad_value_is_named_by_the_option_the_user_typed(
+    pytester: pytest.Pytester, option: str, value: str, message: str
+) -> None:
+    """`pytest --scim-users 0` is told about --scim-users, not the CLI's --users."""
+    result = pytester.runpytest(str(data_dir("suites")), option, value)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}"])

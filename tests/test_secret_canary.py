@@ -21,6 +21,7 @@ import pytest
 from scimconform.auth import OAuthClient
 from scimconform.cli import main
 from scimconform.client import REDACTED, RecordingClient, Redactor
+from scimconform.events import RunStarted
 from scimconform.exchange import Exchange
 from scimconform.reporting.allure import AllureSteps
 from scimconform.reporting.har import har_entry
@@ -138,7 +139,8 @@ def test_what_a_report_decodes_is_redacted_again(monkeypatch: pytest.MonkeyPatch
     )
     attached: dict[str, str] = {}
     monkeypatch.setattr(allure, "attach", lambda body, name, kind: attached.__setitem__(name, body))
-    steps = AllureSteps("https://scim.example.com/v2")
+    steps = AllureSteps()
+    steps.handle(RunStarted(base_url="https://scim.example.com/v2"))
     steps.exchange(exchange)
     entry = har_entry(exchange, datetime.now(UTC))
     assert json.loads(attached["response body"]) == {"detail": REDACTED}

@@ -1,12 +1,13 @@
 """The console verdict: per feature what passed and what failed (with why and how to fix it), then
-one line that says whether the endpoint is ready for the Entra gallery."""
+one line that says whether the endpoint is ready for the Entra gallery; for `scimconform load`, the
+figures and whether the load passed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from scimconform.dialects import DIALECTS
 from scimconform.events import Event, RunFinished
@@ -18,25 +19,34 @@ CAUSES_SHOWN = 5  # root causes listed at the top of the verdict
 
 
 class ConsoleVerdict:
-    """Reporter and pytest plugin: keeps the record the run finished with, and prints the verdict as the
-    last section of pytest's terminal output."""
+    """Reporter: prints the verdict of the record the run finished with — to `out` as the run ends, or, with
+    no `out`, as a pytest plugin in the last section of pytest's terminal output, after pytest's own."""
 
-    def __init__(self, config: Any, summary: Path) -> None:
-        self.config = config
-        self.summary = summary
+    def __init__(self, reports: list[str], *, out: TextIO | None = None, load: bool = False) -> None:
+        """`reports`: where the run's reports went; `load`: the record is a load run's."""
+        self.reports = reports
+        self.out = out
+        self.load = load
         self.record: RunRecord | None = None
 
     def handle(self, event: Event) -> None:
         if isinstance(event, RunFinished):
             self.record = event.record
+            if (out := self.out) is not None:
+                self.render(lambda line: print(line, file=out))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.record is not None and self.out is None:
+            terminalreporter.section("scimconform verdict")
+            self.render(terminalreporter.write_line)
+
+    def render(self, write: Callable[[str], None]) -> None:
         if self.record is None:
             return
-        option = self.config.getoption
-        written = [option("xmlpath", None), option("allure_report_dir", None), option("scim_har", None)]
-        terminalreporter.section("scimconform verdict")
-        render_verdict(self.record, terminalreporter.write_line, [str(p) for p in written if p] + [str(self.summary)])
+        if self.load:
+            render_load(self.record, write)
+        else:
+            render_verdict(self.record, write, self.reports)
 
 
 def render_verdict(record: RunRecord, write: Callable[[str], None], reports: list[str] | None = None) -> None:
@@ -54,12 +64,7 @@ def render_verdict(record: RunRecord, write: Callable[[str], None], reports: lis
     _fallbacks(record, write)
     for missing in record.not_run() if record.judged else []:
         write(f"NOT RUN {missing['case']}: {missing['reason']}")
-    for leftover in record.leftovers:
-        write(f"LEFT   {leftover}")
-    for problem in record.report_errors:
-        write(f"REPORT {problem} (the verdict stands; that report may be incomplete)")
-    for journal in record.journals:
-        write(f"LEDGER {journal}: run `scimconform cleanup --report-dir {Path(journal).parent.parent}` to try again")
+    _left_over(record, write)
     if reports:
         write(f"reports: {', '.join(reports)}")
     write(readiness(record))
@@ -161,3 +166,45 @@ def _causes(record: RunRecord, write: Callable[[str], None]) -> None:
         write(f"     fix: {cause['fix']}")
     if len(causes) > CAUSES_SHOWN:
         write(f"  … {len(causes) - CAUSES_SHOWN} more in summary.json (causes)")
+
+
+def render_load(record: RunRecord, write: Callable[[str], None]) -> None:
+    """Throughput, latency per operation, errors by status, the end state, what was left behind."""
+    where = "embedded reference server" if record.embedded else record.public_target
+    write(
+        f"scimconform load: target {where}; profile {record.profile}; dialect {record.dialects[0]}; "
+        f"seed {record.seed}; run tag {record.run_tag}"
+    )
+    if record.load is None:
+        return
+    load = record.load
+    write(
+        f"{load['users']} users, {load['groups']} groups: {load['requests']} requests in {load['seconds']:.1f} s, "
+        f"{load['throughput']:.0f} req/s (concurrency {load['concurrency']}"
+        + (f", rate {load['rate']:g}/s)" if load["rate"] else ")")
+    )
+    write(f"{'operation':<16} {'count':>7} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    for op, row in load["operations"].items():
+        write(
+            f"{op:<16} {row['count']:>7} {row['errors']:>6} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
+            f"{row['p99_ms']:>8.1f}"
+        )
+    errors = ", ".join(f"{status}: {count}" for status, count in load["errors"].items())
+    write(f"errors by status: {errors or 'none'}")
+    state = load["end_state"]
+    write("end state: exact" if state["ok"] else f"end state: {state['problem_count']} problem(s)")
+    for problem in state["problems"]:
+        write(f"  {problem}")
+    _left_over(record, write)
+    write(f"cleanup: {load['cleanup_seconds']:.1f} s, {len(record.leftovers)} left behind")
+    write("load: PASSED" if record.exit_code() == 0 else "load: FAILED")
+
+
+def _left_over(record: RunRecord, write: Callable[[str], None]) -> None:
+    """What the run could not finish: resources left on the target, reports that failed, ledgers to retry."""
+    for leftover in record.leftovers:
+        write(f"LEFT   {leftover}")
+    for problem in record.report_errors:
+        write(f"REPORT {problem} (the verdict stands; that report may be incomplete)")
+    for journal in record.journals:
+        write(f"LEDGER {journal}: run `scimconform cleanup --report-dir {Path(journal).parent.parent}` to try again")
