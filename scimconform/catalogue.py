@@ -38,6 +38,7 @@ class Case:
     requires: tuple[str, ...] = ()
     link: str | None = None
     gallery_test: str | None = None
+    evidence: str = "documented"
     owns: tuple[str, ...] = ()
     file: Path = Path()
 
@@ -76,6 +77,9 @@ def load_catalogue(provider: idp.Provider | None = None) -> tuple[Case, ...]:
         for owner in sorted(_owners(case.setup + case.steps) - set(seen)):
             raise ConfigError(f"{case.file}: a step names owner {owner}, which is no case of {provider.name}")
         _check_needs(case)
+        if case.evidence == "inferred" and case.severity == "blocking":
+            message = f"an inferred request shape never fails a run on its own: make {case.id} a warning"
+            raise ConfigError(f"{case.file}: {message}")
     return tuple(sorted(cases, key=lambda c: c.id))
 
 
@@ -119,6 +123,7 @@ def load_case(path: Path, provider: idp.Provider | None = None) -> Case:
         link=data.get("link"),
         epic=str(data.get("epic", provider.epic)),
         gallery_test=data.get("gallery_test"),
+        evidence=str(data.get("evidence", "documented")),
         owns=tuple(data.get("owns") or ()),
         file=path,
     )

@@ -82,7 +82,9 @@ class Dialect:
         # which the server must turn into an add (docs/entra-notes.md, "PATCH dialects": Microsoft's flag sample
         # and the servers that met such requests in Entra traffic).
         operations = [{"op": "replace", "path": p, "value": self.value(v)} for p, v in filtered.items()]
-        if len(plain) == 1 or (plain and change.op == "add"):
+        # Several attributes travel in one path-less add or replace, keyed by plain, dotted and URN paths (recorded
+        # add: pond/scimitar issue 123, thomaspoignant/scim-patch issues 132 and 207).
+        if len(plain) == 1:
             operations += [{"op": op, "path": p, "value": self.value(v)} for p, v in plain.items()]
         elif plain:
             operations.append({"op": op, "value": {p: self.value(v) for p, v in plain.items()}})

@@ -249,12 +249,13 @@ def test_the_provider_name_check_finds_what_it_looks_for() -> None:
             "names owner STUB-404",
         ),
         ("steps:\n  - name: Read\n    needs: Write\n    request: {method: GET, path: /Users}\n", "needs 'Write'"),
+        ("evidence: inferred\n", "an inferred request shape never fails a run on its own: make STUB-003 a warning"),
     ],
-    ids=["owned-twice", "unknown-owner", "needs-no-earlier-step"],
+    ids=["owned-twice", "unknown-owner", "needs-no-earlier-step", "inferred-but-blocking"],
 )
 def test_who_judges_what_is_checked_when_the_catalogue_loads(stub: idp.Provider, extra: str, message: str) -> None:
-    """`owns`, `owner` and `needs` tie a case to others and to its own steps: a dangling tie is refused with its
-    file, before anything is sent."""
+    """`owns`, `owner` and `needs` tie a case to others and to its own steps, and `evidence` bounds its severity:
+    a dangling tie or a blocking guess is refused with its file, before anything is sent."""
     (stub.sequences / "users" / "001.yaml").write_text(
         HEADER.format(title="Create a user", feature="Users") + "owns: [create User]\n" + USER_CASE, encoding="utf-8"
     )

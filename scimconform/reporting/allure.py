@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
+import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -17,8 +19,10 @@ from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
 import allure
+from allure_commons.logger import AllureFileLogger
+from allure_commons.model2 import Attachment, Label, Status, StatusDetails, TestResult
 
-from scimconform import __version__
+from scimconform import __version__, idp
 from scimconform.catalogue import Case
 from scimconform.checks import CAPACITY, SCHEMA, SERVER_ERROR, TRANSPORT, WRONG_STATUS, WRONG_VALUE
 from scimconform.events import (
@@ -71,6 +75,7 @@ def describe_case(case: Case, dialect: str | None, profile: str) -> None:
     allure.dynamic.story(case.story)
     allure.dynamic.severity(SEVERITY[case.severity])
     allure.dynamic.tag(f"profile:{profile}")
+    allure.dynamic.tag(f"evidence:{case.evidence}")
     if dialect:
         allure.dynamic.tag(f"dialect:{dialect}")
     for name, url in source_links(case):
@@ -109,9 +114,9 @@ ATTACHED_EXCHANGES_PER_CASE = 300
 class AllureSteps:
     """The Allure reporter: each case step is an Allure step, each exchange a step inside it."""
 
-    def __init__(self, base_url: str = "", attach_limit: int = ATTACHED_EXCHANGES_PER_CASE) -> None:
-        self.base_path = urlsplit(base_url).path.rstrip("/")
-        self.attach_limit = attach_limit
+    def __init__(self) -> None:
+        self.base_path = ""  # the Tenant URL's path, from RunStarted
+        self.attach_limit = ATTACHED_EXCHANGES_PER_CASE
         self._attached = 0
         self._open: list[AbstractContextManager[object]] = []
 
@@ -168,14 +173,57 @@ class AllureSteps:
 
 
 class AllureRunFiles:
-    """Reporter: the run-level files of the Allure results folder, written when the run finishes."""
+    """Reporter: what no test framework writes into the Allure results folder, when the run finishes — the
+    run-level files and, for `scimconform load` (which runs outside pytest), the load's one test result."""
 
     def __init__(self, results_dir: Path) -> None:
         self.results_dir = results_dir
 
     def handle(self, event: Event) -> None:
         if isinstance(event, RunFinished):
+            if event.record.load is not None:
+                write_load_result(self.results_dir, event.record)
             write_run_files(self.results_dir, event.record, os.environ)
+
+
+def write_load_result(results_dir: Path, record: RunRecord) -> None:
+    """One Allure test result for a load run, its figures (`record.load`) as a JSON attachment."""
+    load = record.load
+    assert load is not None, "only a load run's record has figures"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    logger = AllureFileLogger(str(results_dir))
+    attachment = f"{uuid.uuid4()}-attachment.json"
+    logger.report_attached_data(json.dumps(load, indent=2).encode(), attachment)
+    message = None if load["ok"] else "; ".join(_load_failures(load, record.leftovers))
+    logger.report_result(
+        TestResult(
+            uuid=str(uuid.uuid4()),
+            historyId=f"scimconform-load-{record.profile}-{record.dialects[0]}",
+            name=f"Load: {idp.provider().name} initial and incremental cycles for {load['users']} users",
+            fullName="scimconform.load",
+            status=Status.PASSED if load["ok"] else Status.FAILED,
+            statusDetails=StatusDetails(message=message) if message else None,
+            start=int(record.started.timestamp() * 1000),
+            stop=int(time.time() * 1000),
+            labels=[
+                Label(name="epic", value="scimconform"),
+                Label(name="feature", value="Load"),
+                Label(name="tag", value=f"dialect:{record.dialects[0]}"),
+                Label(name="tag", value=f"profile:{record.profile}"),
+            ],
+            attachments=[Attachment(name="load figures", source=attachment, type="application/json")],
+        )
+    )
+
+
+def _load_failures(load: dict[str, Any], leftovers: list[str]) -> list[str]:
+    """Why a load run failed, in the words of its console verdict; nothing else wrong: it was interrupted."""
+    reasons = [f"errors by status {load['errors']}"] if load["errors"] else []
+    if not load["end_state"]["ok"]:
+        reasons.append(f"end state: {load['end_state']['problem_count']} problem(s)")
+    if leftovers:
+        reasons.append(f"{len(leftovers)} resource(s) left behind")
+    return reasons or ["interrupted"]
 
 
 def write_run_files(results_dir: Path, record: RunRecord, environ: Mapping[str, str]) -> None:

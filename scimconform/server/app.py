@@ -191,7 +191,7 @@ class ReferenceServer:
 
     def _create(self, request: Request, kind: str) -> Response:
         rtype = RESOURCE_TYPES[kind]
-        resource = self._shaped(request, rtype, self._store.create(rtype, _body(request)))
+        resource = self._shaped(request, rtype, self._store.create(rtype, _body(request, self.faults)))
         if Fault.LOCATION_HEADER_MISSING in self.faults:
             return self._json(201, resource)
         return self._json(201, resource, {"Location": self._location(request, rtype, resource["id"])})
@@ -205,8 +205,8 @@ class ReferenceServer:
         return self._json(200, self._shaped(request, rtype, resource))
 
     def _replace(self, request: Request, kind: str, rid: str) -> Response:
-        rtype = RESOURCE_TYPES[kind]
-        return self._json(200, self._shaped(request, rtype, self._store.replace(rtype, rid, _body(request))))
+        rtype, body = RESOURCE_TYPES[kind], _body(request, self.faults)
+        return self._json(200, self._shaped(request, rtype, self._store.replace(rtype, rid, body)))
 
     def _patch(self, request: Request, kind: str, rid: str) -> Response:
         """Users answer 200 with the resource; groups 204, as Entra expects.
@@ -215,7 +215,7 @@ class ReferenceServer:
         [Multi-valued properties]" (200 with the user) and § "Group Operations" (204 No Content).
         """
         rtype = RESOURCE_TYPES[kind]
-        resource = self._store.patch(rtype, rid, _body(request))
+        resource = self._store.patch(rtype, rid, _body(request, self.faults))
         if rtype.name == "Group":
             return _Response(status=204)
         return self._json(200, self._shaped(request, rtype, resource))
@@ -325,8 +325,12 @@ class ReferenceServer:
         return response
 
 
-def _body(request: Request) -> Resource:
-    """Parsed whatever the declared type (application/scim+json or application/json)."""
+def _body(request: Request, faults: frozenset[Fault]) -> Resource:
+    """Parsed whatever the declared type (application/scim+json or application/json, with or without a charset
+    parameter, which Entra sends: `application/scim+json; charset=utf-8`)."""
+    declared = request.headers.get("Content-Type", "")
+    if Fault.REQUEST_CHARSET_REFUSED in faults and ";" in declared:
+        raise ScimError(415, f"unsupported media type {declared!r}")
     try:
         body = json.loads(request.get_data())
     except ValueError as exc:

@@ -42,6 +42,22 @@ class Fault(StrEnum):
         "unknown-schema-uri-refused",
         "A create whose schemas list a URI the server has no schema for (Entra's ADSCIM Group URI) is accepted.",
     )
+    PATHLESS_ADD_IGNORED = (
+        "pathless-add-ignored",
+        "A path-less add applies its dotted and URN-qualified keys, as a path-less replace does.",
+    )
+    MIXED_VERB_PATCH_FIRST_ONLY = (
+        "mixed-verb-patch-first-only",
+        "A PATCH whose operations use different verbs (Replace and Add) applies every operation.",
+    )
+    REQUEST_CHARSET_REFUSED = (
+        "request-charset-refused",
+        "A request body sent as Content-Type: application/scim+json; charset=utf-8 is accepted.",
+    )
+    DISABLED_USER_DELETE_REFUSED = (
+        "disabled-user-delete-refused",
+        "A user disabled earlier (active false) can still be deleted.",
+    )
     PASCALCASE_OP_REJECTED = (
         "pascalcase-op-rejected",
         "PATCH op values are case-insensitive: Entra sends Add, Replace and Remove.",
@@ -74,58 +90,25 @@ class Fault(StrEnum):
         "excluded-members-ignored",
         "excludedAttributes=members leaves members out of group responses.",
     )
-    SOFT_DELETED_HIDDEN = (
-        "soft-deleted-hidden",
-        "Users with active=false are still returned by GET and by filters.",
-    )
-    DELETE_RETURNS_200 = (
-        "delete-returns-200",
-        "DELETE answers 204 No Content with an empty body.",
-    )
-    DELETED_USER_STILL_RETURNED = (
-        "deleted-user-still-returned",
-        "A deleted user is gone: GET answers 404 afterwards.",
-    )
-    JSON_CONTENT_TYPE = (
-        "json-content-type",
-        "Every response body is sent as Content-Type: application/scim+json.",
-    )
-    AUTH_NOT_CHECKED = (
-        "auth-not-checked",
-        "A missing or wrong bearer token is refused with 401.",
-    )
-    ERROR_NOT_SCIM = (
-        "error-not-scim",
-        "Errors are SCIM Error JSON bodies (RFC 7644 §3.12).",
-    )
+    SOFT_DELETED_HIDDEN = ("soft-deleted-hidden", "Users with active=false are still returned by GET and by filters.")
+    DELETE_RETURNS_200 = ("delete-returns-200", "DELETE answers 204 No Content with an empty body.")
+    DELETED_USER_STILL_RETURNED = ("deleted-user-still-returned", "A deleted user is gone: GET answers 404 afterwards.")
+    JSON_CONTENT_TYPE = ("json-content-type", "Every response body is sent as Content-Type: application/scim+json.")
+    AUTH_NOT_CHECKED = ("auth-not-checked", "A missing or wrong bearer token is refused with 401.")
+    ERROR_NOT_SCIM = ("error-not-scim", "Errors are SCIM Error JSON bodies (RFC 7644 §3.12).")
     ENTERPRISE_EXTENSION_DROPPED = (
         "enterprise-extension-dropped",
         "Enterprise extension attributes are stored and returned.",
     )
-    SCHEMAS_ENDPOINT_MISSING = (
-        "schemas-endpoint-missing",
-        "The /Schemas discovery endpoint exists.",
-    )
-    USERNAME_TRANSFORMED = (
-        "username-transformed",
-        "userName is stored exactly as sent (no lower-casing).",
-    )
+    SCHEMAS_ENDPOINT_MISSING = ("schemas-endpoint-missing", "The /Schemas discovery endpoint exists.")
+    USERNAME_TRANSFORMED = ("username-transformed", "userName is stored exactly as sent (no lower-casing).")
     LIST_WITHOUT_SCHEMAS = (
         "list-without-schemas",
         "A ListResponse carries schemas: [urn:ietf:params:scim:api:messages:2.0:ListResponse].",
     )
-    UNKNOWN_ID_500 = (
-        "unknown-id-500",
-        "GET of an unknown id answers 404, not a server error.",
-    )
-    PAGINATION_IGNORED = (
-        "pagination-ignored",
-        "startIndex and count page the results of a list request.",
-    )
-    ID_CHANGES_ON_PATCH = (
-        "id-changes-on-patch",
-        "A resource's id never changes, PATCH included.",
-    )
+    UNKNOWN_ID_500 = ("unknown-id-500", "GET of an unknown id answers 404, not a server error.")
+    PAGINATION_IGNORED = ("pagination-ignored", "startIndex and count page the results of a list request.")
+    ID_CHANGES_ON_PATCH = ("id-changes-on-patch", "A resource's id never changes, PATCH included.")
     STARTINDEX_ZERO_BASED = (
         "startindex-zero-based",
         "startIndex is 1-based: startIndex=1 is the first resource (RFC 7644 §3.4.2.4).",
@@ -154,10 +137,7 @@ class Fault(StrEnum):
         "wrong-client-secret-accepted",
         "The token endpoint refuses a client credentials request with a wrong secret.",
     )
-    EXPIRED_TOKEN_ACCEPTED = (
-        "expired-token-accepted",
-        "An expired access token is refused with 401.",
-    )
+    EXPIRED_TOKEN_ACCEPTED = ("expired-token-accepted", "An expired access token is refused with 401.")
     REVOKED_TOKEN_ACCEPTED = (
         "revoked-token-accepted",
         "An access token its client revoked at the revocation endpoint (RFC 7009) is refused with 401.",
@@ -166,10 +146,7 @@ class Fault(StrEnum):
         "token-lifetime-too-long",
         "Access tokens live between 1 and 6 hours (expires_in 3600 to 21600), as the gallery requires.",
     )
-    MANAGER_IGNORED = (
-        "manager-ignored",
-        "A PATCH setting the enterprise manager stores it.",
-    )
+    MANAGER_IGNORED = ("manager-ignored", "A PATCH setting the enterprise manager stores it.")
     # RFC 7643/7644 rules beyond what Entra's requests reach; each is caught by an ENTRA-RFC case.
     INVALID_FILTER_IGNORED = (
         "invalid-filter-ignored",
@@ -247,10 +224,7 @@ class Fault(StrEnum):
         "deleted-username-reserved",
         "A deleted user's userName can be given to a new user (RFC 7644 §3.6).",
     )
-    PASSWORD_RETURNED = (
-        "password-returned",
-        "password (returned: never) is never in a response (RFC 7643 §4.1.1).",
-    )
+    PASSWORD_RETURNED = ("password-returned", "password (returned: never) is never in a response (RFC 7643 §4.1.1).")
 
 
 FAULTS: Mapping[str, str] = MappingProxyType({fault.value: fault.rule for fault in Fault})

@@ -28,6 +28,9 @@ def apply_patch(attributes: Resource, body: Resource, rtype: ResourceType, fault
     if not isinstance(operations, list) or not operations:
         raise ScimError(400, "a PATCH body needs a non-empty Operations list", "invalidValue")
     patch = _Patch(attributes, rtype, faults)
+    if Fault.MIXED_VERB_PATCH_FIRST_ONLY in faults:  # a server written for one verb per request
+        first = str(get_ci(operations[0], "op") if isinstance(operations[0], dict) else None).lower()
+        operations = [o for o in operations if isinstance(o, dict) and str(get_ci(o, "op")).lower() == first]
     for operation in operations:
         patch.apply(operation)
 
@@ -91,6 +94,8 @@ class _Patch:
             path = self._path(key)
             if Fault.PATHLESS_DOTTED_KEYS_IGNORED in self._faults and (path.schema or path.sub):
                 continue
+            if kind == "add" and Fault.PATHLESS_ADD_IGNORED in self._faults and (path.schema or path.sub):
+                continue  # only path-less replace was implemented, as many servers do
             self._set(kind, path, item)
 
     def _writable(self, path: AttrPath) -> None:

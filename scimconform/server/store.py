@@ -166,6 +166,8 @@ class Store:
         """Removes the resource and every group membership that points at it."""
         with self._lock:
             entry = self._find(rtype, rid)
+            if Fault.DISABLED_USER_DELETE_REFUSED in self._faults and get_ci(entry.attributes, "active") is False:
+                raise ScimError(404, f"{rtype.name} {rid} is disabled")  # a soft delete taken for a delete
             if not (rtype.name == "User" and Fault.DELETED_USER_STILL_RETURNED in self._faults):
                 if Fault.DELETED_USERNAME_RESERVED in self._faults:
                     self._retired.update((rtype.name, name, folded) for name, folded in entry.folded.items())

@@ -8,6 +8,7 @@ rule's probe fail.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import httpx
@@ -112,6 +113,37 @@ def pathless_dotted_and_urn_keys_apply(client: httpx.Client) -> bool:
     value = {"name.givenName": "Kkom", f"{CORE_USER}:displayName": "Aklq"}
     result = client.patch(f"/Users/{user['id']}", json=patch_body({"op": "replace", "value": value})).json()
     return bool(result["name"]["givenName"] == "Kkom" and result.get("displayName") == "Aklq")
+
+
+@probe("pathless-add-ignored")
+def pathless_add_applies_dotted_and_urn_keys(client: httpx.Client) -> bool:
+    user = create_user(client)
+    value = {"name.givenName": "Kkom", f"{CORE_USER}:title": "Aklq"}
+    result = client.patch(f"/Users/{user['id']}", json=patch_body({"op": "add", "value": value})).json()
+    return bool(result["name"]["givenName"] == "Kkom" and result.get("title") == "Aklq")
+
+
+@probe("mixed-verb-patch-first-only")
+def every_operation_of_a_mixed_verb_patch_applies(client: httpx.Client) -> bool:
+    user = create_user(client)
+    body = patch_body({"op": "replace", "path": "title", "value": "T"}, {"op": "add", "path": "nickName", "value": "N"})
+    result = client.patch(f"/Users/{user['id']}", json=body).json()
+    return bool(result.get("title") == "T" and result.get("nickName") == "N")
+
+
+@probe("request-charset-refused")
+def a_charset_parameter_is_accepted(client: httpx.Client) -> bool:
+    body = {"schemas": [CORE_USER], "userName": "charset@example.com"}
+    headers = {"Content-Type": "application/scim+json; charset=utf-8"}
+    return client.post("/Users", content=json.dumps(body), headers=headers).status_code == 201
+
+
+@probe("disabled-user-delete-refused")
+def a_disabled_user_can_be_deleted(client: httpx.Client) -> bool:
+    user = create_user(client, "disabled@example.com")
+    body = patch_body({"op": "replace", "path": "active", "value": False})
+    disabled = client.patch(f"/Users/{user['id']}", json=body).json()  # its id, should a fault have changed it
+    return client.delete(f"/Users/{disabled['id']}").status_code in (200, 204)
 
 
 @probe("member-remove-list-removes-all")
@@ -492,6 +524,7 @@ def test_fault_breaks_its_rule(fault: str) -> None:
 # no token accepts expired and revoked ones too.
 IMPLIED = {
     "enterprise-extension-dropped": ["manager-ignored"],
+    "pathless-dotted-keys-ignored": ["pathless-add-ignored"],
     "auth-not-checked": ["expired-token-accepted", "revoked-token-accepted"],
     "attribute-selection-ignored": ["excluded-members-ignored"],
     "duplicate-username-accepted": ["uniqueness-unchecked-on-patch"],
