@@ -268,8 +268,8 @@ def honest(foreign: Foreign) -> list[Rule]:
 
 
 @contextmanager
-def world(sabotages: Sabotages = honest, delay: float = 0.0) -> Iterator[World]:
-    app = ReferenceServer(token=TOKEN)
+def world(sabotages: Sabotages = honest, delay: float = 0.0, faults: tuple[str, ...] = ()) -> Iterator[World]:
+    app = ReferenceServer(token=TOKEN, faults=faults)
     foreign = Foreign(app)
     foreign.seed()
     upstream = Upstream(app)
@@ -533,6 +533,18 @@ def test_list_answers_padded_with_foreign_resources_delete_no_foreign_resource(
     """Foreign users and groups in every list answer are someone else's, whatever the answer claims."""
     with world(padding) as w:
         outcome = run(capsys, tmp_path, w)
+        assert_safe(w, outcome)
+
+
+def test_requests_resent_in_a_plainer_form_touch_no_foreign_resource(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Entra's group create and PascalCase PATCHes refused: every refused create and PATCH is sent again in a
+    plainer form, each create surveyed and proven like the first, while every list answer is padded with
+    foreign users and groups."""
+    with world(padding, faults=("unknown-schema-uri-refused", "pascalcase-op-rejected")) as w:
+        outcome = run(capsys, tmp_path, w)
+        assert any(case["fallbacks"] for case in outcome.summary["cases"]), "the plainer forms were sent"
         assert_safe(w, outcome)
 
 
