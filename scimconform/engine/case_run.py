@@ -117,7 +117,7 @@ class CaseRun:
             undone = fallbacks.restore(self.names, before)
             owner = step.owner or self._owner_of(step)
             foreign = owner if owner is not None and owner != self.case.id else None
-            for plainer in fallbacks.plainer_forms(step, judged_here=None if setup else foreign and self.case.id):
+            for plainer in fallbacks.plainer_forms(step, judged_here=self.case.id if foreign and not setup else None):
                 try:
                     taken = self._attempt(plainer, setup=setup or not foreign)
                 except StepFailed:
