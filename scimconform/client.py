@@ -179,7 +179,7 @@ class RecordingClient:
         path: str,
         query: Mapping[str, str] | None = None,
         body: Any = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str | None] | None = None,
         without_credentials: bool = False,
         retries: int = MAX_RETRIES,
         record: bool = True,
@@ -194,7 +194,10 @@ class RecordingClient:
             url += "?" + encode_query(query)
         content = None if body is None else json.dumps(body, ensure_ascii=False)
         http = self._tls12_client(ciphers) if ciphers else self._http
-        request = http.build_request(method, url, content=content, headers=self._body_headers(body, headers))
+        given = {name: value for name, value in (headers or {}).items() if value is not None}
+        request = http.build_request(method, url, content=content, headers=self._body_headers(body, given))
+        for left_out in {name for name, value in (headers or {}).items() if value is None}:
+            request.headers.pop(left_out, None)  # a header the client sends by default, left out on purpose
         if (escape := self.target.escape(request.url)) is not None:
             return self._refused(request, escape)
         token = None

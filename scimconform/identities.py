@@ -67,6 +67,7 @@ class IdentityFactory:
         self._generators: dict[str, Callable[[dict[str, Any], str], Any]] = {
             "upn": lambda v, label: f"{label}.{_ascii(v['_given'])}.{_ascii(v['_family'])}@example.com",
             "email": lambda v, label: f"{label}.mail@example.com",
+            "other-email": lambda v, label: f"{label}.other@example.com",
             "mail-nickname": lambda v, label: label,
             "object-id": lambda v, label: f"{self.run_tag}-{uuid.UUID(int=self._random.getrandbits(128))}",
             "active": lambda v, label: True,
@@ -77,6 +78,9 @@ class IdentityFactory:
             "group-name": lambda v, label: f"{label} {self._faker.bs().title()}",
             "job-title": lambda v, label: self._faker.job(),
             "language-tag": lambda v, label: self._faker.random_element(["en-US", "de-DE", "fr-FR", "pl-PL", "sv-SE"]),
+            "office": lambda v, label: (
+                f"Building {self._faker.random_int(1, 40)}, Room {self._faker.random_int(100, 999)}"
+            ),
             "street-address": lambda v, label: self._faker.street_address(),
             "city": lambda v, label: self._faker.city(),
             "region": lambda v, label: self._faker.administrative_unit(),

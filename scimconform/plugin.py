@@ -315,7 +315,7 @@ def pytest_runtest_makereport(
             title=case.title,
             dialect=param.dialect,
             status=status,
-            severity=case.severity,
+            severity=error.severity if isinstance(error, ConformanceFailure) else case.severity,
             source=case.source,
             message=message,
             duration=report.duration,

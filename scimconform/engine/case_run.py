@@ -167,7 +167,7 @@ class CaseRun:
                 events.emit(StepFinished(shown, error, exchange))
                 raise error from None
             events.emit(StepFinished(shown, failure, exchange))
-            self.findings.record(title, failure, exchange, judge.owner)
+            self.findings.record(title, failure, exchange, judge.owner, inferred=judge.inferred)
             if failure.category == TRANSPORT:
                 self.findings.verdict(self.dialect_name)
             raise StepFailed from None
@@ -190,7 +190,8 @@ class CaseRun:
             if not setup:  # what the case's own steps send is its own to judge (see Findings.record)
                 self.findings.sent_paths |= fallbacks.changed(before, fallbacks.snapshot(names))
                 self.findings.sent_paths |= _created_paths(step.body, names)
-            headers = {k: names.text(str(v)) for k, v in step.headers.items()}
+            headers = {k: None if v is None else names.text(v) for k, v in step.headers.items()}
+            judge.inferred = step.inferred
             intent = self._intend(step.body)
             ciphers = self.context.provider.tls_ciphers if step.provider_tls else None
             exchange = judge.exchange = _send(self.context, step.method, path, query, body, headers, step.auth, ciphers)
@@ -294,7 +295,7 @@ def _send(
     path: str,
     query: dict[str, str],
     body: Any,
-    headers: dict[str, str],
+    headers: dict[str, str | None],
     auth: str,
     ciphers: str | None,
 ) -> Exchange:

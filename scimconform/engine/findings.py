@@ -24,20 +24,22 @@ class Findings:
     sent_paths: set[str] = field(default_factory=set)  # attribute paths the case's own (judged) steps sent
     failed_steps: set[str] = field(default_factory=set)  # names of the case file's steps that failed (see `needs`)
 
-    def record(self, title: str, failure: CheckFailure, exchange: Exchange, owner: str | None) -> None:
+    def record(
+        self, title: str, failure: CheckFailure, exchange: Exchange, owner: str | None, *, inferred: bool = False
+    ) -> None:
         """Keep the failure with the rule it breaks. Values the case's own steps never sent, found changed, break
         the rule that values stay as sent, so they are a failure of their own (when the case sent any)."""
         wrong = failure.expected if failure.check == "attribute_values" else None
         if isinstance(wrong, dict) and self.sent_paths and not wrong.keys() <= self.sent_paths:
             own = {p: v for p, v in wrong.items() if p in self.sent_paths}
             if own:
-                self.record(title, _values(exchange, own), exchange, owner)
+                self.record(title, _values(exchange, own), exchange, owner, inferred=inferred)
             untouched = _values(exchange, {p: v for p, v in wrong.items() if p not in own})
             rule = general_rules()[UNTOUCHED_VALUES]
             self.failures.append(FailedStep(step=title, failure=untouched, exchange=exchange, rule=rule))
             return
         rule = rule_for(failure, self.case, owner)
-        self.failures.append(FailedStep(step=title, failure=failure, exchange=exchange, rule=rule))
+        self.failures.append(FailedStep(step=title, failure=failure, exchange=exchange, rule=rule, inferred=inferred))
 
     def verdict(self, dialect: str | None) -> None:
         """Raise the case's failure, if any step failed."""

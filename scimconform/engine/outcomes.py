@@ -31,12 +31,14 @@ class Rule:
 
 @dataclass(frozen=True, kw_only=True)
 class FailedStep:
-    """One failed step of a case: what it sent and saw, and which rule that breaks."""
+    """One failed step of a case: what it sent and saw, and which rule that breaks. `inferred`: the request's form
+    is Microsoft's nowhere in print nor in a public capture, so on its own it never fails a run."""
 
     step: str
     failure: CheckFailure
     exchange: Exchange
     rule: Rule
+    inferred: bool = False
 
     def summary(self) -> dict[str, Any]:
         """The failure as summary.json holds it (`schemas/summary.json`, `$defs/failure`), secrets redacted."""
@@ -51,6 +53,7 @@ class FailedStep:
             "fix": self.rule.fix,
             "judged_by": self.rule.owner,
             "cause": redact(self.cause),
+            **({"inferred": True} if self.inferred else {}),
         }
 
     @property
@@ -98,7 +101,8 @@ class ConformanceFailure(CaseOutcome, AssertionError):
 
     @property
     def severity(self) -> str:
-        return self.case.severity
+        """The case's, except that failures of inferred request forms alone only warn (issue #14)."""
+        return "warning" if all(failed.inferred for failed in self.failures) else self.case.severity
 
     @property
     def fix(self) -> str:
@@ -124,6 +128,7 @@ class ConformanceFailure(CaseOutcome, AssertionError):
                     if rule.owner or rule.requirement != self.case.requirement
                     else []
                 ),
+                *([f"{indent}evidence: inferred form (alone, a warning)"] if failed.inferred else []),
                 f"{indent}fix: {rule.fix}",
                 f"{indent}reproduce: {failed.exchange.curl()}",
             ]

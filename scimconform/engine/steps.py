@@ -36,6 +36,7 @@ class Judge:
 
     exchange: Exchange | None = None
     owner: str | None = None
+    inferred: bool = False  # the request's form is inferred: its failure alone is a warning
 
 
 class Engine(Protocol):
@@ -113,7 +114,8 @@ def parse_steps(raw: Sequence[Mapping[str, Any]]) -> tuple[Step, ...]:
 class Request(Step):
     """One HTTP request and its expectations; `body` is a `create`, `patch` or `json` spec, sent in `form`
     (`bodies.FORMS`: the provider's own, or a plainer one a refused request falls back to). `owner` is the case
-    that judges this request when it is not the case it runs in."""
+    that judges this request when it is not the case it runs in; `inferred` marks a form no public source shows
+    (a failure of it alone makes the case a warning). A header given as None is left out of the request."""
 
     method: str
     path: str
@@ -121,12 +123,13 @@ class Request(Step):
     owner: str | None = None
     form: str = "provider"
     query: Mapping[str, Any] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str | None] = field(default_factory=dict)
     auth: str = "token"  # none | wrong | expired probe how the target treats credentials
     body: Mapping[str, Any] | None = None
     expect: Mapping[str, Any] = field(default_factory=dict)
     capture: Mapping[str, str] = field(default_factory=dict)
     provider_tls: bool = False  # offer only what the provider offers: TLS 1.2 with its cipher suites
+    inferred: bool = False
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Request:
@@ -144,6 +147,7 @@ class Request(Step):
             expect=dict(raw.get("expect") or {}),
             capture=dict(raw.get("capture") or {}),
             provider_tls=raw.get("tls") == "provider",
+            inferred=raw.get("evidence") == "inferred",
         )
 
     @property
@@ -502,6 +506,8 @@ def member_probes(names: Templates, provider: Provider, group: str) -> list[Step
                 path=ENDPOINTS["Group"],
                 query=provider.member_query(f"{{{group}.id}}", f"{{{user}.id}}"),  # templates: the ids
                 expect={"status": 200, "total": 1 if listed else 0},
+                # Entra asks this way (member_query), but no public capture shows the exact filter.
+                inferred=True,
             )
         )
     return probes

@@ -1,7 +1,8 @@
 """Template strings in case files, resolved against the case's identities.
 
 `{user.id}`, `{user.userName}`, `{upper:user.userName}`, `{match:user}` (the filter on the identity's first
-matching attribute), `{captured.location}`, `{guid}`. In a request path every resolved value becomes exactly one
+matching attribute), `{match:user.externalId}` (the match query on that attribute, as a profile matching on it
+sends), `{captured.location}`, `{guid}`. In a request path every resolved value becomes exactly one
 percent-encoded segment, so an id from the target can never point a request elsewhere.
 """
 
@@ -53,6 +54,10 @@ class Templates:
         return chosen
 
     def match_filter(self, identity: Identity, path: str | None = None) -> str:
+        """The match query on `path` (the first matching attribute by default); a case about matching on an
+        attribute the profile does not map is not applicable."""
+        if path is not None and path not in identity.values:
+            raise NotApplicable(f"profile {self.profile.name} maps no {path} {identity.resource_type} attribute")
         return self.mapping(identity).match_filter(identity.values, path)
 
     def tree(self, value: Any) -> Any:
@@ -84,7 +89,7 @@ class Templates:
             return self.captured[attr]
         identity = self.identities[name]
         if func == "match":
-            return self.match_filter(identity)
+            return self.match_filter(identity, attr)
         value = self.id_of(name) if attr == "id" else identity.values[attr] if attr else identity.label
         if func == "upper":
             return str(value).upper()

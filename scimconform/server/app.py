@@ -25,7 +25,7 @@ from .discovery import (
 )
 from .errors import ScimError
 from .faults import Fault, parse_faults
-from .filters import FilterError, parse_attribute_list, parse_filter
+from .filters import Filter, FilterError, filter_paths, parse_attribute_list, parse_filter
 from .oauth import DEFAULT_TOKEN_LIFETIME, OAUTH_PATHS, TokenIssuer
 from .projection import View
 from .resources import RESOURCE_TYPES, Resource, ResourceType
@@ -125,6 +125,7 @@ class ReferenceServer:
             return self.issuer.respond(request)
         try:
             self._authenticate(request)
+            _negotiate(request, self.faults)
             path = request.path.rstrip("/") or "/"  # Entra's validator posts to /Users/
             endpoint, arguments = self._urls.bind("localhost").match(path, request.method)
             return self._handlers[endpoint](request, **arguments)
@@ -159,14 +160,13 @@ class ReferenceServer:
     def _list(self, request: Request, kind: str) -> Response:
         rtype = RESOURCE_TYPES[kind]
         text = request.args.get("filter")
-        if text is not None and Fault.AND_FILTER_UNSUPPORTED in self.faults and " and " in text.lower():
-            raise ScimError(400, "filters with 'and' are not supported", "invalidFilter")
         try:
             where = None if text is None else _parsed(parse_filter, text, "invalidFilter")
         except ScimError:
             if Fault.INVALID_FILTER_IGNORED not in self.faults:
                 raise
             where = None  # the fault: a filter the server cannot read is dropped, so everything is listed
+        _refuse_unsupported_filters(text, where, self.faults)
         if Fault.PAGINATION_IGNORED in self.faults:
             start, first, count = 1, 0, sys.maxsize
         else:
@@ -323,6 +323,23 @@ class ReferenceServer:
         if error.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
+
+
+def _negotiate(request: Request, faults: frozenset[Fault]) -> None:
+    """The fault of a content-negotiating server: a request that names no media type is refused."""
+    if Fault.MISSING_ACCEPT_406 in faults and "Accept" not in request.headers:
+        raise ScimError(406, "no Accept header: this endpoint only answers application/json when asked")
+
+
+def _refuse_unsupported_filters(text: str | None, where: Filter | None, faults: frozenset[Fault]) -> None:
+    """The faults of servers that filter on a few forms only: no `and`, no externalId, no value paths."""
+    if text is not None and Fault.AND_FILTER_UNSUPPORTED in faults and " and " in text.lower():
+        raise ScimError(400, "filters with 'and' are not supported", "invalidFilter")
+    for path in filter_paths(where) if where is not None else ():
+        if Fault.EXTERNALID_FILTER_UNSUPPORTED in faults and path.attr.lower() == "externalid":
+            raise ScimError(400, "filtering on externalId is not supported", "invalidFilter")
+        if Fault.VALUE_PATH_FILTER_UNSUPPORTED in faults and path.filter is not None:
+            raise ScimError(400, "filters on value paths are not supported", "invalidFilter")
 
 
 def _body(request: Request, faults: frozenset[Fault]) -> Resource:

@@ -224,6 +224,16 @@ class Fault(StrEnum):
         "deleted-username-reserved",
         "A deleted user's userName can be given to a new user (RFC 7644 §3.6).",
     )
+    MISSING_ACCEPT_406 = ("missing-accept-406", "A request without an Accept header is answered in SCIM JSON, not 406.")
+    EXTERNALID_FILTER_UNSUPPORTED = ("externalid-filter-unsupported", "Filters on externalId are supported (eq).")
+    VALUE_PATH_FILTER_UNSUPPORTED = (
+        "value-path-filter-unsupported",
+        'Filters on value paths such as emails[type eq "work"].value are supported.',
+    )
+    GROUP_ATTRIBUTE_ADD_REFUSED = ("group-attribute-add-refused", "A PATCH add on a group's externalId sets it.")
+    OTHER_EMAIL_DROPPED = ("other-email-dropped", 'A second email (type "other") is stored beside the work email.')
+    FAX_NUMBER_DROPPED = ("fax-number-dropped", 'A fax number (phoneNumbers type "fax") is stored.')
+    ADDRESS_FORMATTED_DROPPED = ("address-formatted-dropped", "An address's formatted text is stored.")
     PASSWORD_RETURNED = ("password-returned", "password (returned: never) is never in a response (RFC 7643 §4.1.1).")
 
 

@@ -63,6 +63,16 @@ class Not:
 
 Filter: TypeAlias = Compare | Present | Logical | Not
 
+
+def filter_paths(node: Filter) -> list[AttrPath]:
+    """Every attribute path a filter compares, left to right."""
+    if isinstance(node, Logical):
+        return filter_paths(node.left) + filter_paths(node.right)
+    if isinstance(node, Not):
+        return filter_paths(node.inner)
+    return [node.path]
+
+
 _TEXT_OPERATORS: dict[str, Callable[[str, str], bool]] = {
     "co": operator.contains,
     "sw": str.startswith,

@@ -111,6 +111,9 @@ class _Patch:
             raise ScimError(400, f"{path.attr!r} may not be null", "invalidValue")
         if path.attr.lower() == "manager" and Fault.MANAGER_IGNORED in self._faults:
             return
+        group_attribute = self._rtype.name == "Group" and path.attr.lower() != _MEMBERS
+        if kind == "add" and group_attribute and Fault.GROUP_ATTRIBUTE_ADD_REFUSED in self._faults:
+            raise ScimError(400, f"unsupported add path: {path.attr}", "invalidPath")  # add was for members only
         if kind == "add" and path.attr.lower() == _MEMBERS and Fault.READD_MEMBER_CONFLICT in self._faults:
             self._refuse_known_members(value)
         node = holder(self._attributes, path, self._rtype, create=True)

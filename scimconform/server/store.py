@@ -33,6 +33,23 @@ def _numbers_as_strings(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _narrowed(attributes: Resource, faults: frozenset[Fault]) -> Resource:
+    """The faults of servers that keep less of a user than Entra sends: one email, a phone list without the fax,
+    structured addresses without their formatted text."""
+    kept = dict(attributes)
+    emails, phones, addresses = (find_key(kept, name) for name in ("emails", "phoneNumbers", "addresses"))
+    if Fault.OTHER_EMAIL_DROPPED in faults and emails and isinstance(kept[emails], list):
+        kept[emails] = [e for e in kept[emails] if not isinstance(e, dict) or get_ci(e, "type") != "other"]
+    if Fault.FAX_NUMBER_DROPPED in faults and phones and isinstance(kept[phones], list):
+        kept[phones] = [p for p in kept[phones] if not isinstance(p, dict) or get_ci(p, "type") != "fax"]
+    if Fault.ADDRESS_FORMATTED_DROPPED in faults and addresses and isinstance(kept[addresses], list):
+        kept[addresses] = [
+            {k: v for k, v in a.items() if k.lower() != "formatted"} if isinstance(a, dict) else a
+            for a in kept[addresses]
+        ]
+    return kept
+
+
 def _now(later_by: timedelta = timedelta()) -> str:
     return (datetime.now(UTC) + later_by).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -244,6 +261,7 @@ class Store:
             attributes = {key: value for key, value in attributes.items() if key.lower() != _ENTERPRISE}
         if Fault.NUMBER_STORED_AS_STRING in self._faults:
             attributes = _numbers_as_strings(attributes)
+        attributes = _narrowed(attributes, self._faults)
         username = find_key(attributes, "userName")
         if Fault.USERNAME_TRANSFORMED in self._faults and username and isinstance(attributes[username], str):
             attributes[username] = attributes[username].lower()

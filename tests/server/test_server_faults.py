@@ -146,6 +146,54 @@ def a_disabled_user_can_be_deleted(client: httpx.Client) -> bool:
     return client.delete(f"/Users/{disabled['id']}").status_code in (200, 204)
 
 
+@probe("missing-accept-406")
+def no_accept_header_is_answered(client: httpx.Client) -> bool:
+    request = client.build_request("GET", "/ServiceProviderConfig")
+    del request.headers["Accept"]
+    return client.send(request).status_code == 200
+
+
+@probe("externalid-filter-unsupported")
+def externalid_is_filterable(client: httpx.Client) -> bool:
+    user = client.post("/Users", json={"schemas": [CORE_USER], "userName": "ext@example.com", "externalId": "x-7"})
+    found = client.get("/Users" + query(filter='externalId eq "x-7"'))
+    return found.status_code == 200 and [r["id"] for r in found.json()["Resources"]] == [user.json()["id"]]
+
+
+@probe("value-path-filter-unsupported")
+def value_paths_are_filterable(client: httpx.Client) -> bool:
+    user = create_user(client, "work@example.com")
+    found = client.get("/Users" + query(filter=f'emails[type eq "work"].value eq "{user["emails"][0]["value"]}"'))
+    return found.status_code == 200 and [r["id"] for r in found.json()["Resources"]] == [user["id"]]
+
+
+@probe("group-attribute-add-refused")
+def add_sets_a_group_externalid(client: httpx.Client) -> bool:
+    plain_group(client, "Externals")
+    group = group_named(client, "Externals")
+    client.patch(f"/Groups/{group['id']}", json=patch_body({"op": "add", "path": "externalId", "value": "g-7"}))
+    return bool(group_named(client, "Externals").get("externalId") == "g-7")
+
+
+@probe("other-email-dropped")
+def a_second_email_is_kept(client: httpx.Client) -> bool:
+    emails = [{"type": "work", "value": "w@example.com"}, {"type": "other", "value": "o@example.com"}]
+    user = create_user(client, "two-mails@example.com", emails=emails)
+    return {e["type"] for e in client.get(f"/Users/{user['id']}").json()["emails"]} == {"work", "other"}
+
+
+@probe("fax-number-dropped")
+def a_fax_number_is_kept(client: httpx.Client) -> bool:
+    user = create_user(client, "fax@example.com", phoneNumbers=[{"type": "fax", "value": "+1 555 0100"}])
+    return [p["type"] for p in client.get(f"/Users/{user['id']}").json().get("phoneNumbers", [])] == ["fax"]
+
+
+@probe("address-formatted-dropped")
+def an_address_formatted_text_is_kept(client: httpx.Client) -> bool:
+    user = create_user(client, "office@example.com", addresses=[{"type": "work", "formatted": "Building 4, 210"}])
+    return [a.get("formatted") for a in client.get(f"/Users/{user['id']}").json()["addresses"]] == ["Building 4, 210"]
+
+
 @probe("member-remove-list-removes-all")
 def remove_value_list_removes_exactly_those(client: httpx.Client) -> bool:
     one, two = two_users(client)
