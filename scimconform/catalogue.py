@@ -8,7 +8,7 @@ id that is not the provider's, is reported with its path, line and field, and no
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from scimconform.engine.steps import Step, parse_steps
 from scimconform.errors import ConfigError
 
 REQUIRED = ("id", "title", "requirement", "source", "severity", "fix", "feature", "story")
+SEQUENCE_SUITE = "sequence"  # the suite of the case files a run is given (`run --sequence`)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,11 +42,12 @@ class Case:
     evidence: str = "documented"
     owns: tuple[str, ...] = ()
     file: Path = Path()
+    given_suite: str = ""  # a case file the run was given (`run --sequence`) runs in the suite SEQUENCE_SUITE
 
     @property
     def suite(self) -> str:
-        """The folder the case lives in (connection, discovery, users, groups)."""
-        return self.file.parent.name
+        """The folder the case lives in (connection, discovery, users, groups); `sequence` for a given file."""
+        return self.given_suite or self.file.parent.name
 
     @property
     def uses_dialect(self) -> bool:
@@ -63,6 +65,19 @@ def load_catalogue(provider: idp.Provider | None = None) -> tuple[Case, ...]:
     """All the provider's cases, sorted by ID; duplicate IDs are an error."""
     provider = provider or idp.provider()
     cases = [load_case(path, provider) for path in sorted(cases_dir(provider).rglob("*.yaml"))]
+    return _checked(cases, provider)
+
+
+def catalogue_with(sequences: tuple[Path, ...], provider: idp.Provider | None = None) -> tuple[Case, ...]:
+    """The bundled cases and the case files a run is given, checked together (ids stay unique, owners exist);
+    a mistake in a given file is reported with its path and line, as in a bundled one."""
+    provider = provider or idp.provider()
+    given = [replace(load_case(path, provider), given_suite=SEQUENCE_SUITE) for path in sequences]
+    return _checked([*load_catalogue(provider), *given], provider)
+
+
+def _checked(cases: list[Case], provider: idp.Provider) -> tuple[Case, ...]:
+    """The cases sorted by ID, once they are consistent with each other."""
     seen: dict[str, Path] = {}
     for case in cases:
         if case.id in seen:

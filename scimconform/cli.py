@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from scimconform import __version__
-from scimconform.catalogue import load_catalogue
+from scimconform.catalogue import catalogue_with, load_catalogue
 from scimconform.datafiles import data_dir
 from scimconform.errors import ConfigError, HarnessError
 from scimconform.identities import check_generators
@@ -77,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="replay Entra's provisioning traffic against a SCIM endpoint")
-    _setting_flags(run, ("url", "token_env", "profile", "dialect", "seed", "users", "report_dir", "timeout"))
+    _setting_flags(
+        run, ("url", "token_env", "profile", "dialect", "seed", "users", "report_dir", "timeout", "sequences")
+    )
     run.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
     run.add_argument("-k", dest="select", help="run only cases whose ID matches this pytest -k expression")
     run.add_argument("--html", action="store_true", help="also build the HTML report (needs Node.js and `npm ci`)")
@@ -106,14 +108,63 @@ def _parser() -> argparse.ArgumentParser:
     cleanup = commands.add_parser(
         "cleanup", help="delete what a killed run left on the target, from the ledger in its report directory"
     )
-    _setting_flags(
+    _target_flags(
         cleanup,
         ("url", "token_env", "report_dir", "timeout"),
+        _CONNECTION,
         url="the Tenant URL the run used (required when a ledger is left; the token goes there and nowhere else)",
     )
-    cleanup.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
-    _setting_flags(cleanup.add_argument_group("authentication and transport"), _CONNECTION)
     cleanup.set_defaults(handler=_cleanup)
+
+    record = commands.add_parser(
+        "record",
+        help="proxy Entra's traffic to your endpoint for one provisioning cycle; write it redacted, as a case, "
+        "and what the bundled cases never send",
+    )
+    record.add_argument(
+        "--listen",
+        default="127.0.0.1:8080",
+        metavar="HOST:PORT",
+        help="where the proxy listens; point Entra's Tenant URL here (default 127.0.0.1:8080; port 0: any free one)",
+    )
+    record.add_argument("--upstream", required=True, metavar="URL", help="the real endpoint's Tenant URL")
+    record.add_argument(
+        "--out",
+        type=Path,
+        default=Path("recording"),
+        metavar="DIR",
+        help="where traffic.har, recorded.yaml and unseen.md go (default recording/)",
+    )
+    record.add_argument(
+        "--personal",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="an attribute path whose values are personal and are redacted like secrets, e.g. name.givenName "
+        "(repeatable)",
+    )
+    record.add_argument("--certificate", type=Path, metavar="FILE", help="PEM certificate chain: listen over TLS")
+    record.add_argument("--private-key", type=Path, metavar="FILE", help="the certificate's PEM private key")
+    record.add_argument("--ca-bundle", type=Path, metavar="FILE", help="trust this CA (PEM) for the upstream's TLS")
+    record.add_argument(
+        "--profile",
+        default="entra-default",
+        metavar="NAME|FILE",
+        help="the app's attribute mapping, for the identities of recorded.yaml (default entra-default)",
+    )
+    record.set_defaults(handler=_record)
+
+    replay = commands.add_parser(
+        "replay",
+        help="replay a recording's requests against another endpoint; report each answer that differs "
+        "(exit 1) from the recorded one",
+    )
+    replay.add_argument(
+        "--har", type=Path, required=True, metavar="FILE", help="the recording: traffic.har, or a run's --har"
+    )
+    replay_url = "the Tenant URL to replay against (required; nothing is sent anywhere else)"
+    _target_flags(replay, ("url", "token_env", "timeout"), (*_CONNECTION, "rate"), url=replay_url)
+    replay.set_defaults(handler=_replay)
 
     report = commands.add_parser("report", help="build the self-contained HTML report from a run's Allure results")
     report.add_argument("--report-dir", type=Path, default=Path("reports"), help="the run's report directory")
@@ -204,6 +255,8 @@ def _setting_flags(
         kwargs: dict[str, Any] = {"dest": name, "help": helps.get(name) or setting.metadata["help"] + suffix}
         if name == "headers":
             kwargs |= {"action": "append", "metavar": "'NAME: VALUE'"}
+        elif name == "sequences":
+            kwargs |= {"action": "append", "metavar": "FILE"}
         elif isinstance(shown, bool):
             kwargs |= {"action": "store_true", "default": None}
         elif name == "oauth_auth_method":
@@ -211,6 +264,15 @@ def _setting_flags(
         else:
             kwargs["metavar"] = _metavar(name)
         parser.add_argument(cli_flag(name), **kwargs)
+
+
+def _target_flags(
+    parser: argparse.ArgumentParser, names: Sequence[str], connection: Sequence[str], **helps: str
+) -> None:
+    """The flags of a command that talks to a target: its settings, --config, and how it connects."""
+    _setting_flags(parser, names, **helps)
+    parser.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
+    _setting_flags(parser.add_argument_group("authentication and transport"), connection)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -275,6 +337,43 @@ def _load(args: argparse.Namespace) -> int:
     return run_load(_settings(args), args.concurrency, args.load_rate, sys.stdout, sys.stderr)
 
 
+def _record(args: argparse.Namespace) -> int:
+    from scimconform.traffic.proxy import Listener
+    from scimconform.traffic.record import RecordOptions, run_record
+
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"--listen {args.listen}: give HOST:PORT, e.g. 127.0.0.1:8443 (port 0: any free port)")
+    listener = Listener(host.strip("[]"), int(port), args.certificate, args.private_key)
+    options = RecordOptions(
+        listener=listener,
+        upstream=args.upstream,
+        out=args.out,
+        personal=tuple(args.personal),
+        profile=args.profile,
+        ca_bundle=args.ca_bundle,
+    )
+    run_record(options, sys.stdout)
+    return EXIT_OK
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from scimconform.client import RecordingClient
+    from scimconform.traffic.recording import read_har
+    from scimconform.traffic.replay import Replay
+
+    settings = _settings(args)
+    recorded = read_har(args.har, "--har")
+    target = configured_target(settings)
+    if target is None:
+        raise ConfigError("replay needs --url: the Tenant URL of the endpoint to replay the recording against")
+    client = RecordingClient(target, timeout=settings.timeout, rate=settings.rate)
+    try:
+        return Replay(client).run(recorded, sys.stdout).exit_code
+    finally:
+        client.close()
+
+
 def _cleanup(args: argparse.Namespace) -> int:
     from scimconform.cleanup import run_cleanup
 
@@ -304,7 +403,7 @@ def _check_before_run(settings: Settings, reports: dict[ReportOption, Path]) -> 
     """Fail fast, with one line, on anything that would stop the run later; the output locations last,
     since checking them creates the report folder."""
     check_generators(load_profile(settings.profile))
-    load_catalogue()
+    catalogue_with(settings.sequences)
     configured_target(settings)
     check_output_dir(settings.report_dir, "--report-dir")
     for option, path in reports.items():

@@ -37,6 +37,7 @@ from scimconform.target import Target
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 REDACTED = "***"
+REDACTED_PREFIX = "REDACTED-"  # numbered placeholders: REDACTED-1, REDACTED-2, …
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})  # the scheme stays readable
 _COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})  # a cookie's value is its first word: all of it goes
 # Tokens in any token response (RFC 6749 §5.1; OpenID Connect Core 1.0 §3.1.3.3 adds id_token), whether or
@@ -59,37 +60,59 @@ class Redactor:
     harness. Secrets learnt during the run (each token issued or revoked) are added as they arrive, from
     any thread.
 
-    `hidden_headers` are headers whose whole value is a secret (the user's custom headers)."""
+    `hidden_headers` are headers whose whole value is a secret (the user's custom headers). `numbered` gives
+    each secret a placeholder of its own, `REDACTED-1`, `REDACTED-2`…, the same in every encoding and every
+    place, so that a recording stays readable (which request used which token); credentials and cookies met
+    in headers are then learnt as they pass."""
 
-    def __init__(self, secrets: list[str], hidden_headers: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: list[str], hidden_headers: Iterable[str] = (), *, numbered: bool = False) -> None:
         self._secrets: list[str] = []
+        self._placeholders: dict[str, str] = {}  # each form of each secret -> what replaces it
+        self._numbered = numbered
         self._lock = threading.Lock()
         self._hidden = _COOKIE_HEADERS | {name.lower() for name in hidden_headers}
         self.add(*secrets)
 
     def add(self, *secrets: str) -> None:
         """Learn `secrets` in every form they take on the wire or in a report (see `encodings`)."""
-        forms = {form for secret in secrets if secret for form in encodings(secret)}
-        with self._lock:  # longest first, so a secret inside another leaves no tail behind
-            self._secrets = sorted({*self._secrets, *forms}, key=len, reverse=True)
+        with self._lock:
+            for secret in secrets:
+                if not secret or secret in self._placeholders:
+                    continue
+                shown = f"{REDACTED_PREFIX}{len(set(self._placeholders.values())) + 1}" if self._numbered else REDACTED
+                for form in encodings(secret):
+                    self._placeholders.setdefault(form, shown)
+            # longest first, so a secret inside another leaves no tail behind
+            self._secrets = sorted(self._placeholders, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return _TOKEN_FIELDS.sub(rf"\g<1>{REDACTED}\g<3>", text)
+            text = text.replace(secret, self._placeholders[secret])
+        return _TOKEN_FIELDS.sub(self._token_field, text)
+
+    def _token_field(self, match: re.Match[str]) -> str:
+        """A token field keeps a placeholder it already holds; any other value is hidden."""
+        if match[2] == REDACTED or (self._numbered and match[2].startswith(REDACTED_PREFIX)):
+            return match[0]
+        return f"{match[1]}{REDACTED}{match[3]}"
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         return {k.lower(): self._header(k.lower(), v) for k, v in headers.items()}
 
     def _header(self, name: str, value: str) -> str:
         if name in self._hidden:
-            return REDACTED
-        return self._scheme_only(value) if name in _CREDENTIAL_HEADERS else self(value)
+            return self._placeholder(value)
+        if name in _CREDENTIAL_HEADERS:  # the scheme stays readable
+            scheme, _, credentials = value.partition(" ") if " " in value else ("", "", value)
+            return f"{scheme} {self._placeholder(credentials)}".strip()
+        return self(value)
 
-    @staticmethod
-    def _scheme_only(value: str) -> str:
-        scheme = value.split(" ", 1)[0] if " " in value else ""
-        return f"{scheme} {REDACTED}".strip()
+    def _placeholder(self, secret: str) -> str:
+        """What replaces a secret met in a header: numbered, its own placeholder (learnt now); else `***`."""
+        if not self._numbered or not secret:
+            return REDACTED
+        self.add(secret)
+        return self._placeholders[secret]
 
 
 def encodings(secret: str) -> set[str]:

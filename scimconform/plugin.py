@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from scimconform.catalogue import Case, load_catalogue
+from scimconform.catalogue import SEQUENCE_SUITE, Case, catalogue_with
 from scimconform.client import RecordingClient
 from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
@@ -33,7 +33,7 @@ from scimconform.reporting import registry
 from scimconform.reporting.junit import mark_warning, name_testcase
 from scimconform.reporting.results import CaseResult, RunRecord, case_name
 from scimconform.run_plan import plan_run, preflight
-from scimconform.settings import Settings, load_settings, plugin_option
+from scimconform.settings import REPEATED, Settings, load_settings, plugin_option
 from scimconform.target import Target, embedded_target
 
 STATE = pytest.StashKey["PluginState"]()
@@ -70,7 +70,7 @@ class PluginState:
         os.environ[RUN_TAG_ENV] = plan.run_tag
         self.profile: Profile = plan.profile
         self.seed, self.run_tag, self.target_template = plan.seed, plan.run_tag, plan.target
-        self.catalogue = load_catalogue()
+        self.catalogue = catalogue_with(self.settings.sequences)
         self.record = plan.record(self.dialects)
         self.record.blocking_plan = [p.id for p in self.params() if p.case.severity == "blocking"]
         # The reporters of this process, each also a pytest plugin (for the hooks some need); a failing one is
@@ -174,7 +174,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(
             plugin_option(setting.name),
             dest=_dest(setting.name),
-            action="append" if setting.name == "headers" else "store",
+            action="append" if setting.name in REPEATED else "store",
             help=setting.metadata["help"] + suffix,
         )
     group.addoption("--scim-config", help="settings file (default: scimconform.yaml if present)")
@@ -194,6 +194,14 @@ def pytest_configure(config: pytest.Config) -> None:
     # before collection, not a collection error per module.
     if config.getini("scim_suites") or any(config.getoption(name) is not None for name in _OPTIONS):
         _state(config)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The suite of given case files (`suites/test_sequence.py`) is collected only when a run was given some:
+    empty, it would show as a skipped test."""
+    if collection_path.name != f"test_{SEQUENCE_SUITE}.py" or STATE not in config.stash:
+        return None
+    return not config.stash[STATE].settings.sequences
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

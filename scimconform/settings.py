@@ -54,6 +54,7 @@ _EXPECTED = {
     "throughput_p95_ms": "a number of milliseconds",
     "insecure": "true or false",
     "headers": "a mapping of header names to values",
+    "sequences": "a list of case files",
 }
 
 
@@ -118,6 +119,13 @@ class Settings:
     throughput_p95_ms: float = field(
         default=2000.0, metadata=_help("p95 latency bound of the throughput case, in milliseconds")
     )
+    sequences: tuple[Path, ...] = field(
+        default=(),
+        metadata=_help(
+            "a case file (fixtures/sequences/README.md) to run besides the bundled cases, e.g. the recorded.yaml "
+            "of scimconform record; repeatable"
+        ),
+    )
 
     @property
     def dialects(self) -> tuple[str, ...]:
@@ -145,9 +153,13 @@ class Settings:
         )
 
 
+# Settings given once per value on a command line (`--header A --header B`), each flag named in the singular.
+REPEATED = {"headers": "header", "sequences": "sequence"}
+
+
 def cli_flag(name: str) -> str:
     """The `scimconform` command's flag for a setting: `token_env` → `--token-env` (`headers` → `--header`)."""
-    return "--" + ("header" if name == "headers" else name).replace("_", "-")
+    return "--" + REPEATED.get(name, name).replace("_", "-")
 
 
 def plugin_option(name: str) -> str:
@@ -242,6 +254,8 @@ def plugin_args(settings: Settings) -> list[str]:
             continue
         if setting.name == "headers":
             args += [f"{plugin_option('headers')}={name}: {text}" for name, text in value.items()]
+        elif setting.name == "sequences":
+            args += [f"{plugin_option('sequences')}={path}" for path in value]
         else:
             args.append(f"{plugin_option(setting.name)}={str(value).lower() if isinstance(value, bool) else value}")
     return args
@@ -384,6 +398,8 @@ def _coerce(values: dict[str, Any], where: Callable[[str], str]) -> dict[str, An
                 converted[name] = parse_rate(str(raw))
             elif name in ("report_dir", "token_file", "ca_bundle"):
                 converted[name] = Path(str(raw))
+            elif name == "sequences":
+                converted[name] = tuple(Path(str(path)) for path in (raw if isinstance(raw, list) else [raw]))
             elif name == "insecure":
                 converted[name] = _boolean(raw)
             elif name == "headers":

@@ -11,7 +11,7 @@ import pytest
 
 from scimconform.cli import main
 from scimconform.plugin import settings_from_options
-from scimconform.settings import Settings, plugin_args, plugin_option
+from scimconform.settings import Settings, cli_flag, plugin_args, plugin_option
 
 EVERY_FIELD_CHANGED = Settings(
     url="https://scim.example.com/scim/v2?aadOptscim062020",
@@ -37,6 +37,7 @@ EVERY_FIELD_CHANGED = Settings(
     rate=12.5,
     throughput_seconds=0.0,
     throughput_p95_ms=900.0,
+    sequences=(Path("recording/recorded.yaml"), Path("mine.yaml")),
 )
 
 
@@ -72,6 +73,5 @@ def test_the_command_line_flags_are_the_settings_under_their_own_names(capsys: p
         main(["run", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     for setting in fields(Settings):
-        flag = "--header" if setting.name == "headers" else "--" + setting.name.replace("_", "-")
-        assert flag in shown, setting.name
+        assert cli_flag(setting.name) in shown, setting.name
         assert " ".join(setting.metadata["help"].split()) in shown, setting.name

@@ -40,7 +40,7 @@ def create_body(mapping: ObjectMapping, identity: Identity) -> dict[str, Any]:
 ENTRA = Provider(
     key="entra",
     name="Microsoft Entra ID",
-    case_id=re.compile(r"^ENTRA-(CONN|HTTP|DISC|USER|GROUP|CYCLE|GAL|AUTH|TLS|RATE|RFC)-\d{3}$"),
+    case_id=re.compile(r"^ENTRA-(CONN|HTTP|DISC|USER|GROUP|CYCLE|GAL|AUTH|TLS|RATE|RFC|REC)-\d{3}$"),
     epic="Entra ID provisioning",
     sequences=Path("sequences"),
     default_profile="entra-default",
