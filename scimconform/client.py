@@ -38,6 +38,7 @@ from scimconform.target import Target
 SCIM_MEDIA_TYPE = "application/scim+json"
 REDACTED = "***"
 REDACTED_PREFIX = "REDACTED-"  # numbered placeholders: REDACTED-1, REDACTED-2, …
+SHORTEST_LEARNT = 8  # a numbered redactor learns no shorter secret from a header
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})  # the scheme stays readable
 _COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})  # a cookie's value is its first word: all of it goes
 # Tokens in any token response (RFC 6749 §5.1; OpenID Connect Core 1.0 §3.1.3.3 adds id_token), whether or
@@ -108,8 +109,9 @@ class Redactor:
         return self(value)
 
     def _placeholder(self, secret: str) -> str:
-        """What replaces a secret met in a header: numbered, its own placeholder (learnt now); else `***`."""
-        if not self._numbered or not secret:
+        """What replaces a secret met in a header: numbered, its own placeholder (learnt now); else `***`. A
+        short one (a cookie `a=1`) is not learnt: replaced everywhere, it would break the text around it."""
+        if not self._numbered or len(secret) < SHORTEST_LEARNT:
             return REDACTED
         self.add(secret)
         return self._placeholders[secret]
@@ -119,10 +121,13 @@ def encodings(secret: str) -> set[str]:
     """`secret` as it may appear in text: raw; form-encoded (`quote_plus`, as in query strings and form
     bodies) and percent-encoded (RFC 3986 §2.1); and as a JSON string's contents (RFC 8259 §7), with
     non-ASCII as `\\u` escapes or as it is, `/` escaped as `\\/` too (as PHP does), and as ASP.NET Core
-    writes it (see `_system_text_json`)."""
+    writes it (see `_system_text_json`). Percent-encoded with upper- or lower-case hex digits (RFC 3986 §2.1
+    allows both)."""
     escaped = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1], _system_text_json(secret)}
     slashed = {text.replace("/", "\\/") for text in escaped}
-    return {secret, quote_plus(secret), quote(secret, safe=""), *escaped, *slashed}
+    encoded = {quote_plus(secret), quote(secret, safe="")}
+    lowered = {re.sub(r"%[0-9A-F]{2}", lambda match: match[0].lower(), text) for text in encoded}
+    return {secret, *encoded, *lowered, *escaped, *slashed}
 
 
 def _system_text_json(text: str) -> str:

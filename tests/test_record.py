@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import http.client
 import json
 import re
 import signal
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -86,8 +88,9 @@ def test_the_redactor_numbers_secrets_consistently_across_encodings() -> None:
     redact = Redactor([], numbered=True)
     redact.add("first/secret", "second ü")
     assert redact("first/secret first%2Fsecret second \\u00fc") == "REDACTED-1 REDACTED-1 REDACTED-2"
-    assert redact.headers({"Authorization": "Bearer third"}) == {"authorization": "Bearer REDACTED-3"}
-    assert redact('{"access_token": "third", "refresh_token": "unknown"}') == (
+    assert redact.headers({"Authorization": "Bearer third-token"}) == {"authorization": "Bearer REDACTED-3"}
+    assert redact.headers({"Cookie": "a=1"}) == {"cookie": "***"}  # too short to learn: it would break text
+    assert redact('{"access_token": "third-token", "refresh_token": "unknown"}') == (
         '{"access_token": "REDACTED-3", "refresh_token": "***"}'
     )
 
@@ -153,6 +156,40 @@ def test_a_request_outside_the_upstream_path_is_not_forwarded(through_proxy: tup
     proxied, proxy = through_proxy
     assert httpx.get(proxied.removesuffix("/scim/v2") + "/admin", trust_env=False).status_code == 404
     assert proxy.exchanges == []
+
+
+def raw_request(url: str, target: str, headers: list[tuple[str, str]]) -> tuple[int, bytes]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    connection.putrequest("GET", target, skip_accept_encoding=True)
+    for name, value in headers:
+        connection.putheader(name, value)
+    connection.endheaders()
+    try:
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("segment", ["..", "%2e%2e", "%2E%2e", "%252e%252e", ".", "..%2f..%2f"])
+def test_the_proxy_forwards_nothing_outside_the_upstream_path(
+    through_proxy: tuple[str, RecordingProxy], segment: str
+) -> None:
+    """P1 #4."""
+    url, proxy = through_proxy
+    status, _ = raw_request(url, f"/scim/v2/{segment}/admin", [])
+    assert status == 404 and proxy.exchanges == []
+
+
+def test_the_proxy_keeps_repeated_request_headers(through_proxy: tuple[str, RecordingProxy]) -> None:
+    """cheroot keeps the last of a repeated header; the proxy joins them (P3 #13)."""
+    url, proxy = through_proxy
+    headers = [("Cookie", "a=1"), ("Cookie", "b=2"), ("X-Rep", "1"), ("X-Rep", "2"), ("Accept", "x/y")]
+    status, _ = raw_request(url, "/scim/v2/Users", [*headers, ("Accept", "z/w")])
+    passed = dict(proxy.exchanges[0].request_headers)  # as recorded, and as forwarded
+    assert status == 418 and passed["Cookie"] == "a=1; b=2" and passed["X-Rep"] == "1, 2"
+    assert passed["Accept"] == "x/y, z/w"
 
 
 def test_record_runs_until_ctrl_c_and_then_writes_the_recording(tmp_path: Path) -> None:

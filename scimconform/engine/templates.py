@@ -75,7 +75,13 @@ class Templates:
         return _TEMPLATE.sub(lambda m: str(self._resolve(m)), text)
 
     def path(self, text: str) -> str:
-        """A request path: each value put into it becomes exactly one percent-encoded segment."""
+        """A request path: each value put into it becomes exactly one percent-encoded segment; an identity's id
+        only under its own endpoint, since a user and a group may have the same id (`/Users/{group1.id}`)."""
+        for match in _TEMPLATE.finditer(text):
+            endpoint = text[: match.start()].rstrip("/").rpartition("/")[2].lower()
+            identity = self.identities.get(match["name"]) if match["attr"] == "id" else None
+            if identity and endpoint in ("users", "groups") and endpoint != identity.resource_type.lower() + "s":
+                raise CheckFailure("tenant_url", f"{match[0]} is a {identity.resource_type}'s id: not sent to {text}")
         try:
             return _TEMPLATE.sub(lambda m: path_segment(str(self._resolve(m))), text)
         except UnsafeIdError as exc:

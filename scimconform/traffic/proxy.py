@@ -7,6 +7,8 @@ Hop-by-hop headers (RFC 9110 §7.6.1: Connection and the headers it names, Keep-
 Trailer, Transfer-Encoding, Upgrade, Proxy-Authenticate, Proxy-Authorization) belong to one connection and
 are not forwarded; `Host` names the upstream, as a request to it must (RFC 9110 §7.2); everything else,
 `Location` included, passes as it came. Bodies pass byte for byte, still compressed when they came so.
+Nothing leaves the upstream's path: a request whose path has a segment that decodes (once or more) to `.` or
+`..` is refused, and so is one whose URL, as built for the upstream, is outside its path.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from cheroot import server as cheroot_server
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from scimconform.client import describe_transport_error
 from scimconform.errors import ConfigError
+from scimconform.target import Target
+from scimconform.traffic.recording import climbs
 
 _HOP_BY_HOP = frozenset(
     {
@@ -95,6 +100,7 @@ class RecordingProxy:
         parts = urlsplit(upstream)
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.base_path = parts.path.rstrip("/")
+        self._upstream = Target(base_url=upstream.rstrip("/"))
         self.exchanges: list[RawExchange] = []
         self._lock = threading.Lock()
         self._http = httpx.Client(verify=verify, timeout=timeout, follow_redirects=False, trust_env=False)
@@ -105,10 +111,9 @@ class RecordingProxy:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         uri = str(environ.get("REQUEST_URI") or environ.get("PATH_INFO") or "/")
         path = uri.split("?", 1)[0]
-        if path != self.base_path and not path.startswith(self.base_path + "/"):
-            text = f"scimconform record forwards only what is under {self.base_path or '/'}\n".encode()
-            start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(text)))])
-            return [text]
+        outside = path != self.base_path and not path.startswith(self.base_path + "/")
+        if outside or climbs(path):
+            return _refused(start_response, f"forwards only what is under {self.base_path or '/'}, no dot segments")
         exchange = RawExchange(
             started=datetime.now(UTC),
             method=str(environ["REQUEST_METHOD"]),
@@ -116,18 +121,20 @@ class RecordingProxy:
             request_headers=list(_request_headers(environ)),
             request_body=_request_body(environ),
         )
-        with self._lock:
-            self.exchanges.append(exchange)
-        return self._forward(exchange, start_response)
-
-    def _forward(self, exchange: RawExchange, start_response: StartResponse) -> list[bytes]:
         headers = _forwardable(exchange.request_headers, request=True)
         sized = any(k.lower() == "content-length" for k, _ in exchange.request_headers)
         content = exchange.request_body if exchange.request_body or sized else None
         request = self._http.build_request(exchange.method, exchange.url, headers=headers, content=content)
+        if self._upstream.escape(request.url) is not None:  # the path as httpx resolved it, as it would go
+            return _refused(start_response, f"forwards only what is under {self.base_path or '/'}")
         sent = {k.lower() for k, _ in headers} | _REQUEST_ONLY
         for added in [name for name in request.headers if name.lower() not in sent]:
             del request.headers[added]  # httpx's defaults (User-Agent, Accept…): what Entra did not send stays unsent
+        with self._lock:
+            self.exchanges.append(exchange)
+        return self._forward(exchange, request, start_response)
+
+    def _forward(self, exchange: RawExchange, request: httpx.Request, start_response: StartResponse) -> list[bytes]:
         began = time.perf_counter()
         try:
             response = self._http.send(request, stream=True)
@@ -149,6 +156,41 @@ class RecordingProxy:
             _forwardable(exchange.response_headers, request=False),
         )
         return [body]
+
+
+def _refused(start_response: StartResponse, why: str) -> list[bytes]:
+    text = f"scimconform record {why}\n".encode()
+    start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(text)))])
+    return [text]
+
+
+class _Repeated(dict[bytes, bytes]):
+    """Request headers as cheroot reads them, but a repeated one joined rather than replaced: cheroot joins
+    only those of its own list and keeps the last of any other (a second Cookie, say), and a WSGI environ
+    holds one value per name. Joined with ", " (RFC 9110 §5.3), Cookie with "; " (RFC 6265 §5.4)."""
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        joined_already = cheroot_server.comma_separated_headers  # type: ignore[attr-defined]  # not in the stubs
+        if key in self and key not in joined_already:
+            value = self[key] + (b"; " if key.lower() == b"cookie" else b", ") + value
+        super().__setitem__(key, value)
+
+
+class _HeaderReader(cheroot_server.HeaderReader):
+    def __call__(self, rfile: Any, hdict: dict[bytes, bytes] | None = None) -> dict[bytes, bytes]:
+        read: dict[bytes, bytes] = super().__call__(rfile, _Repeated())
+        if hdict is None:
+            return read
+        hdict.update(read)
+        return hdict
+
+
+class _Request(cheroot_server.HTTPRequest):
+    header_reader = _HeaderReader()
+
+
+class _Connection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = _Request
 
 
 def _request_headers(environ: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -180,8 +222,15 @@ class Listener:
 
 def _server(proxy: RecordingProxy, listener: Listener) -> wsgi.Server:
     server = wsgi.Server((listener.host, listener.port), proxy, numthreads=_THREADS, server_name="scimconform-record")
+    server.ConnectionClass = _Connection
     if listener.certificate is not None and listener.private_key is not None:
-        server.ssl_adapter = BuiltinSSLAdapter(str(listener.certificate), str(listener.private_key))
+        try:
+            server.ssl_adapter = BuiltinSSLAdapter(str(listener.certificate), str(listener.private_key))
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise ConfigError(
+                f"--certificate {listener.certificate} with --private-key {listener.private_key}: cannot load them "
+                f"({getattr(exc, 'strerror', None) or exc}): give a PEM certificate chain and its PEM private key"
+            ) from None
     try:
         server.prepare()
     except (OSError, ssl.SSLError, ValueError) as exc:

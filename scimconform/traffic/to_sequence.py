@@ -6,7 +6,11 @@ Only what a run can send safely becomes a step. A create becomes the provider's 
 ledger then tracks and removes it); every id the recording's creates got back becomes `{user1.id}`, and the
 values those creates sent become the identity's values (`{user1.userName}`) wherever a request repeats them.
 A request about a resource the recording did not create, or a create that made nothing, is left out and
-listed: replayed, it would read or change someone else's data, or make a resource no ledger tracks.
+listed: replayed, it would read or change someone else's data, or make a resource no ledger tracks. So is a
+PUT, PATCH or DELETE of anything but `/Users/<id>` or `/Groups/<id>` of a resource the recording created in
+that collection (a user and a group may have the same id), a body naming as member or manager a resource the
+recording did not create, a path with a dot segment (kept encoded, never resolved), a method a case cannot
+send (HEAD, OPTIONS), and a recorded string with `{` or `}`, which a case file would read as a template.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from typing import Any
 
 from scimconform import attrpath
 from scimconform.profiles import Profile
-from scimconform.traffic.recording import Recorded, map_strings
+from scimconform.traffic.recording import Recorded, climbs, map_strings, referenced_ids, strings, substitute
 
 _COLLECTIONS = {"users": "User", "groups": "Group"}
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")  # those schemas/sequence.json allows
+_CHANGES = ("PUT", "PATCH", "DELETE")
 _SCIM_JSON = "application/scim+json"
 
 
@@ -32,20 +38,23 @@ class Conversion:
 
 @dataclass
 class _Names:
-    """What the recording's creates made: recorded id → identity, recorded value → template."""
+    """What the recording's creates made: (kind, recorded id) → identity, recorded value → template; `shared`
+    are recorded ids two identities had, which a query or a body (that do not say the kind) cannot name."""
 
     identities: dict[str, str] = field(default_factory=dict)
-    ids: dict[str, str] = field(default_factory=dict)
+    ids: dict[tuple[str, str], str] = field(default_factory=dict)
     literals: dict[str, str] = field(default_factory=dict)
+    shared: set[str] = field(default_factory=set)
     creates: dict[int, str] = field(default_factory=dict)  # recorded exchange index → identity it created
 
     def text(self, text: str) -> str:
         """`text` with each recorded id or value it holds — whole, or quoted as in a filter — as its template."""
-        if text in self.literals:
-            return self.literals[text]
-        for literal in sorted(self.literals, key=len, reverse=True):
-            text = text.replace(f'"{literal}"', f'"{self.literals[literal]}"')
-        return text
+        return substitute(text, self.literals)
+
+    def unclear(self, texts: list[str]) -> bool:
+        """Whether one of `texts` names a shared id, whole or quoted."""
+        blanked = dict.fromkeys(self.shared, "")
+        return any(substitute(text, blanked) != text for text in texts)
 
 
 def _created(recorded: list[Recorded], profile: Profile) -> _Names:
@@ -61,13 +70,16 @@ def _created(recorded: list[Recorded], profile: Profile) -> _Names:
             continue
         name = f"{kind.lower()}{sum(k == kind for k in names.identities.values()) + 1}"
         names.identities[name], names.creates[exchange.index] = kind, name
-        names.ids[created_id] = name
-        names.literals[created_id] = f"{{{name}.id}}"
+        names.ids[(kind, created_id)] = name
+        if names.literals.setdefault(created_id, f"{{{name}.id}}") != f"{{{name}.id}}":
+            names.shared.add(created_id)
         body = exchange.request_json()
         for attribute in profile.mapping(kind).attributes:
             value = attrpath.get(body, attribute.path) if attribute.type != "reference" else None
             if isinstance(value, str) and value:
                 names.literals.setdefault(value, f"{{{name}.{attribute.path}}}")
+    for shared in names.shared:
+        del names.literals[shared]
     return names
 
 
@@ -119,7 +131,15 @@ def _step(exchange: Recorded, names: _Names) -> tuple[dict[str, Any] | None, str
         return None, "not a request to a SCIM endpoint (an OAuth token request, say)"
     if exchange.status == 0:
         return None, "the endpoint gave no answer"
-    segments = exchange.segments
+    if exchange.method not in _METHODS:
+        return None, f"{exchange.method} is not a method a case can send"
+    if climbs(exchange.path):
+        return None, "its path holds a dot segment (`..`), which could lead out of the Tenant URL"
+    body = exchange.request_json()
+    content_type = exchange.request_headers.get("content-type", "")
+    texts = [exchange.path, content_type, *(part for pair in exchange.query for part in pair), *strings(body)]
+    if any("{" in text or "}" in text for text in texts):
+        return None, "it holds `{` or `}`, which a case file would read as a template"
     request: dict[str, Any] = {"method": exchange.method}
     if exchange.index in names.creates:
         request |= {"path": exchange.path, "body": {"create": names.creates[exchange.index]}}
@@ -128,26 +148,43 @@ def _step(exchange: Recorded, names: _Names) -> tuple[dict[str, Any] | None, str
             "request": request,
             "expect": _expect(exchange),
         }, ""
-    if exchange.method == "POST" and _collection(exchange) is not None:
-        return None, "a create that made no resource the run could track (replayed, it might make one)"
-    if exchange.method == "POST" and segments[-1:] != [".search"]:
-        return None, "a POST that is neither a create nor a .search query"
-    if len(segments) >= 2 and segments[0].lower() in _COLLECTIONS and segments[1] != ".search":
-        if segments[1] not in names.ids:
-            return None, "about a resource the recording did not create (replayed, it would touch someone else's)"
-        segments[1] = f"{{{names.ids[segments[1]]}.id}}"
-    request["path"] = "/" + "/".join(segments)
+    path, why = _path(exchange, names)
+    if path is None:
+        return None, why
+    if foreign := sorted({ref for ref in referenced_ids(body) if ref not in names.literals}):
+        return None, f"it names as member or manager {', '.join(foreign)}, which the recording did not create"
+    if names.unclear(texts):
+        return None, "it names a recorded id a created user and a created group both had"
+    request["path"] = path
     if exchange.query:
         request["query"] = {key: names.text(value) for key, value in exchange.query}
-    content_type = exchange.request_headers.get("content-type", "")
     if content_type and content_type.lower() != _SCIM_JSON:
         request["headers"] = {"Content-Type": content_type}
     if exchange.request_body:
-        body = exchange.request_json()
         if body is None:
             return None, "its body is not JSON"
         request["body"] = {"json": map_strings(body, names.text)}
     return {"request": request, "expect": _expect(exchange)}, ""
+
+
+def _path(exchange: Recorded, names: _Names) -> tuple[str | None, str]:
+    """The step's path, segments kept as recorded (still encoded), a created resource's id as its template;
+    or None and why the request is left out."""
+    segments, raw = exchange.segments, (exchange.path or "").strip("/").split("/")
+    kind = _COLLECTIONS.get(segments[0].lower()) if segments else None
+    if exchange.method == "POST":
+        if kind is not None and len(segments) == 1:
+            return None, "a create that made no resource the run could track (replayed, it might make one)"
+        if segments[-1:] != [".search"]:
+            return None, "a POST that is neither a create nor a .search query"
+    elif exchange.method in _CHANGES and (kind is None or len(segments) != 2):
+        return None, "it changes what is not a user or a group the recording created"
+    if kind is not None and len(segments) >= 2 and segments[1] != ".search":
+        identity = names.ids.get((kind, segments[1]))
+        if identity is None:
+            return None, f"about a {kind} the recording did not create (replayed, it would touch someone else's)"
+        raw[1] = f"{{{identity}.id}}"
+    return "/" + "/".join(raw), ""
 
 
 def _expect(exchange: Recorded) -> dict[str, Any]:
