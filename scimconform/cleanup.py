@@ -76,7 +76,7 @@ def _clean_journal(path: Path, settings: Settings, out: TextIO) -> int:
         return len(entries)
     client = RecordingClient(target, timeout=settings.timeout)
     try:
-        if (problem := preflight(client)) is not None:
+        if (problem := preflight(client).problem) is not None:
             raise ConfigError(f"{path}: {problem}")
         ledger = Ledger(run_tag=header["run_tag"], journal=Journal(path, header), entries=list(entries))
         stayed = ledger.clean(client)

@@ -1,14 +1,17 @@
 """The `scimconform` command: run the suites, build the HTML report, list the catalogue, serve.
 
 Exit codes: 0 every blocking case passed, 1 conformance failures (or resources left behind),
-2 bad usage, bad configuration or a target that cannot be judged. A user's mistake gets one line
-naming the cause, never a traceback.
+2 bad usage, bad configuration or a target that cannot be judged, 130 interrupted (`--help` lists them).
+A user's mistake gets one line naming the cause, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Sequence
@@ -27,11 +30,14 @@ from scimconform.identities import check_generators
 from scimconform.plugin import Handoff
 from scimconform.profile_import import profile_from_export, read_export
 from scimconform.profiles import load_profile
-from scimconform.reporting.catalogue import catalogue_markdown
+from scimconform.reporting.catalogue import catalogue_json, catalogue_markdown
 from scimconform.reporting.html import build_html
+from scimconform.reporting.progress import Display, own_stdout
 from scimconform.reporting.registry import ReportOption, report_options
 from scimconform.reporting.rfc_coverage import load_requirements, rfc_coverage_markdown
+from scimconform.server import DEFAULT_TOKEN
 from scimconform.settings import (
+    DIALECT_NAMES,
     OAUTH_AUTH_METHODS,
     Settings,
     check_output_dir,
@@ -39,11 +45,36 @@ from scimconform.settings import (
     cli_flag,
     load_settings,
     plugin_args,
+    settings_file,
 )
 from scimconform.target import configured_target
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
+# What --help says the exit codes mean; the truth is RunRecord.exit_code and main() below.
+_EXIT_CODES = """exit codes:
+  0    every blocking case that ran passed (warnings alone keep 0) and nothing was left behind
+  1    a blocking case failed or could not be decided, or something the run created is left on the target
+  2    bad input (an option, the settings file, a -k that selects nothing) or a target that cannot be
+       judged (unreachable, token refused, not a SCIM endpoint)
+  130  interrupted (Ctrl-C, SIGTERM, SIGHUP), after cleanup
+  141  the reader of the output went away (scimconform list | head)"""
+_MAIN_EPILOG = f"""examples:
+  scimconform run                        against the embedded reference server: what a run looks like
+  export SCIM_TOKEN='…'                  the Secret Token you give Entra; never as an option
+  scimconform run --url https://api.example.com/scim/v2 --profile alohi --html
+  scimconform run --help                 every option of a run
+  scimconform list                       every case: id, severity, title, source
+  scimconform serve --port 8080          the reference server, to point a run at
+
+{_EXIT_CODES}"""
+_RUN_EPILOG = f"""examples:
+  scimconform run --url https://api.example.com/scim/v2 --profile alohi    (token in $SCIM_TOKEN)
+  scimconform run -k ENTRA-USER-010                    one case, in every dialect
+  scimconform run -k 'ENTRA-USER-010[default] or ENTRA-CONN-001'
+  scimconform run --format json > summary.json         the summary on stdout, the console on stderr
+
+{_EXIT_CODES}"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,21 +103,62 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="scimconform", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="scimconform",
+        description=__doc__.splitlines()[0],
+        epilog=_MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"scimconform {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="replay Entra's provisioning traffic against a SCIM endpoint")
+    run = commands.add_parser(
+        "run",
+        help="replay Entra's provisioning traffic against a SCIM endpoint",
+        epilog=_RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _setting_flags(
         run, ("url", "token_env", "profile", "dialect", "seed", "users", "report_dir", "timeout", "sequences")
     )
     run.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
-    run.add_argument("-k", dest="select", help="run only cases whose ID matches this pytest -k expression")
+    run.add_argument(
+        "-k",
+        dest="select",
+        metavar="EXPR",
+        help="run only these cases, named as every report names them: ENTRA-USER-010 (every dialect), "
+        "'ENTRA-USER-010[default]' (one), joined with or/and/not as in pytest -k",
+    )
+    run.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="json: print the summary (reports/summary.json, schemas/summary.json) on stdout, the rest on stderr",
+    )
     run.add_argument("--html", action="store_true", help="also build the HTML report (needs Node.js and `npm ci`)")
+    levels = run.add_mutually_exclusive_group()
+    levels.add_argument(
+        "-q",
+        "--quiet",
+        dest="level",
+        action="store_const",
+        const="quiet",
+        default="normal",
+        help="print only the verdict (with each failure); no progress",
+    )
+    levels.add_argument(
+        "-v",
+        "--verbose",
+        dest="level",
+        action="store_const",
+        const="verbose",
+        default="normal",
+        help="one line per case and per step, never a live display",
+    )
     for option in report_options():  # each report a run may be asked for, as the registry declares it
         run.add_argument(option.cli_flag, dest=option.dest, type=Path, metavar="FILE", help=option.help)
     _setting_flags(run.add_argument_group("authentication, transport and rate"), _RUN_CONNECTION)
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run_command)
 
     load = commands.add_parser(
         "load", help="replay Entra's initial and incremental cycles for many users; measure throughput and latency"
@@ -152,6 +224,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME|FILE",
         help="the app's attribute mapping, for the identities of recorded.yaml (default entra-default)",
     )
+    record.add_argument(
+        "--case-id",
+        metavar="ID",
+        help="the id of recorded.yaml's case, e.g. ENTRA-REC-002 (default: the next one the bundled cases and "
+        "--out's case files do not use)",
+    )
     record.set_defaults(handler=_record)
 
     replay = commands.add_parser(
@@ -174,9 +252,10 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--faults", action="store_true", help="list the reference server's named faults instead")
     listing.add_argument(
         "--format",
-        choices=["text", "markdown", "rfc-coverage"],
+        choices=["text", "json", "markdown", "rfc-coverage"],
         default="text",
-        help="markdown renders docs/cases.md, rfc-coverage docs/rfc-coverage.md",
+        help="json: every case with its metadata, for scripts; markdown renders docs/cases.md, rfc-coverage "
+        "docs/rfc-coverage.md",
     )
     listing.set_defaults(handler=_list)
 
@@ -190,9 +269,13 @@ def _parser() -> argparse.ArgumentParser:
     importing.set_defaults(handler=_import_profile)
 
     serve = commands.add_parser("serve", help="run the reference SCIM server on loopback")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--token", help="bearer token to require (default: the server's development token)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8080, help="TCP port to listen on; 0: any free port (8080)")
+    serve.add_argument(
+        "--token",
+        default=DEFAULT_TOKEN,
+        help=f"bearer token to require (default {DEFAULT_TOKEN}, a development token: the banner prints it)",
+    )
     serve.add_argument("--fault", action="append", default=[], help="switch a named fault on (repeatable)")
     serve.add_argument(
         "--oauth-client-id",
@@ -275,8 +358,21 @@ def _target_flags(
     _setting_flags(parser.add_argument_group("authentication and transport"), connection)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run_command(args: argparse.Namespace) -> int:
+    """`run`; with --format json, stdout carries the summary alone (so `| jq` reads a document) and what is
+    written for people goes to stderr."""
     settings = _settings(args)
+    if args.format == "text":
+        return _run(args, settings)
+    summary = settings.report_dir / "summary.json"
+    with contextlib.redirect_stdout(sys.stderr):
+        code = _run(args, settings)
+    if summary.is_file():  # removed before the run: this one wrote it
+        print(summary.read_text(encoding="utf-8"), end="")
+    return code
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     reports = {option: path for option in report_options() if (path := getattr(args, option.dest)) is not None}
     _check_before_run(settings, reports)
     report_dir = settings.report_dir
@@ -294,9 +390,9 @@ def _run(args: argparse.Namespace) -> int:
     summary.unlink(missing_ok=True)
     pytest_args = [
         str(data_dir("suites")),
-        "-q",
-        "--tb=no",
-        "-rN",
+        # the run's console (reporting/progress.py) replaces pytest's: no dots, no summary of its own
+        "-p",
+        "no:terminal",
         # the CLI imported scimconform before pytest could load it as a plugin; nothing to rewrite there
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",
@@ -312,14 +408,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.select:
         pytest_args += ["-k", args.select]
     pytest_args += [f"{option.plugin_option}={path}" for option, path in reports.items()]
-    handoff = Handoff(settings)
-    status = pytest.main(pytest_args, plugins=[handoff])
+    with own_stdout(sys.stdout) as out:
+        handoff = Handoff(settings, Display(out, args.level))
+        status = pytest.main(pytest_args, plugins=[handoff])
     if status == pytest.ExitCode.INTERRUPTED:
         print(f"scimconform: interrupted; partial reports are in {report_dir}", file=sys.stderr)
         return 130
     record = handoff.record
     if record is None:
-        print(f"scimconform: error: the run ended before any case ran (pytest exit {int(status)})", file=sys.stderr)
+        cause = handoff.error or f"the run ended before any case ran (pytest exit {int(status)})"
+        print(f"scimconform: error: {cause}", file=sys.stderr)
         return EXIT_USAGE
     if record.target_error:
         print(f"scimconform: error: {record.target_error}", file=sys.stderr)
@@ -352,6 +450,7 @@ def _record(args: argparse.Namespace) -> int:
         personal=tuple(args.personal),
         profile=args.profile,
         ca_bundle=args.ca_bundle,
+        case_id=args.case_id,
     )
     run_record(options, sys.stdout)
     return EXIT_OK
@@ -381,10 +480,12 @@ def _cleanup(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    """The command's settings, from the config file and its flags (each flag's dest is its setting); warns
-    when TLS is not verified, on every run."""
+    """The command's settings, from the config file and its flags (each flag's dest is its setting); says when
+    ./scimconform.yaml is applied, which nothing on the command line shows, and warns when TLS is not verified."""
     given = {name: getattr(args, name) for name in _SETTINGS if hasattr(args, name)}
     settings = load_settings(args.config, **given)
+    if args.config is None and (found := settings_file(None)) is not None:
+        print(f"scimconform: settings from ./{found}", file=sys.stderr)
     if settings.insecure:
         print(
             "scimconform: warning: TLS certificates are not verified (--insecure): anyone on the path can read "
@@ -417,6 +518,9 @@ def _list(args: argparse.Namespace) -> int:
         for name, rule in FAULTS.items():
             print(f"{name:<34} {rule}")
         return EXIT_OK
+    if args.format == "json":
+        print(json.dumps(catalogue_json(load_catalogue(), DIALECT_NAMES), indent=2, ensure_ascii=False))
+        return EXIT_OK
     if args.format == "markdown":
         print(catalogue_markdown(load_catalogue()), end="")
         return EXIT_OK
@@ -448,7 +552,7 @@ def _import_profile(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from scimconform.server import DEFAULT_TOKEN, ListenError, ReferenceServer, UnknownFaultError, serve_forever
+    from scimconform.server import ListenError, ReferenceServer, UnknownFaultError, serve_forever
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a TCP port: give 1 to 65535, or 0 for any free port")
@@ -462,7 +566,7 @@ def _serve(args: argparse.Namespace) -> int:
         clients[args.oauth_client_id] = secret
     try:
         app = ReferenceServer(
-            token=args.token or DEFAULT_TOKEN,
+            token=args.token,
             faults=args.fault,
             oauth_clients=clients,
             token_lifetime=args.token_lifetime,
@@ -474,11 +578,21 @@ def _serve(args: argparse.Namespace) -> int:
             app,
             args.host,
             args.port,
-            ready=lambda url: print(f"scimconform reference server on {url} (Ctrl-C stops)", flush=True),
+            ready=lambda url: print(_serve_banner(url, args.token), flush=True),
         )
     except ListenError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return EXIT_OK
+
+
+def _serve_banner(url: str, token: str) -> str:
+    """What a newcomer needs to point a run at the server: the token it requires and a command to paste."""
+    which = "the development default" if token == DEFAULT_TOKEN else "given with --token"
+    return (
+        f"scimconform reference server on {url} (Ctrl-C stops)\n"
+        f"  bearer token: {token} ({which}; --token T requires another)\n"
+        f"  run against it: SCIM_TOKEN={shlex.quote(token)} scimconform run --url {url}"
+    )
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ class RunFinished:
 class CaseStarted:
     case_id: str
     dialect: str | None
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,10 @@ class CaseFinished:
 
 @dataclass(frozen=True)
 class StepStarted:
+    """`seconds`: how long a timed step (the throughput case) lasts, so a display can count it down."""
+
     title: str
+    seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,13 @@ anything left, writes `summary.json` and prints the verdict.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, fields
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +34,10 @@ from scimconform.profiles import Profile
 from scimconform.reporting import allure as allure_report
 from scimconform.reporting import registry
 from scimconform.reporting.junit import mark_warning, name_testcase
+from scimconform.reporting.progress import Display
 from scimconform.reporting.results import CaseResult, RunRecord, case_name
-from scimconform.run_plan import plan_run, preflight
+from scimconform.reporting.summary import SummaryWriter
+from scimconform.run_plan import Preflight, plan_run, preflight
 from scimconform.settings import REPEATED, Settings, load_settings, plugin_option
 from scimconform.target import Target, embedded_target
 
@@ -79,6 +84,8 @@ class PluginState:
         for reporter in reporters:
             config.pluginmanager.register(reporter)
         self.events = EventStream(reporters, errors=self.record.report_errors)
+        self.selection_error: str | None = None  # `-k` selected nothing: the run never starts, nothing is reported
+        self.preflight: Preflight | None = None  # a configured target, judged before the first case
 
     @property
     def dialects(self) -> tuple[str, ...]:
@@ -99,13 +106,18 @@ class PluginState:
 
 
 class Handoff:
-    """What `scimconform run` hands the plugin in its own process — the settings it built once — and gets
-    back: the run's record. pytest-xdist workers, in processes of their own, read the same settings from
-    the `--scim-*` options (`settings.plugin_args`)."""
+    """What `scimconform run` hands the plugin in its own process — the settings it built once, and the
+    console that shows the run in place of pytest's output — and gets back: the run's record. pytest-xdist
+    workers, in processes of their own, read the same settings from the `--scim-*` options
+    (`settings.plugin_args`)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, display: Display | None = None) -> None:
         self.settings = settings
+        self.display = display
         self.record: RunRecord | None = None
+        # why the run never started, for the CLI to print: a usage error found inside the session (`-k`), or a
+        # target that cannot be judged (its preflight's block)
+        self.error: str | None = None
 
 
 def _handoff(config: pytest.Config) -> Handoff | None:
@@ -139,6 +151,7 @@ def _report_request(config: pytest.Config, report_dir: Path, run_tag: str) -> re
         junit=Path(junit) if junit else None,
         files={o.name: Path(value) for o in options if (value := config.getoption(o.dest, None))},
         controller=not hasattr(config, "workerinput"),
+        display=handoff.display if (handoff := _handoff(config)) is not None else None,
     )
 
 
@@ -214,6 +227,76 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("scim_case", params, ids=[p.id for p in params], indirect=True)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Generator[None, None, None]:
+    """Around pytest's own `-k`, which takes a case name as every report prints it (`ENTRA-USER-010[default]`,
+    or the bare id for every dialect): an expression it cannot parse, or one that selects no case, is one
+    usage error naming the nearest ids, raised before anything is sent to the target."""
+    expression = str(config.getoption("keyword") or "").strip()
+    if STATE not in config.stash or not expression or hasattr(config, "workerinput"):
+        return (yield)
+    state = config.stash[STATE]
+    try:
+        yield
+    except pytest.UsageError as exc:
+        if "'-k'" not in str(exc):
+            raise
+        reason = str(exc).rpartition(f"{expression}: ")[2]
+        problem = f"-k {expression!r} is not a valid selection ({reason}): join case ids with or"
+    else:
+        if items:
+            return None
+        problem = f"-k {expression!r} selects no case"
+    state.selection_error = f"{problem}; nearest: {', '.join(_nearest(expression, state.params()))}"
+    handoff = _handoff(config)
+    if handoff is not None:
+        handoff.error = state.selection_error
+    # pytest prints each argument of a UsageError; `scimconform run` prints the problem itself, as its one line.
+    raise pytest.UsageError(*([] if handoff else [state.selection_error]))
+
+
+def _nearest(expression: str, params: list[CaseParam]) -> list[str]:
+    """The case names closest to the words of a `-k` expression, each word's best first: bare ids, or
+    ID[dialect] for a word with a bracket."""
+    bare = sorted({p.case.id for p in params})
+    named = sorted({p.id for p in params} - set(bare))
+    per_word = []
+    for word in re.findall(r"[^\s()]+", expression):
+        if word.lower() not in ("and", "or", "not"):
+            by_case = {name.lower(): name for name in (named if "[" in word else bare)}
+            per_word.append([by_case[n] for n in difflib.get_close_matches(word.lower(), by_case, n=3)])
+    nearest = dict.fromkeys(name for rank in zip_longest(*per_word) for name in rank if name)
+    return list(nearest)[:3] or bare[:3]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    """Judge a configured target once, before its first case and after `-k` chose the cases (so a bad `-k` sends
+    nothing). One that cannot be judged is a usage error: no case runs, summary.json says why, and the
+    preflight's block is printed once, by `scimconform run` or by pytest. Under pytest-xdist each worker judges
+    the target in its session instead; the embedded server is judged there too, once it is started."""
+    config = session.config
+    state = config.stash.get(STATE, None)
+    if state is None or state.target_template is None or not session.items or config.option.collectonly:
+        return None
+    if hasattr(config, "workerinput") or config.pluginmanager.hasplugin("dsession"):
+        return None
+    state.preflight = preflight(_client(state, state.target_template))
+    problem = state.preflight.problem
+    if problem is None:
+        return None
+    state.preflight.client.close()
+    state.record.target_error = str(problem)
+    handoff = _handoff(config)
+    if handoff is not None:
+        handoff.error = problem.block()
+    raise pytest.UsageError(*([] if handoff else [problem.block()]))
+
+
+def _client(state: PluginState, target: Target) -> RecordingClient:
+    return RecordingClient(target, timeout=state.settings.timeout, rate=state.settings.rate)
+
+
 @dataclass(kw_only=True)
 class Session:
     """What every case shares: the run context (client, ledger, identity factory, …), whether the target
@@ -228,12 +311,15 @@ class Session:
 def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
     state = _state(request.config)
     with ExitStack() as stack:
+        judged = state.preflight  # None: the embedded server or an xdist worker, judged below
         target = state.target_template or stack.enter_context(embedded_target(state.settings))
-        client = RecordingClient(target, timeout=state.settings.timeout, rate=state.settings.rate)
+        client = judged.client if judged else _client(state, target)
         stack.callback(client.close)
         events = state.events
         events.redact = client.redact
         events.emit(RunStarted(base_url=target.base_url))
+        for exchange in judged.exchanges if judged else ():  # sent before the reports were listening
+            events.exchange(exchange)
         client.listeners.append(events.exchange)
         ledger = Ledger(run_tag=state.run_tag, journal=None if target.embedded else _journal(state, target))
         context = RunContext(
@@ -246,7 +332,8 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
             dialect=state.dialects[0],
             settings=state.settings,
         )
-        session = Session(context=context, target_error=preflight(client), events=events)
+        problem = None if judged else preflight(client).problem  # a judged target had none, or no case runs
+        session = Session(context=context, target_error=str(problem) if problem else None, events=events)
         state.record.target_error = session.target_error
         try:
             yield session
@@ -271,7 +358,7 @@ def scim_case(request: pytest.FixtureRequest, scim_session: Session) -> Iterator
     if scim_session.target_error:
         raise TargetError(scim_session.target_error)
     run = CaseRun(param.case, param.dialect, scim_session.context)
-    scim_session.events.emit(CaseStarted(case_id=param.case.id, dialect=param.dialect))
+    scim_session.events.emit(CaseStarted(case_id=param.case.id, dialect=param.dialect, title=param.case.title))
     try:
         yield run
     finally:
@@ -427,9 +514,15 @@ class ResultCollector:
     @pytest.hookimpl(trylast=True)  # after the runner's teardown, so the final sweep's leftovers are in
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         state = self._state()
-        if state is None:
+        if state is None or state.selection_error:
             return
         record = state.record
+        if state.preflight is not None and state.preflight.problem is not None:
+            # The run never started: summary.json says why, and no console verdict repeats the preflight's block.
+            for reporter in state.events.reporters:
+                if isinstance(reporter, SummaryWriter):
+                    reporter.handle(RunFinished(record=record))
+            return
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
             workeroutput[_WORKER_KEY] = {

@@ -1,9 +1,10 @@
 """One settings object for a run, from `scimconform.yaml`, the environment and the command line.
 
 Precedence: command line over config file over defaults. The config file may use `${VAR}`
-placeholders, resolved from the environment; a missing variable is an error naming file, line and
-variable. Secrets never live here as literals: the token is read from the variable `token_env` names
-(or from `token_file`), the OAuth client secret from the variable `oauth_secret_env` names.
+placeholders, replaced from the environment in the parsed values (not the raw text, where a `#` would start
+a comment); a missing variable is an error naming file, line and variable. Secrets never live here as
+literals: the token is read from the variable `token_env` names (or from `token_file`), the OAuth client
+secret from the variable `oauth_secret_env` names.
 
 Values are checked as they are read, before a run sends anything: a mistake found halfway through a
 run is a traceback or a misleading verdict, found here it is one line naming the setting.
@@ -11,6 +12,7 @@ run is a traceback or a misleading verdict, found here it is one line naming the
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -20,6 +22,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import yaml
 
 from scimconform import idp
 from scimconform.documents import parse_yaml, read_text
@@ -149,7 +153,7 @@ class Settings:
         """The extra headers with `${VAR}` replaced; a missing variable, or a value the environment filled
         with CR, LF or another character no header may hold, names the header."""
         return dict(
-            checked_header(name, _substitute_env(value, Path(f"header {name}"))) for name, value in self.headers.items()
+            checked_header(name, _substitute_env(value, f"header {name}")) for name, value in self.headers.items()
         )
 
 
@@ -167,6 +171,15 @@ def plugin_option(name: str) -> str:
     return "--scim-" + cli_flag(name).removeprefix("--")
 
 
+def settings_file(config_file: Path | None, default_file: bool = True) -> Path | None:
+    """The settings file a run reads: the one given, else `scimconform.yaml` in the working directory when
+    there is one (and `default_file`), else None."""
+    if config_file is not None:
+        return config_file
+    default = Path(CONFIG_FILE_NAME)
+    return default if default_file and default.is_file() else None
+
+
 def load_settings(
     config_file: Path | None = None,
     *,
@@ -178,18 +191,22 @@ def load_settings(
     is False) with overrides, given on a command line whose option for a setting is `flag(name)`.
 
     Overrides whose value is None are ignored, so CLI options that were not given do not mask the file. An
-    error names a value the way the user wrote it: `--users` on the CLI, `--scim-users` to pytest, `users`
-    in the file.
+    error says where a value came from, the way the user wrote it: `--users on the command line` (`--scim-users`
+    to pytest), or the file's path and line, and the environment variable a `${VAR}` there was read from.
     """
     values: dict[str, Any] = {}
     written: dict[str, str] = {}
-    path = config_file if config_file is not None else Path(CONFIG_FILE_NAME)
-    if config_file is not None or (default_file and path.is_file()):
-        values.update(_coerce(_read_config_file(path), where=lambda name: str(path)))
-        written.update({name: f"{name} in {path}" for name in values})
+    if (path := settings_file(config_file, default_file)) is not None:
+        from_file, origins = _read_config_file(path)
+        values.update(_coerce(from_file, where=origins.__getitem__))
+        written.update({name: f"{name} in {origins[name]}" for name in from_file})
     given = {k: v for k, v in overrides.items() if v is not None}
-    values.update(_coerce(given, where=flag))
-    written.update({name: flag(name) for name in given})
+
+    def on_command_line(name: str) -> str:
+        return f"{flag(name)} on the command line"
+
+    values.update(_coerce(given, where=on_command_line))
+    written.update({name: on_command_line(name) for name in given})
     return validate(replace(Settings(), **values), written)
 
 
@@ -329,26 +346,47 @@ def check_output_file(path: Path, option: str) -> None:
         raise ConfigError(f"{option} {path}: cannot write there ({reason}): name a file you can write") from None
 
 
-def _read_config_file(path: Path) -> dict[str, Any]:
-    data, _ = parse_yaml(_substitute_env(read_text(path, f"config file {path}"), path), path)
+def _read_config_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """The file's settings with `${VAR}` replaced in their parsed values (so a `#` or `: ` the environment
+    holds stays part of the value), and where each was written: path and line, and the variable it came from."""
+    data, tree = parse_yaml(read_text(path, f"config file {path}"), path)
     if data is None:
-        return {}
-    if not isinstance(data, dict):
+        return {}, {}
+    if not isinstance(data, dict) or not isinstance(tree, yaml.MappingNode):
         raise ConfigError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
-    return data
+    nodes = {key.value: value for key, value in tree.value}  # the last of a repeated key wins, as in `data`
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for name, raw in data.items():
+        node = nodes.get(name, tree)
+        variables: list[str] = []
+        values[name] = _expanded(raw, node, path, variables)
+        origins[name] = f"{path} line {node.start_mark.line + 1}" + "".join(
+            f", environment variable {variable}" for variable in dict.fromkeys(variables)
+        )
+    return values, origins
 
 
-def _substitute_env(text: str, path: Path) -> str:
-    """Replace `${VAR}` with the environment's value; a missing variable is an error, never ''."""
-    lines = text.splitlines(keepends=True)
-    for number, line in enumerate(lines, start=1):
-        if line.lstrip().startswith("#"):
-            continue
-        for name in _PLACEHOLDER.findall(line):
-            if name not in os.environ:
-                raise ConfigError(f"{path} line {number}: environment variable {name} is not set")
-        lines[number - 1] = _PLACEHOLDER.sub(lambda m: os.environ[m.group(1)], line)
-    return "".join(lines)
+def _expanded(value: Any, node: yaml.Node, path: Path, variables: list[str]) -> Any:
+    """`value` with `${VAR}` replaced in every string it holds; `node` is its YAML node, for the line of an
+    unset variable, and `variables` collects the names read."""
+    if isinstance(value, str):
+        variables += _PLACEHOLDER.findall(value)
+        return _substitute_env(value, f"{path} line {node.start_mark.line + 1}")
+    if isinstance(value, dict) and isinstance(node, yaml.MappingNode):
+        nodes = {key.value: item for key, item in node.value}
+        return {key: _expanded(item, nodes.get(key, node), path, variables) for key, item in value.items()}
+    if isinstance(value, list) and isinstance(node, yaml.SequenceNode):
+        return [_expanded(item, item_node, path, variables) for item, item_node in zip(value, node.value, strict=True)]
+    return value
+
+
+def _substitute_env(text: str, where: str) -> str:
+    """Replace `${VAR}` with the environment's value; a missing variable is an error naming `where`, never ''."""
+    for name in _PLACEHOLDER.findall(text):
+        if name not in os.environ:
+            raise ConfigError(f"{where}: environment variable {name} is not set: export it before the run")
+    return _PLACEHOLDER.sub(lambda m: os.environ[m.group(1)], text)
 
 
 def parse_rate(text: str) -> float:
@@ -386,7 +424,11 @@ def _coerce(values: dict[str, Any], where: Callable[[str], str]) -> dict[str, An
     known = {f.name: f for f in fields(Settings)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ConfigError(f"{where(unknown[0])}: unknown setting {unknown[0]!r}; known settings: {', '.join(known)}")
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"{where(unknown[0])}: unknown setting {unknown[0]!r}{hint}; known settings: {', '.join(known)}"
+        )
     converted: dict[str, Any] = {}
     for name, raw in values.items():
         try:

@@ -317,15 +317,15 @@ def test_a_value_argparse_cannot_parse_is_one_line_too(capsys: pytest.CaptureFix
     [
         (["--rate", "nan"], "--rate"),
         (["--rate", "inf/s"], "--rate"),
-        (["--rate", "1" + "0" * 400], "rate must be a positive number of requests per second, not inf (--rate)"),
-        (["--throughput-seconds", "inf"], "not inf (--throughput-seconds)"),
-        (["--throughput-seconds", "nan"], "not nan (--throughput-seconds)"),
-        (["--throughput-seconds", "-1"], "(--throughput-seconds)"),
-        (["--throughput-p95-ms", "nan"], "not nan (--throughput-p95-ms)"),
-        (["--throughput-p95-ms=-inf"], "(--throughput-p95-ms)"),
-        (["--seed", "-1"], "(--seed)"),
-        (["--seed", str(2**53)], "(--seed)"),
-        (["--users", "0"], "(--users)"),
+        (["--rate", "1" + "0" * 400], "requests per second, not inf (--rate on the command line)"),
+        (["--throughput-seconds", "inf"], "not inf (--throughput-seconds on the command line)"),
+        (["--throughput-seconds", "nan"], "not nan (--throughput-seconds on the command line)"),
+        (["--throughput-seconds", "-1"], "(--throughput-seconds on the command line)"),
+        (["--throughput-p95-ms", "nan"], "not nan (--throughput-p95-ms on the command line)"),
+        (["--throughput-p95-ms=-inf"], "(--throughput-p95-ms on the command line)"),
+        (["--seed", "-1"], "(--seed on the command line)"),
+        (["--seed", str(2**53)], "(--seed on the command line)"),
+        (["--users", "0"], "(--users on the command line)"),
     ],
 )
 def test_run_refuses_numbers_that_are_not_finite_or_out_of_range(
@@ -339,15 +339,15 @@ def test_run_refuses_numbers_that_are_not_finite_or_out_of_range(
     [
         ("timeout: .nan", "timeout must be a positive number of seconds, not nan"),
         ("timeout: .inf", "timeout must be a positive number of seconds, not inf"),
-        ("rate: .inf", "rate must be a positive number of requests per second, not inf (rate in settings.yaml)"),
+        ("rate: .inf", "requests per second, not inf (rate in settings.yaml line 1)"),
         ("throughput_seconds: .nan", "throughput_seconds must be 0"),
         ("throughput_p95_ms: -.inf", "throughput_p95_ms must be a positive number"),
-        ("seed: 1.0e+400", "settings.yaml: setting 'seed' has an invalid value inf"),
-        ("seed: 2.5", "settings.yaml: setting 'seed' has an invalid value 2.5"),
-        ("users: .inf", "settings.yaml: setting 'users' has an invalid value"),
-        ("users: true", "settings.yaml: setting 'users' has an invalid value True"),
-        ("timeout: 1" + "0" * 400, "settings.yaml: setting 'timeout' has an invalid value"),
-        ("users: 0", "users must be at least 1, not 0 (users in settings.yaml)"),
+        ("seed: 1.0e+400", "settings.yaml line 1: setting 'seed' has an invalid value inf"),
+        ("seed: 2.5", "settings.yaml line 1: setting 'seed' has an invalid value 2.5"),
+        ("users: .inf", "settings.yaml line 1: setting 'users' has an invalid value"),
+        ("users: true", "settings.yaml line 1: setting 'users' has an invalid value True"),
+        ("timeout: 1" + "0" * 400, "settings.yaml line 1: setting 'timeout' has an invalid value"),
+        ("users: 0", "users must be at least 1, not 0 (users in settings.yaml line 1)"),
     ],
 )
 def test_a_settings_file_number_must_be_finite_and_in_range(
@@ -364,8 +364,8 @@ def test_a_settings_file_number_must_be_finite_and_in_range(
         (["--rate", "inf"], "not inf (--rate)"),
         (["--concurrency", "0"], "(--concurrency)"),
         (["--concurrency", "100000"], "(--concurrency)"),
-        (["--users", "-5"], "(--users)"),
-        (["--seed", "-3"], "(--seed)"),
+        (["--users", "-5"], "(--users on the command line)"),
+        (["--seed", "-3"], "(--seed on the command line)"),
     ],
 )
 def test_load_refuses_numbers_that_are_not_finite_or_out_of_range(
@@ -395,16 +395,14 @@ def test_load_refuses_numbers_that_are_not_finite_or_out_of_range(
 def test_a_malformed_proxy_is_refused(
     capsys: pytest.CaptureFixture[str], target: Recorder, proxy: str, cause: str
 ) -> None:
-    refused(capsys, target, run(target, "--proxy", proxy), "(--proxy)", cause)
+    refused(capsys, target, run(target, "--proxy", proxy), "(--proxy on the command line)", cause)
 
 
 def test_a_malformed_proxy_in_the_settings_file_is_refused(
     capsys: pytest.CaptureFixture[str], target: Recorder
 ) -> None:
     Path("settings.yaml").write_text("proxy: gopher://127.0.0.1:70\n", encoding="utf-8")
-    refused(
-        capsys, target, run(target, "--config", "settings.yaml"), "(proxy in settings.yaml)", "the scheme is 'gopher'"
-    )
+    refused(capsys, target, run(target, "--config", "settings.yaml"), "(proxy in settings.yaml line 1)", "is 'gopher'")
 
 
 @pytest.mark.parametrize(
@@ -494,7 +492,7 @@ def test_a_bad_header_is_named_and_its_value_never_shown(
     [
         ('headers:\n  "X Api Key": value\n', "header name 'X Api Key' is not an HTTP token"),
         (f'headers:\n  X-Api-Key: "{SECRET}\\r\\nX-Injected: 1"\n', "header X-Api-Key: its value holds CR, LF"),
-        (f"headers: 'X-Api-Key: {SECRET}'\n", "settings.yaml: setting 'headers' has an invalid value: expected"),
+        (f"headers: 'X-Api-Key: {SECRET}'\n", "settings.yaml line 1: setting 'headers' has an invalid value: expected"),
     ],
 )
 def test_a_bad_header_in_the_settings_file_is_named(

@@ -51,12 +51,10 @@ def test_memberships_are_judged_by_filter(
     assert outcome.summary["leftovers"] == []
 
 
-def test_a_failure_seen_only_through_the_inferred_member_query_is_a_warning(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    """The `members eq` query is Entra's way of asking, but no public capture shows its exact form: a membership
-    defect seen only through it warns (and says why) instead of failing the run (issue #14)."""
-    app = MembersNotReturned(token=TOKEN, faults=["only-first-member-added"])
+def test_a_refused_member_query_alone_is_a_warning(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The `members eq` query is Entra's way of asking, but no public capture shows its exact form: a server that
+    refuses it (here: no `and` filters) is warned, and told why, but not failed for it (issue #14)."""
+    app = MembersNotReturned(token=TOKEN, faults=["and-filter-unsupported"])
     with serve_in_thread(app) as url:
         outcome = run_cli(capsys, tmp_path, "--url", url, "--users", "3", "-k", "ENTRA-GROUP-007[default]")
     (case,) = [case for case in outcome.summary["cases"] if case["id"] == "ENTRA-GROUP-007"]
@@ -64,6 +62,15 @@ def test_a_failure_seen_only_through_the_inferred_member_query_is_a_warning(
     assert case["failures"] and all(failure.get("inferred") for failure in case["failures"])
     assert FALLBACK_STEP in case["failures"][0]["step"]
     assert outcome.code == 0
-    assert "evidence: inferred form (alone, a warning)" in outcome.out + outcome.err + "".join(
-        path.read_text() for path in tmp_path.glob("**/*.xml")
-    )
+    junit = "".join(path.read_text() for path in tmp_path.glob("**/*.xml"))
+    assert "evidence: inferred form (alone, a warning)" in outcome.out + outcome.err + junit
+
+
+def test_a_wrong_answer_to_the_member_query_still_fails(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Answered, the inferred query was understood: a membership it says is missing is a blocking failure."""
+    app = MembersNotReturned(token=TOKEN, faults=["only-first-member-added"])
+    with serve_in_thread(app) as url:
+        outcome = run_cli(capsys, tmp_path, "--url", url, "--users", "3", "-k", "ENTRA-GROUP-007[default]")
+    (case,) = [case for case in outcome.summary["cases"] if case["id"] == "ENTRA-GROUP-007"]
+    assert case["status"] == "failed" and not any(failure.get("inferred") for failure in case["failures"]), case
+    assert outcome.code == 1

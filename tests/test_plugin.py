@@ -18,7 +18,7 @@ def test_select_one_case_by_id_against_a_url(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "*test_users.py::test_case[[]ENTRA-USER-004[]] PASSED*",
-            "NOT RUN ENTRA-USER-001: not selected (-k, or only some suites were run)",
+            "NOT RUN * blocking cases: not selected (-k, or only some suites were run): ENTRA-*, … (summary.json*",
             "Entra gallery readiness: NOT JUDGED for the gallery — * blocking cases did not run*",
         ]
     )
@@ -67,9 +67,9 @@ def test_a_bad_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("--scim-users", "0", "users must be at least 1, not 0 (--scim-users)"),
-        ("--scim-throughput-seconds", "nan", "not nan (--scim-throughput-seconds)"),
-        ("--scim-seed", "many", "--scim-seed: setting 'seed' has an invalid value 'many'*"),
+        ("--scim-users", "0", "users must be at least 1, not 0 (--scim-users on the command line)"),
+        ("--scim-throughput-seconds", "nan", "not nan (--scim-throughput-seconds on the command line)"),
+        ("--scim-seed", "many", "--scim-seed on the command line: setting 'seed' has an invalid value 'many'*"),
     ],
 )
 def test_a_bad_value_is_named_by_the_option_the_user_typed(

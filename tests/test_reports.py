@@ -139,7 +139,7 @@ def test_a_failure_is_failed_with_one_step_per_exchange_and_its_attachments(repo
     assert "request body" in patch
 
 
-def test_not_applicable_is_skipped_and_an_undecidable_case_is_broken(tmp_path: Path) -> None:
+def test_not_applicable_is_skipped_and_an_unjudged_target_reports_no_case(tmp_path: Path) -> None:
     assert run_against(tmp_path / "skip", [], "--profile", "alohi", "-k", "ENTRA-GROUP-001") == 0
     (skipped,) = allure_results(tmp_path / "skip" / "allure-results").values()
     assert skipped["status"] == "skipped"
@@ -147,9 +147,10 @@ def test_not_applicable_is_skipped_and_an_undecidable_case_is_broken(tmp_path: P
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("WRONG_TOKEN", "not-the-token")
         assert run_against(tmp_path / "broken", [], "--token-env", "WRONG_TOKEN", "-k", "ENTRA-CONN-001") == 2
-    (broken,) = allure_results(tmp_path / "broken" / "allure-results").values()
-    assert broken["status"] == "broken"
-    assert "refused the bearer token" in broken["statusDetails"]["message"]
+    # the preflight stops the run before its first case: no case result, only summary.json says why
+    assert allure_results(tmp_path / "broken" / "allure-results") == {}
+    summary = json.loads((tmp_path / "broken" / "summary.json").read_text(encoding="utf-8"))
+    assert "refused the bearer token" in summary["target_error"]
 
 
 def test_the_run_files_describe_the_run_without_secrets(reports: Path) -> None:

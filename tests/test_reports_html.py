@@ -26,6 +26,9 @@ BROWSER_SCRIPT = Path(__file__).with_name("report_in_browser.mjs")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FAILED = "ENTRA-USER-010[default] Disable a user with active=false; it stays visible"
 GROUP_FAILED = "ENTRA-GROUP-003 GET /Groups/{id}?excludedAttributes=members returns the group without members"
+WARNED = "ENTRA-USER-005 Filter by userName ignores case"  # a SHOULD rule: filter-username-case-sensitive warns
+# Words of pytest and Python a reader of the report must not meet (issue #15): fixtures, test names, classes.
+INTERNALS = ("scim_session", "scim_case", "test_case", "test_users", "ConformanceFailure", "CheckFailure")
 
 
 def require(available: bool, what: str) -> None:
@@ -113,7 +116,7 @@ def test_run_html_without_node_still_gives_the_verdict(
 def browse(page: Path, screenshot: Path) -> dict[str, Any]:
     """What a reader sees in the report, as reported by tests/report_in_browser.mjs."""
     done = subprocess.run(
-        ["node", str(BROWSER_SCRIPT), str(page), str(screenshot), CHROMIUM, FAILED],
+        ["node", str(BROWSER_SCRIPT), str(page), str(screenshot), CHROMIUM, FAILED, WARNED.split()[0]],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -125,25 +128,40 @@ def browse(page: Path, screenshot: Path) -> dict[str, Any]:
     return result
 
 
-def test_the_html_report_shows_the_cases_a_failures_steps_and_its_curl_in_a_browser(tmp_path: Path) -> None:
+def test_the_html_report_opens_with_the_verdict_and_shows_cases_steps_and_curl_in_a_browser(tmp_path: Path) -> None:
+    """The screenshots land in the test's tmp dir: report.png (the opening view), report-failed.png and
+    report-warning.png (one case each). To look at them: `pytest -n 0 --basetemp=/tmp/scf-html -k in_a_browser
+    tests/test_reports_html.py`, then `find /tmp/scf-html -name 'report*.png'` and open them."""
     require(shutil.which("node") is not None, "Node.js")
     require(generator_installed(), "the npm package allure (npm ci)")
     require((ROOT / "node_modules" / "playwright-core").is_dir(), "playwright-core (npm ci)")
     require(os.access(CHROMIUM, os.X_OK), "Chromium (apt-get install chromium)")
     reports = tmp_path / "reports"
-    cases = "ENTRA-USER-010 or ENTRA-CONN-001 or ENTRA-USER-004 or ENTRA-GROUP-003"
-    faults = ["false-string-stored", "excluded-members-ignored"]
+    cases = "ENTRA-USER-010 or ENTRA-CONN-001 or ENTRA-USER-004 or ENTRA-GROUP-003 or ENTRA-USER-005"
+    faults = ["false-string-stored", "excluded-members-ignored", "filter-username-case-sensitive"]
     assert run_against(reports, faults, "--dialect", "default", "-k", cases, "--html") == 1
     page = reports / "allure-report" / "index.html"
     assert [p.name for p in page.parent.iterdir()] == ["index.html"]
     text = page.read_text(encoding="utf-8")
     assert "googletagmanager" not in text and TOKEN not in text
 
-    # Kept where CI keeps its artifacts (reports/ is not committed).
-    screenshot = ROOT / "reports" / "html-report-failed-case.png"
-    screenshot.parent.mkdir(exist_ok=True)
+    screenshot = tmp_path / "report.png"
     shown = browse(page, screenshot)
-    assert shown["total"] == "4"
+    # The verdict comes first, above Allure's own header: the console's last line, then the causes.
+    readiness = json.loads((reports / "summary.json").read_text(encoding="utf-8"))["verdict"]["readiness"]
+    assert readiness.startswith("Entra gallery readiness: NOT READY — 2 blocking failures"), readiness
+    assert shown["opening"].startswith(f"NOT READY\n\n{readiness}\n"), shown["opening"]
+    assert shown["verdictFirst"], "the verdict stands above the report's header"
+    assert "1 warning" in shown["opening"] and "Root causes" in shown["texts"][0]
+    # A warning passes, and nothing in its view is marked failed.
+    assert shown["warningLeafStatus"] == "tree-leaf-status-passed"
+    assert shown["warningFailedMarks"] == 0 and WARNED in shown["warningView"]
+    assert "observed: expected totalResults 1, got 0" in shown["warningView"]
+    for text in shown["texts"]:  # the opening view, the failed case and the warning case, every step unfolded
+        assert not [word for word in INTERNALS if word in text]
+        assert not {"host", "thread"} & set(text.splitlines()), "labels only a developer needs are hidden"
+    assert "Clean up after the case" in shown["texts"][1]
+    assert shown["total"] == "5"
     assert sorted(shown["failedTitles"]) == [GROUP_FAILED, FAILED], "exactly the two faults' cases failed"
     assert shown["failed"] == FAILED
     # Around Entra's POST, the ledger's own reads: what the user's filter found before it (so nothing that was

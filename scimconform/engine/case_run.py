@@ -146,14 +146,14 @@ class CaseRun:
         apply_expectations({k: v for k, v in expect.items() if k != "status"}, exchange, self.names)
 
     @contextmanager
-    def judging(self, title: str, setup: bool) -> Iterator[Judge]:
+    def judging(self, title: str, setup: bool, seconds: float | None = None) -> Iterator[Judge]:
         """Run one step inside a reported step. A failed check in setup leaves the case undecided; in a judged
         step it is recorded with the rule it breaks, and the step ends (`StepFailed`); after a transport failure
-        the case ends, as nothing later would be answered either."""
+        the case ends, as nothing later would be answered either. `seconds`: the step's length, if it is timed."""
         judge = Judge()
         shown = ("Setup: " if setup else "") + title
         events = self.context.events
-        events.emit(StepStarted(shown))
+        events.emit(StepStarted(shown, seconds))
         try:
             yield judge
         except CheckFailure as raw:
@@ -167,7 +167,9 @@ class CaseRun:
                 events.emit(StepFinished(shown, error, exchange))
                 raise error from None
             events.emit(StepFinished(shown, failure, exchange))
-            self.findings.record(title, failure, exchange, judge.owner, inferred=judge.inferred)
+            # Only a refusal of the inferred form is in doubt: an answer to it (a wrong count) is the server's own.
+            refused = exchange.status is not None and exchange.status >= 400
+            self.findings.record(title, failure, exchange, judge.owner, inferred=judge.inferred and refused)
             if failure.category == TRANSPORT:
                 self.findings.verdict(self.dialect_name)
             raise StepFailed from None

@@ -31,8 +31,8 @@ class Rule:
 
 @dataclass(frozen=True, kw_only=True)
 class FailedStep:
-    """One failed step of a case: what it sent and saw, and which rule that breaks. `inferred`: the request's form
-    is Microsoft's nowhere in print nor in a public capture, so on its own it never fails a run."""
+    """One failed step of a case: what it sent and saw, and which rule that breaks. `inferred`: the target refused a
+    request whose form is Microsoft's nowhere in print nor in a public capture, so on its own it never fails a run."""
 
     step: str
     failure: CheckFailure

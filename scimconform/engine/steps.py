@@ -36,7 +36,7 @@ class Judge:
 
     exchange: Exchange | None = None
     owner: str | None = None
-    inferred: bool = False  # the request's form is inferred: its failure alone is a warning
+    inferred: bool = False  # the request's form is inferred: its refusal alone is a warning
 
 
 class Engine(Protocol):
@@ -51,7 +51,7 @@ class Engine(Protocol):
 
     def request(self, step: Request, setup: bool) -> Exchange: ...
 
-    def judging(self, title: str, setup: bool) -> AbstractContextManager[Judge]: ...
+    def judging(self, title: str, setup: bool, seconds: float | None = None) -> AbstractContextManager[Judge]: ...
 
     def judge_answer(self, expect: Mapping[str, Any], capture: Mapping[str, str], exchange: Exchange) -> None: ...
 
@@ -115,7 +115,7 @@ class Request(Step):
     """One HTTP request and its expectations; `body` is a `create`, `patch` or `json` spec, sent in `form`
     (`bodies.FORMS`: the provider's own, or a plainer one a refused request falls back to). `owner` is the case
     that judges this request when it is not the case it runs in; `inferred` marks a form no public source shows
-    (a failure of it alone makes the case a warning). A header given as None is left out of the request."""
+    (the target refusing it is, alone, a warning). A header given as None is left out of the request."""
 
     method: str
     path: str
@@ -445,7 +445,7 @@ class Throughput(Step):
             body = engine.dialect.render([Change("replace", {attribute.path: value})])
             requests.append(("PATCH", resource_path(identity.resource_type, names.id_of(person)), None, body))
         title = f"Sustain {GALLERY_RATE:g} requests/s for {seconds:g} s: match queries and PATCHes"
-        with engine.judging(title, setup) as judge:
+        with engine.judging(title, setup, seconds) as judge:
             measured = sustain(lambda i: client.send(*requests[i], retries=0, record=False), GALLERY_RATE, seconds)
             engine.context.events.note(measured.summary())
             problem = shortfall(measured, GALLERY_RATE, settings.throughput_p95_ms)

@@ -56,7 +56,8 @@ def run_load(settings: Settings, concurrency: int, rate: float | None, out: Text
         probe = RecordingClient(target, timeout=settings.timeout)
         events.redact = probe.redact
         events.emit(RunStarted(base_url=target.base_url))
-        record.target_error = preflight(probe)
+        problem = preflight(probe).problem
+        record.target_error = str(problem) if problem else None
         probe.close()
         if record.target_error is None:
             workload = Workload(

@@ -1,4 +1,5 @@
-"""The case catalogue as Markdown: `scimconform list --format markdown`, committed as docs/cases.md.
+"""The case catalogue as Markdown (`scimconform list --format markdown`, committed as docs/cases.md) and as
+JSON for scripts (`scimconform list --format json`).
 
 Rendered from the case files alone, so the documentation cannot say something the cases do not.
 """
@@ -7,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import groupby
+from typing import Any
 
 from scimconform.catalogue import Case
+from scimconform.reporting.results import case_name
 
 HEADER = """# The scimconform case catalogue
 
@@ -28,6 +31,30 @@ def catalogue_markdown(cases: Iterable[Case]) -> str:
         for case in members:
             parts.append(_case(case))
     return "".join(parts)
+
+
+def catalogue_json(cases: Iterable[Case], dialects: Iterable[str]) -> list[dict[str, Any]]:
+    """Every case with what a script needs to pick and explain it; `names` are the names every report prints
+    and `run -k` takes (one per dialect for a case that sends PATCH bodies)."""
+    dialects = tuple(dialects)
+    return [
+        {
+            "id": case.id,
+            "title": case.title,
+            "severity": case.severity,
+            "evidence": case.evidence,
+            "feature": case.feature,
+            "story": case.story,
+            "requirement": case.requirement,
+            "source": case.source,
+            "link": case.link,
+            "fix": case.fix,
+            "gallery_test": case.gallery_test,
+            "per_dialect": case.uses_dialect,
+            "names": [case_name(case.id, d) for d in dialects] if case.uses_dialect else [case.id],
+        }
+        for case in cases
+    ]
 
 
 def _case(case: Case) -> str:

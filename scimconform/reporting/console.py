@@ -11,11 +11,12 @@ from typing import Any, TextIO
 
 from scimconform.dialects import DIALECTS
 from scimconform.events import Event, RunFinished
-from scimconform.reporting.results import CaseResult, RunRecord
+from scimconform.reporting.results import NOT_SELECTED, CaseResult, RunRecord
 
 MARKS = {"failed": "FAIL", "warning": "WARN", "error": "ERROR", "skipped": "SKIP", "passed": "PASS"}
 NAMED = 3  # blocking failures named on the verdict line before "…"
 CAUSES_SHOWN = 5  # root causes listed at the top of the verdict
+_UNSELECTED_SHOWN = 3  # blocking cases a selection left out, named one per line before they make one line
 
 
 class ConsoleVerdict:
@@ -38,18 +39,29 @@ class ConsoleVerdict:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.record is not None and self.out is None:
             terminalreporter.section("scimconform verdict")
-            self.render(terminalreporter.write_line)
+            self.render(
+                terminalreporter.write_line,
+                lambda line: terminalreporter.write_line(line, bold=True, **{readiness_colour(line): True}),
+            )
 
-    def render(self, write: Callable[[str], None]) -> None:
+    def render(self, write: Callable[[str], None], verdict: Callable[[str], None] | None = None) -> None:
         if self.record is None:
             return
         if self.load:
             render_load(self.record, write)
         else:
-            render_verdict(self.record, write, self.reports)
+            render_verdict(self.record, write, self.reports, verdict=verdict)
 
 
-def render_verdict(record: RunRecord, write: Callable[[str], None], reports: list[str] | None = None) -> None:
+def render_verdict(
+    record: RunRecord,
+    write: Callable[[str], None],
+    reports: list[str] | None = None,
+    *,
+    verdict: Callable[[str], None] | None = None,
+) -> None:
+    """The verdict block, every line through `write` but the last, the readiness line, which goes to `verdict`
+    when given, to be coloured."""
     where = "embedded reference server" if record.embedded else record.public_target
     write(
         f"scimconform: target {where}; profile {record.profile}; dialects {', '.join(record.dialects)}; "
@@ -62,12 +74,23 @@ def render_verdict(record: RunRecord, write: Callable[[str], None], reports: lis
     for feature, results in groupby(ordered, key=lambda r: r.feature or "Other"):
         _feature(feature, list(results), write)
     _fallbacks(record, write)
-    for missing in record.not_run() if record.judged else []:
-        write(f"NOT RUN {missing['case']}: {missing['reason']}")
+    _not_run(record.not_run() if record.judged else [], write)
     _left_over(record, write)
     if reports:
         write(f"reports: {', '.join(reports)}")
-    write(readiness(record))
+    (verdict or write)(readiness(record))
+
+
+def _not_run(missing: list[dict[str, str]], write: Callable[[str], None]) -> None:
+    """Each blocking case that did not run, with why; the many a `-k` left out make one line, not a page."""
+    unselected = [m["case"] for m in missing if m["reason"] == NOT_SELECTED]
+    grouped = len(unselected) > _UNSELECTED_SHOWN
+    for entry in missing:
+        if not (grouped and entry["reason"] == NOT_SELECTED):
+            write(f"NOT RUN {entry['case']}: {entry['reason']}")
+    if grouped:
+        shown = ", ".join(unselected[:_UNSELECTED_SHOWN])
+        write(f"NOT RUN {len(unselected)} blocking cases: {NOT_SELECTED}: {shown}, … (summary.json lists them all)")
 
 
 def _feature(feature: str, results: list[CaseResult], write: Callable[[str], None]) -> None:
@@ -121,6 +144,12 @@ def readiness(record: RunRecord) -> str:
         f"Entra gallery readiness: NOT JUDGED for the gallery — {missing} blocking case{'s' * (missing != 1)} "
         f"did not run (see NOT RUN above); every case that ran passed{notes}"
     )
+
+
+def readiness_colour(line: str) -> str:
+    """A readiness line's colour: green READY, red NOT READY, yellow NOT JUDGED (it is not a pass)."""
+    state = line.removeprefix("Entra gallery readiness: ")
+    return "red" if state.startswith("NOT READY") else "yellow" if state.startswith("NOT JUDGED") else "green"
 
 
 def _fallbacks(record: RunRecord, write: Callable[[str], None]) -> None:

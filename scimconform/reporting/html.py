@@ -8,7 +8,9 @@ repository's `package.json` and `package-lock.json`. It is found, in this order:
 3. `node_modules/allure` beside the source tree, i.e. `npm ci --omit=dev` in a checkout.
 
 Allure 3 embeds a Google Analytics tag it cannot switch off; it is removed after generation, so a
-report handed to a partner calls nobody (docs/allure-notes.md, "Analytics tag").
+report handed to a partner calls nobody (docs/allure-notes.md, "Analytics tag"). The page opens with the run's
+verdict from `summary.json`, above Allure's own report, which shows a restated copy of the results for a reader
+who is not a Python developer (scimconform.reporting.html_view).
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from scimconform.errors import HarnessError
 from scimconform.reporting.allure import CATEGORIES
+from scimconform.reporting.html_view import HIDDEN_LABELS, stage_results, verdict, verdict_section
 from scimconform.reporting.results import write_json
 
 ALLURE_VERSION = "3.18.0"  # the pin in package.json; tests/test_reports_html.py keeps the two equal
@@ -34,20 +39,26 @@ ANALYTICS = re.compile(
     r"<script>\s*window\.dataLayer[\s\S]*?</script>"
 )
 REPORT_NAME = "scimconform: Entra ID SCIM conformance"
-ALLURERC = {
-    "name": REPORT_NAME,
-    "categories": CATEGORIES,
-    "plugins": {
-        "awesome": {
-            "options": {
-                "singleFile": True,
-                "reportName": REPORT_NAME,
-                "reportLanguage": "en",
-                "groupBy": ["epic", "feature", "story"],
+
+
+def allurerc(word: str) -> dict[str, Any]:
+    """The generator's configuration; the report's name (its title, and the browser tab's) starts with the verdict."""
+    name = f"{word} · {REPORT_NAME}"
+    return {
+        "name": name,
+        "categories": CATEGORIES,
+        "hideLabels": HIDDEN_LABELS,
+        "plugins": {
+            "awesome": {
+                "options": {
+                    "singleFile": True,
+                    "reportName": name,
+                    "reportLanguage": "en",
+                    "groupBy": ["epic", "feature", "story"],
+                }
             }
-        }
-    },
-}
+        },
+    }
 
 
 class ReportToolMissing(HarnessError):
@@ -64,28 +75,31 @@ def build_html(report_dir: Path, environ: Mapping[str, str] = os.environ) -> Pat
     if not any(results.glob("*-result.json")):
         raise ReportError(f"no Allure results in {results}: run `scimconform run --report-dir {report_dir}` first")
     command = generator(environ)
+    summary = _summary(report_dir / "summary.json")
     config = report_dir / "allurerc.json"
-    write_json(config, ALLURERC)
+    write_json(config, allurerc(verdict(summary)[0]))
     output = report_dir / "allure-report"
     shutil.rmtree(output, ignore_errors=True)
-    command += ["generate", str(results.resolve()), "--config", str(config.resolve())]
-    command += ["--output", str(output.resolve())]
-    try:
-        done = subprocess.run(
-            command,
-            cwd=report_dir,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ReportError(f"the Allure generator did not run: {exc}") from None
+    with tempfile.TemporaryDirectory(prefix="scimconform-allure-") as staged:
+        stage_results(results, Path(staged), summary)
+        command += ["generate", staged, "--config", str(config.resolve()), "--output", str(output.resolve())]
+        try:
+            done = subprocess.run(
+                command,
+                cwd=report_dir,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ReportError(f"the Allure generator did not run: {exc}") from None
     page = output / "index.html"
     if done.returncode != 0 or not page.is_file():
         lines = (done.stderr or done.stdout).strip().splitlines() or [f"exit {done.returncode}"]
         raise ReportError(f"the Allure generator failed: {lines[-1]}")
     strip_analytics(page)
+    open_with_verdict(page, verdict_section(summary))
     for extra in output.iterdir():  # the single-file mode also leaves its data as JSON beside the page
         if extra != page:
             extra.unlink()
@@ -98,6 +112,23 @@ def strip_analytics(page: Path) -> None:
     if "googletagmanager.com" in html:
         raise ReportError(f"{page}: the analytics tag of this Allure version could not be removed")
     page.write_text(html, encoding="utf-8")
+
+
+def open_with_verdict(page: Path, section: str) -> None:
+    """Put the verdict before Allure's app, in the same file: the first thing a reader sees, on every view."""
+    html = page.read_text(encoding="utf-8")
+    if "<body>" not in html:
+        raise ReportError(f"{page}: no <body> in the page of this Allure version to put the verdict in")
+    page.write_text(html.replace("<body>", f"<body>{section}", 1), encoding="utf-8")
+
+
+def _summary(path: Path) -> dict[str, Any] | None:
+    """The run's summary.json, or None when there is none (results from someone's own pytest run)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def generator(environ: Mapping[str, str]) -> list[str]:

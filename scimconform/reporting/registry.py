@@ -16,6 +16,7 @@ from scimconform.events import Reporter
 from scimconform.reporting.allure import AllureRunFiles, AllureSteps
 from scimconform.reporting.console import ConsoleVerdict
 from scimconform.reporting.har import HarRecorder
+from scimconform.reporting.progress import Display, RunConsole
 from scimconform.reporting.repro import ReproWriter
 from scimconform.reporting.summary import SummaryWriter
 from scimconform.settings import cli_flag, plugin_option
@@ -35,6 +36,7 @@ class ReportRequest:
     files: Mapping[str, Path] = field(default_factory=dict)  # each report option given: its name → the file
     controller: bool = True  # the process that writes the run's files: not a pytest-xdist worker
     out: TextIO | None = None  # where the verdict is printed when the run ends; None: pytest's terminal summary
+    display: Display | None = None  # `scimconform run`'s own console, in place of pytest's output and `out`
 
     @property
     def summary(self) -> Path:
@@ -93,7 +95,11 @@ REPORTERS: tuple[ReportFormat, ...] = (
         build=lambda request: ReproWriter(request.report_dir / "repro", request.run_tag, controller=request.controller)
     ),
     ReportFormat(
-        build=lambda request: ConsoleVerdict(request.written, out=request.out, load=request.command == "load"),
+        build=lambda request: (
+            ConsoleVerdict(request.written, out=request.out, load=request.command == "load")
+            if request.display is None
+            else RunConsole(request.display, request.written)
+        ),
         commands=("run", "load"),
     ),
 )

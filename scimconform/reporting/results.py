@@ -22,6 +22,8 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by 
 SUMMARY_SCHEMA = "https://scimconform.example/schemas/summary.json"
 
 
+NOT_SELECTED = "not selected (-k, or only some suites were run)"
+
 @dataclass(frozen=True, kw_only=True)
 class CaseResult:
     """One case in one dialect, as reports show it."""
@@ -113,7 +115,7 @@ class RunRecord:
         for name in self.blocking_plan:
             result = results.get(name)
             if result is None:
-                missing.append({"case": name, "reason": "not selected (-k, or only some suites were run)"})
+                missing.append({"case": name, "reason": NOT_SELECTED})
             elif result.status == "skipped" and not result.not_applicable:
                 missing.append({"case": name, "reason": result.message})
         return missing
@@ -201,10 +203,6 @@ class RunRecord:
                 "exit_code": self.exit_code(),
             },
         } | load
-
-    def write(self, path: Path) -> None:
-        """Write the summary; the finish time is the moment it is written."""
-        write_json(path, self.to_json())
 
 
 def write_json(path: Path, document: Any) -> None:
