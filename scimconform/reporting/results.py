@@ -24,6 +24,7 @@ SUMMARY_SCHEMA = "https://scimconform.example/schemas/summary.json"
 
 NOT_SELECTED = "not selected (-k, or only some suites were run)"
 
+
 @dataclass(frozen=True, kw_only=True)
 class CaseResult:
     """One case in one dialect, as reports show it."""
