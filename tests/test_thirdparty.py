@@ -78,15 +78,21 @@ def running(server: ThirdParty, token: str, log: Path) -> Iterator[str]:
     """Start the server on a free loopback port; yield its base URL once it answers; stop it after."""
     install(server)
     port = free_port()
-    url = f"http://127.0.0.1:{port}{server.base_path}"
+    serve = ["bash", str(server.script), "serve", str(port), token]
+    with serving(server.name, serve, f"http://127.0.0.1:{port}{server.base_path}", token, log) as url:
+        yield url
+
+
+@contextmanager
+def serving(name: str, command: list[str], url: str, token: str, log: Path) -> Iterator[str]:
+    """Run `command`, a SCIM server, its output to `log`; yield `url` once it answers; stop the server after."""
     with log.open("w") as output:
-        serve = ["bash", str(server.script), "serve", str(port), token]
-        process = subprocess.Popen(serve, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while count(url, token) is None:
-            assert process.poll() is None, f"{server.name} exited at start:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"{server.name} did not answer within 30 s:\n{log.read_text()}"
+            assert process.poll() is None, f"{name} exited at start:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"{name} did not answer within 30 s:\n{log.read_text()}"
             time.sleep(0.2)
         yield url
     finally:

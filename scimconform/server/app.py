@@ -64,6 +64,9 @@ def _url_map(base: str) -> Map:
             Rule(f"{base}/{kinds}/<rid>", methods=["PUT"], endpoint="replace"),
             Rule(f"{base}/{kinds}/<rid>", methods=["PATCH"], endpoint="patch"),
             Rule(f"{base}/{kinds}/<rid>", methods=["DELETE"], endpoint="delete"),
+            Rule(f"{base}/.search", methods=["POST"], endpoint="unsupported"),
+            Rule(f"{base}/{kinds}/.search", methods=["POST"], endpoint="unsupported"),
+            Rule(f"{base}/Bulk", methods=["POST"], endpoint="unsupported"),
             Rule(f"{base}/ServiceProviderConfig", methods=["GET"], endpoint="config"),
             Rule(f"{base}/ResourceTypes", methods=["GET"], endpoint="resource_types"),
             Rule(f"{base}/ResourceTypes/<name>", methods=["GET"], endpoint="resource_type"),
@@ -103,6 +106,7 @@ class ReferenceServer:
             "replace": self._replace,
             "patch": self._patch,
             "delete": self._delete,
+            "unsupported": _unsupported,
             "config": self._config,
             "resource_types": self._resource_types,
             "resource_type": self._resource_type,
@@ -209,11 +213,8 @@ class ReferenceServer:
         return self._json(200, self._shaped(request, rtype, self._store.replace(rtype, rid, body)))
 
     def _patch(self, request: Request, kind: str, rid: str) -> Response:
-        """Users answer 200 with the resource; groups 204, as Entra expects.
-
-        Microsoft Learn, "Tutorial: Develop and plan provisioning for a SCIM endpoint", § "Update User
-        [Multi-valued properties]" (200 with the user) and § "Group Operations" (204 No Content).
-        """
+        """Users answer 200 with the resource, groups 204, as Entra expects: Microsoft Learn, "Tutorial: Develop and
+        plan provisioning for a SCIM endpoint", § "Update User [Multi-valued properties]" and § "Group Operations"."""
         rtype = RESOURCE_TYPES[kind]
         resource = self._store.patch(rtype, rid, _body(request, self.faults))
         if rtype.name == "Group":
@@ -323,6 +324,13 @@ class ReferenceServer:
         if error.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
+
+
+def _unsupported(request: Request, kind: str | None = None) -> Response:
+    """Querying with POST (RFC 7644 §3.4.3) and bulk (§3.7) are optional and not offered: 501, RFC 7644 §3.12's
+    answer for an operation the service provider does not support. /ServiceProviderConfig says bulk.supported
+    false; it has no field for POST queries, and its filter.supported speaks of GET filters, which are supported."""
+    raise ScimError(501, f"POST {request.path} is not supported by this service provider")
 
 
 def _negotiate(request: Request, faults: frozenset[Fault]) -> None:

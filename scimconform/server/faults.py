@@ -235,6 +235,12 @@ class Fault(StrEnum):
     FAX_NUMBER_DROPPED = ("fax-number-dropped", 'A fax number (phoneNumbers type "fax") is stored.')
     ADDRESS_FORMATTED_DROPPED = ("address-formatted-dropped", "An address's formatted text is stored.")
     PASSWORD_RETURNED = ("password-returned", "password (returned: never) is never in a response (RFC 7643 §4.1.1).")
+    STRING_NOT_VALIDATED = ("string-not-validated", "A string attribute given a number is refused (RFC 7643 §2.3.1).")
+    BOOLEAN_NOT_VALIDATED = ("boolean-not-validated", 'A boolean given "maybe" is refused (RFC 7643 §2.3.2).')
+    NUMBER_NOT_VALIDATED = ("number-not-validated", 'An integer given "abc" is refused (RFC 7643 §2.3.4).')
+    DATETIME_NOT_VALIDATED = ("datetime-not-validated", 'A dateTime given "not-a-date" is refused (RFC 7643 §2.3.5).')
+    MULTI_VALUED_NOT_ENFORCED = ("multi-valued-not-enforced", "Multi-valued attributes take arrays (RFC 7643 §2.4).")
+    COMPLEX_NOT_ENFORCED = ("complex-not-enforced", "A complex attribute takes an object (RFC 7643 §2.3.8).")
 
 
 FAULTS: Mapping[str, str] = MappingProxyType({fault.value: fault.rule for fault in Fault})

@@ -15,6 +15,7 @@ from .faults import Fault
 from .filters import Compare, Evaluator, Filter, Logical
 from .patch import apply_patch
 from .resources import CASE_EXACT, RESOURCE_TYPES, Resource, ResourceType, find_key, get_ci, normalize, schemas_of
+from .validation import check_values
 
 _BY_NAME = {rtype.name: rtype for rtype in RESOURCE_TYPES.values()}
 _SERVER_OWNED = frozenset({"id", "meta", "schemas"})
@@ -162,10 +163,11 @@ class Store:
         """All operations apply to a copy, so a failing operation leaves the resource untouched (RFC 7644 §3.5.2)."""
         with self._lock:
             entry = self._find(rtype, rid)
-            atomic = Fault.PATCH_NOT_ATOMIC not in self._faults
-            attributes = copy.deepcopy(entry.attributes) if atomic else entry.attributes
+            stored, copied = entry.attributes, copy.deepcopy(entry.attributes)
+            # The fault patch-not-atomic edits the stored attributes in place; the copy is then what it started from.
+            attributes, before = (copied, stored) if Fault.PATCH_NOT_ATOMIC not in self._faults else (stored, copied)
             apply_patch(attributes, body, rtype, self._faults)
-            self._store(rtype, entry, self._prepare(rtype, attributes, rid, patched=True))
+            self._store(rtype, entry, self._prepare(rtype, attributes, rid, before=before))
             if Fault.ID_CHANGES_ON_PATCH in self._faults:
                 self._rekey(rtype, entry, uuid.uuid4().hex)
             return self._render(rtype, entry)
@@ -248,15 +250,15 @@ class Store:
             "meta": {"resourceType": type_name, "created": entry.created, "lastModified": entry.modified},
         }
 
-    def _prepare(self, rtype: ResourceType, body: Resource, rid: str | None, *, patched: bool = False) -> Resource:
-        """The client's attributes as stored, refused unless required, unique and member rules hold. A PATCH
-        that leaves a required attribute unassigned breaks its mutability (RFC 7644 §3.5.2.2); a POST or PUT
-        without it sends an invalid value (§3.12)."""
-        attributes = normalize(
-            {key: value for key, value in body.items() if key.lower() not in _SERVER_OWNED},
-            rtype,
-            coerce_booleans=Fault.FALSE_STRING_STORED not in self._faults,
-        )
+    def _prepare(
+        self, rtype: ResourceType, body: Resource, rid: str | None, *, before: Resource | None = None
+    ) -> Resource:
+        """The client's attributes as stored, refused unless each value fits its type and the required, unique and
+        member rules hold. `before`: what a PATCH started from. A PATCH that leaves a required attribute unassigned
+        breaks its mutability (RFC 7644 §3.5.2.2); a POST or PUT without it sends an invalid value (§3.12)."""
+        sent = {key: value for key, value in body.items() if key.lower() not in _SERVER_OWNED}
+        check_values(sent, rtype, self._faults, before)
+        attributes = normalize(sent, rtype, coerce_booleans=Fault.FALSE_STRING_STORED not in self._faults)
         if Fault.ENTERPRISE_EXTENSION_DROPPED in self._faults:
             attributes = {key: value for key, value in attributes.items() if key.lower() != _ENTERPRISE}
         if Fault.NUMBER_STORED_AS_STRING in self._faults:
@@ -269,12 +271,12 @@ class Store:
             value = get_ci(attributes, name)
             if isinstance(value, str) and value.strip():
                 continue
-            if patched and (value is None or isinstance(value, str)):
+            if before is not None and (value is None or isinstance(value, str)):
                 if Fault.REQUIRED_REMOVE_ACCEPTED in self._faults:
                     continue
                 raise ScimError(400, f"{name} is required: a PATCH may not leave it unassigned", "mutability")
             raise ScimError(400, f"{name} is required and must be a non-empty string", "invalidValue")
-        unchecked = patched and Fault.UNIQUENESS_UNCHECKED_ON_PATCH in self._faults
+        unchecked = before is not None and Fault.UNIQUENESS_UNCHECKED_ON_PATCH in self._faults
         if _UNIQUENESS_FAULTS.get(rtype.name) not in self._faults and not unchecked:
             self._check_unique(rtype, attributes, rid)
         self._check_members(attributes)

@@ -13,6 +13,7 @@ import httpx
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+CUSTOM = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ADSCIM_GROUP = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from scimconform.server import FAULTS, REVOCATION_PATH, TOKEN_PATH, ReferenceServer
 
 from .conftest import client_for
-from .entra import CORE_USER, ENTERPRISE, ERROR, LIST_RESPONSE, Json, create_user, group_body, patch_body, query
+from .entra import CORE_USER, CUSTOM, ENTERPRISE, ERROR, LIST_RESPONSE, Json, create_user, group_body, patch_body, query
 
 Probe = Callable[[httpx.Client], bool]
 PROBES: dict[str, Probe] = {}
@@ -345,9 +346,8 @@ def created_resources_have_a_location(client: httpx.Client) -> bool:
 
 @probe("number-stored-as-string")
 def integers_stay_numbers(client: httpx.Client) -> bool:
-    custom = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
-    user = create_user(client, **{custom: {"employeeLevel": 7}})
-    return bool(user[custom]["employeeLevel"] == 7)
+    user = create_user(client, **{CUSTOM: {"employeeLevel": 7}})
+    return bool(user[CUSTOM]["employeeLevel"] == 7)
 
 
 @probe("wrong-client-secret-accepted")
@@ -532,6 +532,42 @@ def deleted_username_is_free(client: httpx.Client) -> bool:
 def password_is_never_returned(client: httpx.Client) -> bool:
     user = create_user(client, "secret@example.com", password="Secret-1")
     return "password" not in user and "password" not in client.get(f"/Users/{user['id']}").json()
+
+
+def refused(client: httpx.Client, attribute: str, value: Any) -> bool:
+    """A user whose attribute holds a value of the wrong type is refused with 400 (RFC 7644 §3.12)."""
+    body = {"schemas": [CORE_USER], "userName": f"{attribute}@example.com", attribute: value}
+    return client.post("/Users", json=body).status_code == 400
+
+
+@probe("string-not-validated")
+def number_for_string_is_refused(client: httpx.Client) -> bool:
+    return refused(client, "displayName", 42)
+
+
+@probe("boolean-not-validated")
+def maybe_for_boolean_is_refused(client: httpx.Client) -> bool:
+    return refused(client, "active", "maybe")
+
+
+@probe("number-not-validated")
+def text_for_integer_is_refused(client: httpx.Client) -> bool:
+    return refused(client, CUSTOM, {"employeeLevel": "abc"})
+
+
+@probe("datetime-not-validated")
+def text_for_datetime_is_refused(client: httpx.Client) -> bool:
+    return refused(client, CUSTOM, {"hireDate": "not-a-date"})
+
+
+@probe("multi-valued-not-enforced")
+def string_for_multi_valued_is_refused(client: httpx.Client) -> bool:
+    return refused(client, "emails", "notalist")
+
+
+@probe("complex-not-enforced")
+def string_for_complex_is_refused(client: httpx.Client) -> bool:
+    return refused(client, "name", "x")
 
 
 def holds(rule: str, *faults: str) -> bool:
