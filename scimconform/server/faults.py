@@ -241,6 +241,14 @@ class Fault(StrEnum):
     DATETIME_NOT_VALIDATED = ("datetime-not-validated", 'A dateTime given "not-a-date" is refused (RFC 7643 §2.3.5).')
     MULTI_VALUED_NOT_ENFORCED = ("multi-valued-not-enforced", "Multi-valued attributes take arrays (RFC 7643 §2.4).")
     COMPLEX_NOT_ENFORCED = ("complex-not-enforced", "A complex attribute takes an object (RFC 7643 §2.3.8).")
+    READONLY_STORED = (
+        "readonly-stored",
+        "readOnly values sent by a client (a User's groups) are ignored, not stored (RFC 7644 §3.3, §3.5.1).",
+    )
+    IMMUTABLE_CHANGED = (
+        "immutable-changed",
+        "A PATCH changing an immutable value already set (a member's value) is refused (RFC 7644 §3.5.2).",
+    )
 
 
 FAULTS: Mapping[str, str] = MappingProxyType({fault.value: fault.rule for fault in Fault})

@@ -18,6 +18,7 @@ from .errors import ScimError
 from .faults import Fault
 from .filters import ELEMENTS, AttrPath, Compare, Filter, FilterError, Logical, extension_urn, holder, parse_path
 from .resources import Resource, ResourceType, find_key, get_ci
+from .validation import check_immutable
 
 _KINDS = ("add", "replace", "remove")
 _MEMBERS = "members"
@@ -152,19 +153,22 @@ class _Patch:
         if not isinstance(elements, list):
             raise ScimError(400, f"{path.attr!r} is not multi-valued", "invalidPath")
         targets = [element for element in elements if isinstance(element, dict) and ELEMENTS.matches(where, element)]
-        if not targets:
+        seeded = not targets
+        if seeded:
             if Fault.VALUE_FILTER_PATH_NO_ADD in self._faults:
                 return
             targets = [_seed(where)]
             elements.extend(targets)
         for element in targets:
-            if path.sub is not None:
-                _assign(kind, element, path.sub, value)
-            elif isinstance(value, dict):
-                for sub, item in value.items():
-                    _assign(kind, element, sub, item)
-            else:
+            if path.sub is None and not isinstance(value, dict):
                 raise ScimError(400, f"a value for {path.attr!r} elements must be an object", "invalidValue")
+            change = {path.sub: value} if path.sub is not None else value
+            if not seeded:  # an element that existed keeps its immutable values (RFC 7643 §2.2)
+                check_immutable(
+                    self._rtype, (extension_urn(path, self._rtype), path.attr), element, change, self._faults
+                )
+            for sub, item in change.items():
+                _assign(kind, element, sub, item)
 
     def _remove(self, path: AttrPath, value: Any) -> None:
         self._writable(path)
@@ -192,6 +196,9 @@ class _Patch:
             node[key] = [element for element in _as_elements(current) if all(element is not c for c in chosen)]
             return
         for element in chosen:
+            check_immutable(
+                self._rtype, (extension_urn(path, self._rtype), path.attr), element, {path.sub: None}, self._faults
+            )
             if (sub := find_key(element, path.sub)) is not None:
                 del element[sub]
 

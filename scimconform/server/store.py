@@ -15,7 +15,7 @@ from .faults import Fault
 from .filters import Compare, Evaluator, Filter, Logical
 from .patch import apply_patch
 from .resources import CASE_EXACT, RESOURCE_TYPES, Resource, ResourceType, find_key, get_ci, normalize, schemas_of
-from .validation import check_values
+from .validation import check_values, without_read_only
 
 _BY_NAME = {rtype.name: rtype for rtype in RESOURCE_TYPES.values()}
 _SERVER_OWNED = frozenset({"id", "meta", "schemas"})
@@ -256,7 +256,7 @@ class Store:
         """The client's attributes as stored, refused unless each value fits its type and the required, unique and
         member rules hold. `before`: what a PATCH started from. A PATCH that leaves a required attribute unassigned
         breaks its mutability (RFC 7644 §3.5.2.2); a POST or PUT without it sends an invalid value (§3.12)."""
-        sent = {key: value for key, value in body.items() if key.lower() not in _SERVER_OWNED}
+        sent = without_read_only({k: v for k, v in body.items() if k.lower() not in _SERVER_OWNED}, rtype, self._faults)
         check_values(sent, rtype, self._faults, before)
         attributes = normalize(sent, rtype, coerce_booleans=Fault.FALSE_STRING_STORED not in self._faults)
         if Fault.ENTERPRISE_EXTENSION_DROPPED in self._faults:

@@ -2,8 +2,31 @@
 
 RFC 7643 §2.3 defines each type and §2.4 multi-valued attributes; a value that does not fit is answered 400
 invalidValue (RFC 7644 §3.12: "the value specified was not compatible with the operation or attribute type").
-Entra's documented departures stay accepted: every one is in LENIENCIES. Not checked: attributes no schema
-defines (stored as sent), and canonicalValues, since RFC 7643 §7 lets a service provider "ignore unsupported values".
+Entra's documented departures stay accepted: every one is in LENIENCIES. Attributes no schema defines are stored
+as sent.
+
+Mutability (RFC 7643 §2.2), as /Schemas declares it:
+- readOnly values in a POST, PUT or PATCH result are dropped, not stored (`without_read_only`): "Any values provided
+  SHALL be ignored" (RFC 7644 §3.3, §3.5.1). That is a User's groups and the enterprise manager's displayName; id
+  and meta the store drops itself, and a PATCH naming a readOnly attribute is refused earlier (patch.py).
+- immutable values already set are not changed (`check_immutable`): "The attribute SHALL NOT be updated" (RFC 7643
+  §2.2), so a PATCH that changes one fails with 400 mutability (RFC 7644 §3.5.2, §3.12). The only immutable
+  attributes served are the sub-attributes of a Group's members (RFC 7643 §8.7.1); a PATCH reaches them through a
+  value-filtered path (members[value eq "…"].value). Elements of a multi-valued attribute have no identity but
+  their value, so a PUT's members list, or an add or remove of members, replaces elements instead of updating them:
+  members itself is readWrite.
+
+Deliberately not enforced:
+- canonicalValues: RFC 7643 §7 calls them "suggested canonical values that MAY be used" and lets a service provider
+  "ignore unsupported values"; nothing obliges it to refuse others, so no case could fault a server that stores
+  them, and a check here would have no fault a case proves. Entra sends only canonical types (work, other, mobile,
+  fax) in its default mapping, but an administrator may map any type in the attribute list editor.
+- password while /ServiceProviderConfig says changePassword.supported false: RFC 7643 §5 defines that flag only as
+  "whether or not the operation is supported", and neither RFC says what a service provider answers to a password
+  it was sent anyway. RFC 7643 §4.1.1 asks only that the password is never returned (ENTRA-RFC-017, fault
+  password-returned) and is hashed if kept (not observable through the API). Entra sends password only when an
+  administrator maps it, often on create alone, so the server accepts it, keeps it and never returns it; refusing
+  it would break such a mapping and no RFC sentence asks for that.
 """
 
 from __future__ import annotations
@@ -165,3 +188,54 @@ class _Checker:
         """400 invalidValue (RFC 7644 §3.12), unless the fault for this rule is on."""
         if fault not in self._faults:
             raise ScimError(400, f"{detail}, not {reprlib.repr(value)}", "invalidValue")
+
+
+def without_read_only(attributes: Resource, rtype: ResourceType, faults: frozenset[Fault]) -> Resource:
+    """A copy without the values /Schemas declares readOnly, at any depth: "the attribute SHALL NOT be modified"
+    (RFC 7643 §2.2) and any values provided "SHALL be ignored" (RFC 7644 §3.3, §3.5.1). Under the fault
+    readonly-stored, everything as sent."""
+    if Fault.READONLY_STORED in faults:
+        return attributes
+    return _writable(attributes, _resource_definitions(rtype.schema, rtype.extensions))
+
+
+def _writable(obj: Mapping[str, Any], definitions: Mapping[str, Definition]) -> Resource:
+    kept: Resource = {}
+    for key, value in obj.items():
+        definition = definitions.get(key.lower())
+        if definition is not None and definition.get("mutability") == "readOnly":
+            continue
+        if definition is not None and definition["type"] == "complex":
+            subs = {sub["name"].lower(): sub for sub in definition.get("subAttributes", ())}
+            items = value if isinstance(value, list) else [value]
+            written = [_writable(item, subs) if isinstance(item, dict) else item for item in items]
+            value = written if isinstance(value, list) else written[0]
+        kept[key] = value
+    return kept
+
+
+def check_immutable(
+    rtype: ResourceType,
+    path: tuple[str | None, str],
+    element: Mapping[str, Any],
+    change: Resource,
+    faults: frozenset[Fault],
+) -> None:
+    """Refuses a change to an immutable sub-attribute of an existing element that already holds a value (a
+    member's value, display, type or $ref): it "SHALL NOT be updated" (RFC 7643 §2.2), and a PATCH that tries
+    fails with 400 mutability (RFC 7644 §3.5.2, §3.12), unless the fault immutable-changed is on. Setting one that
+    has no value is allowed (RFC 7644 §3.5.2: a client "MAY "add" a value to an "immutable" attribute if the
+    attribute had no previous value"). `path` is the (extension URN or None, attribute) holding the element;
+    `change` maps sub-attribute names to their new values, None for removed."""
+    urn, attribute = path
+    fields = _resource_definitions(rtype.schema, rtype.extensions)
+    if urn is not None:
+        fields = {a["name"].lower(): a for a in fields.get(urn.lower(), {}).get("subAttributes", ())}
+    subs = {sub["name"].lower(): sub for sub in fields.get(attribute.lower(), {}).get("subAttributes", ())}
+    for name, value in change.items():
+        current = get_ci(element, name)
+        if subs.get(name.lower(), {}).get("mutability") != "immutable" or current is None or current == value:
+            continue
+        if Fault.IMMUTABLE_CHANGED not in faults:
+            detail = f"{attribute}.{name} is immutable: it holds {reprlib.repr(current)} and cannot be changed"
+            raise ScimError(400, detail, "mutability")

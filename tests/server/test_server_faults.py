@@ -570,6 +570,21 @@ def string_for_complex_is_refused(client: httpx.Client) -> bool:
     return refused(client, "name", "x")
 
 
+@probe("readonly-stored")
+def read_only_groups_are_ignored(client: httpx.Client) -> bool:
+    user = create_user(client, "readonly@example.com", groups=[{"value": "made-up-group"}])
+    return "made-up-group" not in json.dumps(client.get(f"/Users/{user['id']}").json())
+
+
+@probe("immutable-changed")
+def a_members_value_is_not_changed_in_place(client: httpx.Client) -> bool:
+    one, two = two_users(client)
+    group = plain_group(client, "immutable", one)
+    body = patch_body({"op": "replace", "path": f'members[value eq "{one}"].value', "value": two})
+    client.patch(f"/Groups/{group['id']}", json=body)
+    return members_of(client, "immutable") == [one]
+
+
 def holds(rule: str, *faults: str) -> bool:
     server = ReferenceServer(faults=faults, oauth_clients={CLIENT: SECRET})
     with client_for(server) as client:

@@ -141,7 +141,7 @@ def test_unknown_fault_names_itself_and_lists_valid_ones() -> None:
 
 
 def test_faults_are_one_line_rules() -> None:
-    assert len(FAULTS) == 74
+    assert len(FAULTS) == 76
     assert all(rule and "\n" not in rule for rule in FAULTS.values())
 
 

@@ -1,5 +1,6 @@
 """Attribute values are checked against the server's own /Schemas (RFC 7643 §2.3, §2.4) on POST, PUT and PATCH,
-refused with 400 invalidValue (RFC 7644 §3.12); Entra's documented departures are still accepted."""
+refused with 400 invalidValue (RFC 7644 §3.12); Entra's documented departures are still accepted. readOnly values
+are ignored and immutable ones kept (RFC 7643 §2.2)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from scimconform.server.validation import LENIENCIES
 
-from .entra import CORE_USER, CUSTOM, ENTERPRISE, create_user, patch_body
+from .entra import CORE_USER, CUSTOM, ENTERPRISE, create_group, create_user, patch_body
 
 
 def post_user(client: httpx.Client, **attributes: Any) -> httpx.Response:
@@ -94,3 +95,53 @@ def test_optional_operations_not_offered_are_not_implemented(client: httpx.Clien
     response = client.post(path, json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})
     assert (response.status_code, response.json()["status"]) == (501, "501")
     assert client.get("/ServiceProviderConfig").json()["bulk"]["supported"] is False
+
+
+def test_read_only_values_are_ignored_not_stored(client: httpx.Client) -> None:
+    """RFC 7644 §3.3, §3.5.1: readOnly values a client sends "SHALL be ignored"; a bogus one is not even judged."""
+    groups = {"groups": [{"value": "made-up-group"}]}
+    manager = {ENTERPRISE: {"manager": {"value": "boss", "displayName": "Boss"}}}
+    created = post_user(client, **groups, **manager)
+    assert created.status_code == 201, created.text
+    assert "groups" not in created.json() and created.json()[ENTERPRISE]["manager"] == {"value": "boss"}
+    user = created.json()
+    put = client.put(f"/Users/{user['id']}", json={"schemas": [CORE_USER], "userName": "typed@example.com", **groups})
+    assert put.status_code == 200 and "groups" not in client.get(f"/Users/{user['id']}").json()
+    assert post_user(client, userName="other@example.com", groups="not even a list").status_code == 201
+
+
+MEMBER_OPERATIONS = [
+    ({"op": "replace", "path": 'members[value eq "{one}"].value', "value": "{two}"}, True),
+    ({"op": "replace", "path": 'members[value eq "{one}"]', "value": {"value": "{two}"}}, True),
+    ({"op": "remove", "path": 'members[value eq "{one}"].value'}, True),
+    ({"op": "replace", "path": 'members[value eq "{one}"].value', "value": "{one}"}, False),  # no change
+    ({"op": "add", "path": 'members[value eq "{one}"].display', "value": "One"}, False),  # no value before
+    ({"op": "remove", "path": 'members[value eq "{one}"]'}, False),  # members itself is readWrite
+    ({"op": "add", "path": "members", "value": [{"value": "{two}"}]}, False),
+]
+"""PATCH operations on the member {one} of a group, {two} another user's id, and whether each is refused."""
+
+
+def _filled(template: Any, ids: dict[str, str]) -> Any:
+    if isinstance(template, dict):
+        return {key: _filled(value, ids) for key, value in template.items()}
+    if isinstance(template, list):
+        return [_filled(value, ids) for value in template]
+    return template.format(**ids) if isinstance(template, str) else template
+
+
+@pytest.mark.parametrize(("operation", "refused"), MEMBER_OPERATIONS)
+def test_an_immutable_value_already_set_is_not_changed(
+    client: httpx.Client, operation: dict[str, Any], refused: bool
+) -> None:
+    """RFC 7643 §2.2 (immutable: "SHALL NOT be updated"), §8.7.1 (members' sub-attributes are immutable);
+    RFC 7644 §3.5.2 (a PATCH that tries fails, 400 mutability)."""
+    one, two = (create_user(client, f"{name}@example.com")["id"] for name in ("one", "two"))
+    group = create_group(client, "immutable", one)
+    filled = _filled(operation, {"one": one, "two": two})
+    patched = client.patch(f"/Groups/{group['id']}", json=patch_body(filled))
+    if refused:
+        assert (patched.status_code, patched.json()["scimType"]) == (400, "mutability")
+        assert client.get(f"/Groups/{group['id']}").json()["members"] == [{"value": one}]
+    else:
+        assert patched.status_code == 204, patched.text
