@@ -1,7 +1,8 @@
 """Run every benchmark and write bench/results.md: python -m bench [--repeat 3] [--quick].
 
 Sections: full `scimconform run` on the embedded server in-process and over loopback, next to
-scim2-tester on the same server; harness overhead per request against raw httpx; the initial cycle for
+scim2-tester on the same server; a full run behind 0, 50 and 150 ms of round-trip time, one worker next to
+the default; harness overhead per request against raw httpx; the initial cycle for
 100, 1,000, 5,000 and 10,000 users (time and peak memory); load driver throughput next to wrk; and one
 `scimconform load` run. Figures compared with each other are measured side by side in this one run.
 `--quick` shrinks every size, to check the command itself; its figures are not the published ones.
@@ -11,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -22,22 +21,19 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import initial_cycle, load_throughput, overhead, run_time, scim2_tester
+from bench import host, initial_cycle, latency, load_throughput, overhead, run_time, scim2_tester
 from bench.servers import TOKEN, reference_server
 
 RESULTS = Path(__file__).parent / "results.md"
 
 
 def machine() -> list[str]:
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("[")[0].strip()
     packages = ", ".join(
         f"{name} {version(name)}" for name in ("scimconform", "httpx", "werkzeug", "cheroot", "locust")
     )
     return [
-        f"- machine: {os.cpu_count()} cores ({cpu[1] if cpu else platform.machine()}), {memory:.0f} GiB, "
-        f"{platform.system()} {platform.release()}",
+        f"- machine: {host()}",
         f"- Python {platform.python_version()}; {packages}; {wrk}; scim2-tester {scim2_tester.version()}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
     ]
@@ -50,7 +46,7 @@ def run_times(repeat: int) -> list[str]:
         for index in range(repeat):
             wall, cases = run_time.one_run(Path(scratch) / f"e{index}")
             embedded.append(wall)
-            loopback.append(run_time.one_run(Path(scratch) / f"l{index}", url, TOKEN)[0])
+            loopback.append(run_time.one_run(Path(scratch) / f"l{index}", url, TOKEN, workers=1)[0])
             seconds, outcome = scim2_tester.one_run(url)
             tester.append(seconds)
     base = statistics.median(embedded)
@@ -160,6 +156,10 @@ def main() -> None:
     sections = [
         ("Machine and versions", machine()),
         ("Full run: scimconform next to scim2-tester", run_times(args.repeat)),
+        (
+            "Latency: concurrent cases behind a delaying proxy",
+            latency.lines([0, 50] if quick else [0, 50, 150], workers=4),
+        ),
         ("Harness overhead per request", overhead_lines(20 if quick else 100, args.repeat)),
         ("Initial cycle (ENTRA-CYCLE-001, aadOptscim062020)", initial_cycle_lines(sizes, args.repeat)),
         ("Load driver next to wrk (concurrency 8)", throughput_lines(2 if quick else 5)),

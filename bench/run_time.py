@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 
 
-def one_run(report_dir: Path, url: str | None = None, token: str = "") -> tuple[float, int]:
+def one_run(report_dir: Path, url: str | None = None, token: str = "", workers: int = 1) -> tuple[float, int]:
     """Wall seconds and cases judged of one run: on the embedded server, or on `url` over loopback with the
-    embedded server's 1 s throughput window (a real target gets 10 s), so the two differ only in transport."""
+    embedded server's 1 s throughput window (a real target gets 10 s), so that with `workers=1` the two differ
+    only in transport."""
     command = [sys.executable, "-m", "scimconform.cli", "run", "--seed", "1", "--report-dir", str(report_dir)]
+    command += ["--workers", str(workers)]
     started = time.perf_counter()
     subprocess.run(
         command + (["--url", url, "--throughput-seconds", "1"] if url else []),

@@ -41,6 +41,7 @@ class Case:
     gallery_test: str | None = None
     evidence: str = "documented"
     owns: tuple[str, ...] = ()
+    alone: bool = False  # no other case may run meanwhile (`run --workers`): it measures or pages the whole target
     file: Path = Path()
     given_suite: str = ""  # a case file the run was given (`run --sequence`) runs in the suite SEQUENCE_SUITE
 
@@ -140,5 +141,6 @@ def load_case(path: Path, provider: idp.Provider | None = None) -> Case:
         gallery_test=data.get("gallery_test"),
         evidence=str(data.get("evidence", "documented")),
         owns=tuple(data.get("owns") or ()),
+        alone=bool(data.get("alone", False)),
         file=path,
     )

@@ -64,6 +64,8 @@ def _clean_journal(path: Path, settings: Settings, out: TextIO) -> int:
     """Clean up after one ledger; returns how many resources stayed."""
     try:
         header, entries = Journal.read(path)
+    except FileNotFoundError:  # listed a moment ago: a run still going settled it and removed it
+        return 0
     except (OSError, TypeError, KeyError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not a scimconform ledger ({type(exc).__name__}): leave it or remove it") from None
     recorded = header.get("target")

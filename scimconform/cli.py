@@ -119,7 +119,8 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _setting_flags(
-        run, ("url", "token_env", "profile", "dialect", "seed", "users", "report_dir", "timeout", "sequences")
+        run,
+        ("url", "token_env", "profile", "dialect", "seed", "users", "report_dir", "timeout", "workers", "sequences"),
     )
     run.add_argument("--config", type=Path, help="settings file (default ./scimconform.yaml when present)")
     run.add_argument(
@@ -322,7 +323,7 @@ def _metavar(name: str) -> str:
         if name.endswith(ending):
             return shown
     shown_as = {"token_file": "FILE", "ca_bundle": "FILE", "report_dir": "DIR", "timeout": "S", "rate": "N/s"}
-    return shown_as.get(name, "N" if name in ("seed", "users") else name.rsplit("_", 1)[-1].upper())
+    return shown_as.get(name, "N" if name in ("seed", "users", "workers") else name.rsplit("_", 1)[-1].upper())
 
 
 def _setting_flags(
@@ -407,6 +408,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     ]
     if args.select:
         pytest_args += ["-k", args.select]
+    if settings.workers > 1:  # pytest-xdist; loadgroup keeps a case's dialect runs on one worker, in order
+        pytest_args += ["-n", str(settings.workers), "--dist", "loadgroup"]
     pytest_args += [f"{option.plugin_option}={path}" for option, path in reports.items()]
     with own_stdout(sys.stdout) as out:
         handoff = Handoff(settings, Display(out, args.level))

@@ -12,19 +12,24 @@ of times after the server's `Retry-After`, each attempt recorded as its own exch
 
 With OAuth client credentials the token comes from a `TokenKeeper`, renewed before it expires and once
 more when the target answers 401. TLS is verified (against `--ca-bundle` when given) unless `--insecure`;
-a proxy comes from `--proxy` or the usual environment variables; `--rate` spaces requests out.
+a proxy comes from `--proxy` or the usual environment variables; `--rate` spaces requests out. The worker
+processes of one run (`--workers`) share one `Pacer` through a file: `--rate` caps their total, and a
+Retry-After one of them meets holds them all back.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, urlencode
 
@@ -34,6 +39,7 @@ from scimconform import __version__
 from scimconform.auth import OAuthClient, TokenKeeper
 from scimconform.exchange import MAX_BODY_BYTES, Exchange, ExchangeListener
 from scimconform.target import Target
+from scimconform.workers import flocked
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 REDACTED = "***"
@@ -172,12 +178,14 @@ class RecordingClient:
         pause: Callable[[float], None] = time.sleep,
         rate: float | None = None,
         tls: ssl.SSLContext | None = None,
+        shared_pace: Path | None = None,
     ) -> None:
-        """`tls` lets many clients of one target share a context: building one reads the whole trust store."""
+        """`tls` lets many clients of one target share a context: building one reads the whole trust store.
+        `shared_pace` is the file through which the clients of a run's worker processes share one `Pacer`."""
         self.target = target
         self.rate = rate
         self._pause = pause
-        self._pacer = Pacer(rate)
+        self._pacer = Pacer(rate, shared_pace)
         self.redact = Redactor(target.secrets, target.headers)
         # Who hears of each recorded exchange: the run's event stream, which keeps a failing reporter from
         # stopping the run and notes its failure once (scimconform.events.EventStream).
@@ -198,6 +206,7 @@ class RecordingClient:
 
     def close(self) -> None:
         self._http.close()
+        self._pacer.close()
         for http in self._tls12_http.values():
             http.close()
 
@@ -239,7 +248,9 @@ class RecordingClient:
             request.headers["Authorization"] = f"Bearer {self.tokens.refused(token)}"
             exchange = self._attempt(http, request, 2, record)
         while exchange.status in RETRY_STATUSES and exchange.attempt <= retries:
-            self._pause(retry_delay(exchange.header("retry-after")))
+            delay = retry_delay(exchange.header("retry-after"))
+            self._pacer.hold(delay)
+            self._pause(delay)
             exchange = self._attempt(http, request, exchange.attempt + 1, record)
         return exchange
 
@@ -329,22 +340,62 @@ class RecordingClient:
 
 
 class Pacer:
-    """Spaces requests at least 1/rate seconds apart across all threads (`--rate 20/s`, `load --rate`)."""
+    """Spaces requests at least 1/rate seconds apart across all threads (`--rate 20/s`, `load --rate`).
 
-    def __init__(self, rate: float | None) -> None:
+    Given a `shared` file, the schedule lives there, under an flock, so that the worker processes of one run
+    pace as one: `--rate` caps their total, and `hold` (a 429 or 503's Retry-After) delays every worker's next
+    request, not only the retry of the one that met it. Without a file, a retry pauses its own thread only,
+    as it always has."""
+
+    _WIDTH = 32  # the shared file holds one fixed-width timestamp, rewritten in place
+
+    def __init__(self, rate: float | None, shared: Path | None = None) -> None:
         self._interval = 1.0 / rate if rate else 0.0
-        self._next = 0.0
+        self._next = 0.0  # without a shared file: the earliest time.time() the next request may go
         self._lock = threading.Lock()
+        self._file = os.open(shared, os.O_RDWR | os.O_CREAT, 0o600) if shared is not None else None
 
     def __call__(self) -> None:
-        if not self._interval:
+        """Wait for this request's slot, and book the next one."""
+        if not self._interval and self._file is None:
             return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(self._next, now)
-            self._next = slot + self._interval
+        with self._lock, self._locked():
+            now = time.time()
+            slot = max(self._earliest(), now)
+            if self._interval:
+                self._book(slot + self._interval)
         if slot > now:
             time.sleep(slot - now)
+
+    def hold(self, seconds: float) -> None:
+        """No worker sends before `seconds` from now (a server's Retry-After); nothing to share without a file."""
+        if self._file is None:
+            return
+        with self._lock, self._locked():
+            until = time.time() + seconds
+            if until > self._earliest():
+                self._book(until)
+
+    def close(self) -> None:
+        if self._file is not None:
+            os.close(self._file)
+            self._file = None
+
+    def _locked(self) -> AbstractContextManager[None]:
+        """The shared file held against the other processes (the thread lock covers this one's threads)."""
+        return flocked(self._file) if self._file is not None else nullcontext()
+
+    def _earliest(self) -> float:
+        if self._file is None:
+            return self._next
+        text = os.pread(self._file, self._WIDTH, 0).strip()
+        return float(text) if text else 0.0
+
+    def _book(self, when: float) -> None:
+        if self._file is None:
+            self._next = when
+        else:
+            os.pwrite(self._file, f"{when:.6f}".ljust(self._WIDTH).encode(), 0)
 
 
 def tls_context(target: Target) -> ssl.SSLContext:

@@ -40,6 +40,7 @@ from scimconform.reporting.summary import SummaryWriter
 from scimconform.run_plan import Preflight, plan_run, preflight
 from scimconform.settings import REPEATED, Settings, load_settings, plugin_option
 from scimconform.target import Target, embedded_target
+from scimconform.workers import CaseLocks, die_with_parent, remove, shared_folder
 
 STATE = pytest.StashKey["PluginState"]()
 NOT_APPLICABLE = pytest.StashKey[bool]()  # on an item: its case was skipped as not applicable to the profile
@@ -86,6 +87,12 @@ class PluginState:
         self.events = EventStream(reporters, errors=self.record.report_errors)
         self.selection_error: str | None = None  # `-k` selected nothing: the run never starts, nothing is reported
         self.preflight: Preflight | None = None  # a configured target, judged before the first case
+        # pytest-xdist workers (`run --workers N`) share the target: one pace, and the run held around each case.
+        worker = hasattr(config, "workerinput")
+        if worker:
+            die_with_parent()
+        self.shared = shared_folder(self.settings.report_dir, self.run_tag) if worker else None
+        self.case_locks = CaseLocks(self.shared) if self.shared is not None else None
 
     @property
     def dialects(self) -> tuple[str, ...]:
@@ -175,6 +182,8 @@ def _state(config: pytest.Config) -> PluginState:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if SIGNALS in config.stash:
         config.stash[SIGNALS].close()
+    if STATE in config.stash and (locks := config.stash[STATE].case_locks) is not None:
+        locks.close()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -224,7 +233,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None:
         raise pytest.UsageError(f"{metafunc.definition.nodeid} uses scim_case without a scim_suite marker")
     params = _state(metafunc.config).params(marker.args[0])
-    metafunc.parametrize("scim_case", params, ids=[p.id for p in params], indirect=True)
+    # Under `--dist loadgroup` a case's dialect runs go to one worker, one after another, as in a serial run.
+    grouped = [pytest.param(p, marks=pytest.mark.xdist_group(p.case.id), id=p.id) for p in params]
+    metafunc.parametrize("scim_case", grouped, indirect=True)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -273,19 +284,25 @@ def _nearest(expression: str, params: list[CaseParam]) -> list[str]:
 def pytest_runtestloop(session: pytest.Session) -> bool | None:
     """Judge a configured target once, before its first case and after `-k` chose the cases (so a bad `-k` sends
     nothing). One that cannot be judged is a usage error: no case runs, summary.json says why, and the
-    preflight's block is printed once, by `scimconform run` or by pytest. Under pytest-xdist each worker judges
-    the target in its session instead; the embedded server is judged there too, once it is started."""
+    preflight's block is printed once, by `scimconform run` or by pytest. pytest-xdist's controller collects
+    nothing itself: it collects here, so that `-k` and the preflight stop a run with workers before any case
+    as they stop a serial one; each worker then judges the target in its session again (the embedded server
+    is judged there too, once it is started)."""
     config = session.config
     state = config.stash.get(STATE, None)
-    if state is None or state.target_template is None or not session.items or config.option.collectonly:
+    if state is None or hasattr(config, "workerinput") or config.option.collectonly:
         return None
-    if hasattr(config, "workerinput") or config.pluginmanager.hasplugin("dsession"):
+    controller = config.pluginmanager.hasplugin("dsession")
+    if controller:
+        session.perform_collect()
+    if state.target_template is None or not session.items:
         return None
     state.preflight = preflight(_client(state, state.target_template))
     problem = state.preflight.problem
+    if problem is not None or controller:  # the workers have clients of their own
+        state.preflight.client.close()
     if problem is None:
         return None
-    state.preflight.client.close()
     state.record.target_error = str(problem)
     handoff = _handoff(config)
     if handoff is not None:
@@ -294,7 +311,26 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
 
 
 def _client(state: PluginState, target: Target) -> RecordingClient:
-    return RecordingClient(target, timeout=state.settings.timeout, rate=state.settings.rate)
+    pace = state.shared / "pace" if state.shared is not None else None
+    return RecordingClient(target, timeout=state.settings.timeout, rate=state.settings.rate, shared_pace=pace)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """In a pytest-xdist worker, a case holds the run from its setup to its cleanup: shared with the other
+    workers' cases, or by itself when it must run `alone` (its verdict would change with their traffic)."""
+    state = item.config.stash.get(STATE, None)
+    param = _param(item)
+    if state is None or state.case_locks is None or param is None:
+        return (yield)
+    with state.case_locks.case(param.case.alone):
+        return (yield)
+
+
+def _param(item: pytest.Item) -> CaseParam | None:
+    """The case and dialect a test replays, if it is a scimconform case."""
+    param = getattr(getattr(item, "callspec", None), "params", {}).get("scim_case")
+    return param if isinstance(param, CaseParam) else None
 
 
 @dataclass(kw_only=True)
@@ -384,8 +420,8 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    param = getattr(getattr(item, "callspec", None), "params", {}).get("scim_case")
-    if not isinstance(param, CaseParam):
+    param = _param(item)
+    if param is None:
         return report
     error = call.excinfo.value if call.excinfo else None
     if report.when == "setup":  # allure-pytest has named the test by now; the case's labels go on top
@@ -514,7 +550,11 @@ class ResultCollector:
     @pytest.hookimpl(trylast=True)  # after the runner's teardown, so the final sweep's leftovers are in
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         state = self._state()
-        if state is None or state.selection_error:
+        if state is None:
+            return
+        if not hasattr(self.config, "workerinput"):  # the workers are gone: their locks and pace go too
+            remove(shared_folder(state.settings.report_dir, state.run_tag))
+        if state.selection_error:
             return
         record = state.record
         if state.preflight is not None and state.preflight.problem is not None:

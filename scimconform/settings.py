@@ -52,6 +52,7 @@ _TOKEN_FILE_BYTES = 64 * 1024
 _EXPECTED = {
     "seed": f"a whole number from 0 to {MAX_SEED}",
     "users": "a whole number, at least 1",
+    "workers": "a whole number of cases at once, at least 1",
     "timeout": "a number of seconds",
     "rate": "requests per second, e.g. 20 or 20/s",
     "throughput_seconds": "a number of seconds (0 skips the case)",
@@ -122,6 +123,15 @@ class Settings:
     )
     throughput_p95_ms: float = field(
         default=2000.0, metadata=_help("p95 latency bound of the throughput case, in milliseconds")
+    )
+    # One by default: the `alone` cases (cycles, paging, throughput) bound a full run, so more workers do not
+    # shorten it yet (bench/results.md, "Latency"); they pay off on selections without them.
+    workers: int = field(
+        default=1,
+        metadata=_help(
+            "cases run at once, each worker a process (under pytest itself: -n N --dist loadgroup); 1 runs them "
+            "one after another"
+        ),
     )
     sequences: tuple[Path, ...] = field(
         default=(),
@@ -223,6 +233,11 @@ def validate(settings: Settings, written: Mapping[str, str]) -> Settings:
         raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED}, not {settings.seed}{where('seed')}")
     if settings.users < 1:
         raise ConfigError(f"users must be at least 1, not {settings.users}{where('users')}")
+    if settings.workers < 1:
+        raise ConfigError(
+            f"workers must be at least 1, not {settings.workers}{where('workers')}: give 1 to run the cases one "
+            "after another"
+        )
     if not _positive(settings.timeout):
         raise ConfigError(f"timeout must be a positive number of seconds, not {settings.timeout:g}{where('timeout')}")
     if settings.oauth_auth_method not in OAUTH_AUTH_METHODS:
@@ -432,7 +447,7 @@ def _coerce(values: dict[str, Any], where: Callable[[str], str]) -> dict[str, An
     converted: dict[str, Any] = {}
     for name, raw in values.items():
         try:
-            if name in ("seed", "users"):
+            if name in ("seed", "users", "workers"):
                 converted[name] = _integer(raw)
             elif name in ("timeout", "throughput_seconds", "throughput_p95_ms"):
                 converted[name] = _number(raw)

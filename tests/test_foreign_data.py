@@ -860,8 +860,41 @@ def cleanup(capsys: pytest.CaptureFixture[str], report_dir: Path, *args: str) ->
     return Outcome(code, captured.out, captured.err, report_dir)
 
 
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (Linux /proc), such as a run's pytest-xdist workers."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def gone(pids: list[int], within: float = 10) -> bool:
+    """Whether every process in `pids` has ended (a zombie counts as ended) within `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists() and "Z" not in _state_of(pid)]
+        if not alive:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _state_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
 KILLED = {
     "run": ("run", "--seed", "11", *SIGNAL_CASES),
+    # The workers die with the main process: none goes on creating what no ledger entry would be settled for.
+    "run-2-workers": ("run", "--seed", "11", "--workers", "2", *SIGNAL_CASES),
     "load": ("load", *LOAD),
 }
 
@@ -876,9 +909,12 @@ def test_kill_9_then_cleanup_deletes_exactly_what_the_run_created(
         hold = w.upstream.hold(nth(3, "POST", "Users"), after=True)
         child = start(tmp_path, w, *argv)
         assert reached(hold, child), "the run never reached its third create"
+        workers = children(child.process.pid)
+        assert ("--workers" in argv) == bool(workers), workers
         child.process.kill()
         child.process.wait(10)
         hold.released.set()
+        assert gone(workers), "a worker outlived the killed run"
         assert w.run_resources(), "the killed run had created nothing"
         ledgers = list((child.report_dir / "ledger").glob("*.jsonl"))
         assert ledgers, "no ledger on disk"

@@ -103,12 +103,13 @@ def test_a_50_mb_body_is_cut_in_the_reports(capsys: pytest.CaptureFixture[str], 
     assert any(f"body cut after {MAX_BODY_BYTES} bytes" in p.read_text(errors="replace") for p in files)
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_429_is_retried_after_retry_after_and_each_attempt_is_recorded(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, workers: str
 ) -> None:
     server = HostileServer(slow_down(429, "1", times=1))
     with behind(server) as (url, app):
-        outcome = run_cli(capsys, tmp_path, "--url", url, "-k", f"{UNDER_TEST} or {IN_SETUP}")
+        outcome = run_cli(capsys, tmp_path, "--url", url, "-k", f"{UNDER_TEST} or {IN_SETUP}", "--workers", workers)
         left = sum(app.resource_count().values())
     assert outcome.code == 0, outcome.out
     assert outcome.names("passed") == {UNDER_TEST, IN_SETUP}

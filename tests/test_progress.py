@@ -111,6 +111,7 @@ class SlowToCreate(ReferenceServer):
 
 def test_a_slow_answer_shows_as_a_request_in_flight(tmp_path: Path) -> None:
     with serve_in_thread(SlowToCreate(delay=2.5)) as url:
+        # the live display is a serial run's: with workers it falls back to case lines
         code, shown = on_a_terminal(tmp_path, "--url", url, *QUICK, "-k", "ENTRA-USER-002")
     text = plain(shown)
     assert code == 0, text

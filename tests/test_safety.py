@@ -29,14 +29,17 @@ class Slow:
         return self.app(environ, start_response)
 
 
+@pytest.mark.parametrize("workers", ["1", "2"], ids=["serial", "2-workers"])
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "sigterm", "sighup"])
 def test_a_stopped_run_cleans_up_and_writes_partial_reports_that_judge_nothing(
-    tmp_path: Path, stop: signal.Signals
+    tmp_path: Path, stop: signal.Signals, workers: str
 ) -> None:
+    """With workers the signal reaches the controller only, as `kill` sends it: the workers still clean up."""
     server = ReferenceServer(token=TOKEN)
     with serve_in_thread(Slow(server, 0.03)) as url:  # type: ignore[arg-type]
+        command = [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--report-dir", str(tmp_path)]
         process = subprocess.Popen(
-            [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--report-dir", str(tmp_path)],
+            [*command, "--workers", workers],
             env={**os.environ, "SCIM_TOKEN": TOKEN},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

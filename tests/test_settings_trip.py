@@ -22,6 +22,7 @@ EVERY_FIELD_CHANGED = Settings(
     report_dir=Path("out/reports"),
     timeout=7.5,
     users=3,
+    workers=3,
     token_file=Path("token.txt"),
     headers={"X-Api-Key": "${API_KEY}", "X-Tenant": "acme # not a comment"},
     oauth_token_url="https://login.example.com/token",

@@ -1,0 +1,120 @@
+"""`scimconform run --workers N`: cases at once, the same verdicts, alone cases by themselves, one shared pace."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.delay_proxy import delaying_proxy
+from scimconform.cli import main
+from scimconform.client import RecordingClient
+from scimconform.server import ReferenceServer, serve_in_thread
+from scimconform.settings import Settings, load_settings
+from scimconform.target import Target
+from scimconform.workers import CaseLocks
+from tests.harness import TOKEN, run_cli
+
+TARGET = Target(base_url="https://scim.example.com/v2", token="t")
+
+
+@pytest.mark.parametrize(("given", "cause"), [("0", "at least 1, not 0"), ("abc", "invalid value 'abc'")])
+def test_bad_workers_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], given: str, cause: str) -> None:
+    assert main(["run", "--workers", given]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--workers" in err and cause in err, err
+
+
+def test_workers_default_to_one_and_a_settings_file_can_ask_for_more(tmp_path: Path) -> None:
+    assert Settings(url="https://scim.example.com/v2").workers == Settings().workers == 1
+    (tmp_path / "s.yaml").write_text("workers: 3\n")
+    assert load_settings(tmp_path / "s.yaml", url="https://scim.example.com/v2").workers == 3
+
+
+def test_an_alone_case_waits_for_the_others_and_new_cases_wait_for_it(tmp_path: Path) -> None:
+    """Three processes' locks (separate descriptors lock like separate processes): a shared case holds the
+    run; an alone case waits for it; a shared case arriving meanwhile waits behind the alone one."""
+    first, alone, late = (CaseLocks(tmp_path) for _ in range(3))
+    order: list[str] = []
+
+    def run(locks: CaseLocks, name: str, is_alone: bool) -> None:
+        with locks.case(is_alone):
+            order.append(f"{name} in")
+            time.sleep(0.05)
+            order.append(f"{name} out")
+
+    with first.case(alone=False):
+        waiting = threading.Thread(target=run, args=(alone, "alone", True))
+        waiting.start()
+        time.sleep(0.1)
+        arriving = threading.Thread(target=run, args=(late, "late", False))
+        arriving.start()
+        time.sleep(0.1)
+        assert order == [], "neither may start while the first case holds the run"
+    waiting.join()
+    arriving.join()
+    assert order == ["alone in", "alone out", "late in", "late out"]
+    for locks in (first, alone, late):
+        locks.close()
+
+
+def test_a_retry_after_one_worker_meets_holds_back_every_worker(tmp_path: Path) -> None:
+    answers = iter([429, 200])
+    throttled = httpx.MockTransport(lambda r: httpx.Response(next(answers), headers={"Retry-After": "1"}, json={}))
+    fine = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    pace = tmp_path / "pace"
+    told = threading.Event()
+    one = RecordingClient(TARGET, transport=throttled, pause=lambda seconds: told.set(), shared_pace=pace)
+    other = RecordingClient(TARGET, transport=fine, shared_pace=pace)
+    retrying = threading.Thread(target=one.send, args=("GET", "/Users"))
+    retrying.start()
+    told.wait(5)  # the first worker met the 429 and is waiting to retry
+    started = time.monotonic()
+    other.send("GET", "/Users")
+    assert time.monotonic() - started >= 0.9, "the other worker waited out the Retry-After too"
+    retrying.join()
+    one.close()
+    other.close()
+
+
+def test_the_rate_caps_the_total_of_every_worker(tmp_path: Path) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    clients = [RecordingClient(TARGET, transport=transport, rate=20, shared_pace=tmp_path / "pace") for _ in range(2)]
+    started = time.monotonic()
+    for _ in range(3):
+        for client in clients:
+            client.send("GET", "/Users")
+    assert time.monotonic() - started >= 5 / 20, "six requests from two workers are spaced as one stream"
+    for client in clients:
+        client.close()
+
+
+def test_behind_latency_four_workers_judge_like_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10 ms each way in front of one shared server: the same verdict per case, and the cases really spread."""
+    monkeypatch.setenv("SCIM_TOKEN", TOKEN)
+    app = ReferenceServer(token=TOKEN)
+    selection = ["-k", "ENTRA-USER or ENTRA-GROUP", "--users", "3", "--dialect", "aadOptscim062020"]
+    outcomes = {}
+    with serve_in_thread(app) as url, delaying_proxy(url, rtt_ms=20) as slow:
+        for workers in ("1", "4"):
+            har = tmp_path / f"{workers}.har"
+            outcome = run_cli(
+                capsys, tmp_path / workers, "--url", slow, "--workers", workers, "--har", str(har), *selection
+            )
+            outcomes[workers] = outcome
+    assert app.resource_count() == {"User": 0, "Group": 0}
+    serial, parallel = ({(c["id"], c["dialect"]): c["status"] for c in o.summary["cases"]} for o in outcomes.values())
+    assert len(serial) > 20 and parallel == serial
+    assert outcomes["4"].code == outcomes["1"].code == 0, outcomes["4"].out
+    # Each worker names its identities after itself (identities.py): gw0, gw1, …
+    bodies = json.loads((tmp_path / "4.har").read_text())["log"]["entries"]
+    ran = set(re.findall(r"-(gw\d+)", json.dumps([e["request"].get("postData", {}) for e in bodies])))
+    assert len(ran) > 1, ran
+    assert not list((tmp_path / "4").glob(".workers-*")), "the workers' locks go when the run ends"
