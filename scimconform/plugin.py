@@ -211,6 +211,8 @@ _OPTIONS = ("scim_config", *(_dest(setting.name) for setting in fields(Settings)
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scim_suite(name): run the YAML cases of fixtures/sequences/<name>/")
+    if not config.pluginmanager.hasplugin("xdist"):  # each case carries the mark; known under --strict-markers
+        config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's --dist loadgroup runs a group together")
     config.pluginmanager.register(ResultCollector(config), "scimconform-results")
     # Settle the settings now when this is a conformance run, so a bad option is one usage error
     # before collection, not a collection error per module.
@@ -519,9 +521,11 @@ class ResultCollector:
                 state.events.emit(CaseFinished(result=result))
 
     def pytest_report_teststatus(
-        self, report: pytest.TestReport
+        self, report: pytest.TestReport | pytest.CollectReport
     ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
         """A warning is counted as what it is, in pytest's progress and its last line ("1 warned")."""
+        if not isinstance(report, pytest.TestReport):  # a module that could not be collected
+            return None
         result = _result(report)
         if result is not None and result.status == "warning":
             return "warned", "W", ("WARNED", {"yellow": True})

@@ -50,6 +50,20 @@ def test_without_a_url_the_embedded_server_is_the_target(pytester: pytest.Pytest
     result.stdout.fnmatch_lines(["*target embedded reference server*"])
 
 
+def test_the_cases_collect_without_pytest_xdist(pytester: pytest.Pytester) -> None:
+    """Each case carries pytest-xdist's group mark; without xdist loaded, --strict-markers must still know it."""
+    result = pytester.runpytest(str(data_dir("suites")), "-p", "no:xdist", "-k", "ENTRA-CONN-001")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_module_that_cannot_be_collected_is_reported_not_a_traceback(pytester: pytest.Pytester) -> None:
+    """A collection error reaches the plugin's status hook as a CollectReport: pytest shows the error itself."""
+    pytester.makepyfile(test_broken="import no_such_module_here\n")
+    result = pytester.runpytest("--scim-dialect", "default", "test_broken.py")
+    result.stdout.fnmatch_lines(["*ERROR collecting test_broken.py*"])
+    assert "AttributeError" not in result.stdout.str() + result.stderr.str()
+
+
 def test_the_plugin_leaves_other_test_suites_alone(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_plain():\n    assert True\n")
     result = pytester.runpytest()
