@@ -114,7 +114,12 @@ def test_behind_latency_four_workers_judge_like_one(
     assert len(serial) > 20 and parallel == serial
     assert outcomes["4"].code == outcomes["1"].code == 0, outcomes["4"].out
     # Each worker names its identities after itself (identities.py): gw0, gw1, …
-    bodies = json.loads((tmp_path / "4.har").read_text())["log"]["entries"]
+    log = json.loads((tmp_path / "4.har").read_text())["log"]
+    bodies = log["entries"]
+    # Each case is a page, and its exchanges (cleanup included) stand together although workers interleaved them.
+    pages = [entry["pageref"] for entry in bodies if "pageref" in entry]
+    runs = [page for n, page in enumerate(pages) if n == 0 or pages[n - 1] != page]
+    assert len(runs) == len(set(runs)) == len(log["pages"]) == len(parallel), runs
     ran = set(re.findall(r"-(gw\d+)", json.dumps([e["request"].get("postData", {}) for e in bodies])))
     assert len(ran) > 1, ran
     assert not list((tmp_path / "4").glob(".workers-*")), "the workers' locks go when the run ends"

@@ -1,7 +1,9 @@
 """Every exchange of a run as an HTTP Archive (HAR 1.2), for browser dev tools and HAR viewers.
 
-Exchanges arrive already redacted by the recording client. Under pytest-xdist each worker sends its
-entries to the controller through `workeroutput`, and only the controller writes the file.
+Exchanges arrive already redacted by the recording client. Each case in one dialect is a HAR page (its cleanup
+included), and its exchanges follow one another in the file even when workers ran cases at once (`--workers`);
+the preflight's and the final sweep's exchanges belong to no page. Under pytest-xdist each worker sends its
+pages and entries to the controller through `workeroutput`, and only the controller writes the file.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from scimconform import __version__
-from scimconform.events import Event, ExchangeRecorded, RunFinished
+from scimconform.events import CaseStarted, Event, ExchangeRecorded, RunFinished
 from scimconform.exchange import Exchange
-from scimconform.reporting.results import write_json
+from scimconform.reporting.results import case_name, write_json
 
 _WORKER_KEY = "scimconform_har_entries"
+_PAGES_KEY = "scimconform_har_pages"
 
 
 def har_entry(exchange: Exchange, started: datetime) -> dict[str, Any]:
@@ -62,14 +65,21 @@ def har_entry(exchange: Exchange, started: datetime) -> dict[str, Any]:
     return entry
 
 
-def har_document(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "log": {
-            "version": "1.2",
-            "creator": {"name": "scimconform", "version": __version__},
-            "entries": sorted(entries, key=lambda e: str(e["startedDateTime"])),
-        }
-    }
+def har_document(entries: list[dict[str, Any]], pages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The archive: pages in the order their cases started, each page's entries together and in the order they
+    were sent; entries of no page (the preflight, the final sweep) by time among them."""
+    pages = sorted(pages or [], key=lambda page: str(page["startedDateTime"]))
+    began = {page["id"]: str(page["startedDateTime"]) for page in pages}
+
+    def place(entry: dict[str, Any]) -> tuple[str, str]:
+        started = str(entry["startedDateTime"])
+        return began.get(entry.get("pageref", ""), started), started
+
+    log: dict[str, Any] = {"version": "1.2", "creator": {"name": "scimconform", "version": __version__}}
+    if pages:
+        log["pages"] = pages
+    log["entries"] = sorted(entries, key=place)
+    return {"log": log}
 
 
 class HarRecorder:
@@ -79,18 +89,33 @@ class HarRecorder:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.entries: list[dict[str, Any]] = []
+        self.pages: list[dict[str, Any]] = []
+        self._page: str | None = None  # the case (in one dialect) whose exchanges arrive now
 
     def handle(self, event: Event) -> None:
         if isinstance(event, ExchangeRecorded):
             started = datetime.now(UTC) - timedelta(milliseconds=event.exchange.elapsed_ms)
-            self.entries.append(har_entry(event.exchange, started))
+            entry = har_entry(event.exchange, started)
+            if self._page is not None:
+                entry["pageref"] = self._page
+            self.entries.append(entry)
+        elif isinstance(event, CaseStarted):
+            self._page = case_name(event.case_id, event.dialect)
+            began = datetime.now(UTC).isoformat(timespec="milliseconds")
+            self.pages.append({"startedDateTime": began, "id": self._page, "title": event.title, "pageTimings": {}})
         elif isinstance(event, RunFinished):
             self.write()
+
+    def pytest_runtest_logfinish(self) -> None:
+        """A case's cleanup is on its page; what comes after its teardown (the final sweep) on none."""
+        self._page = None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """xdist controller: take in what a finished worker recorded."""
-        self.entries += getattr(node, "workeroutput", {}).get(_WORKER_KEY, [])
+        output = getattr(node, "workeroutput", {})
+        self.entries += output.get(_WORKER_KEY, [])
+        self.pages += output.get(_PAGES_KEY, [])
 
     @pytest.hookimpl(trylast=True)  # after the session fixture's final sweep has sent its DELETEs
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -98,9 +123,10 @@ class HarRecorder:
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:
             workeroutput[_WORKER_KEY] = self.entries
+            workeroutput[_PAGES_KEY] = self.pages
 
     def write(self) -> None:
-        write_json(self.path, har_document(self.entries))
+        write_json(self.path, har_document(self.entries, self.pages))
 
 
 def _query(exchange: Exchange) -> list[dict[str, str]]:
