@@ -97,12 +97,12 @@ def test_the_rate_caps_the_total_of_every_worker(tmp_path: Path) -> None:
 def test_behind_latency_four_workers_judge_like_one(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """10 ms each way in front of one shared server: the same verdict per case, and the cases really spread."""
+    """5 ms each way in front of one shared server: the same verdict per case, and the cases really spread."""
     monkeypatch.setenv("SCIM_TOKEN", TOKEN)
     app = ReferenceServer(token=TOKEN)
     selection = ["-k", "ENTRA-USER or ENTRA-GROUP", "--users", "3", "--dialect", "aadOptscim062020"]
     outcomes = {}
-    with serve_in_thread(app) as url, delaying_proxy(url, rtt_ms=20) as slow:
+    with serve_in_thread(app) as url, delaying_proxy(url, rtt_ms=10) as slow:
         for workers in ("1", "4"):
             har = tmp_path / f"{workers}.har"
             outcome = run_cli(
