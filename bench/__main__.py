@@ -21,7 +21,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import host, initial_cycle, latency, load_throughput, overhead, run_time, scim2_tester
+from bench import host, initial_cycle, latency, load_throughput, overhead, run_time, scim2_tester, server_share
 from bench.servers import TOKEN, reference_server
 
 RESULTS = Path(__file__).parent / "results.md"
@@ -160,6 +160,7 @@ def main() -> None:
             "Latency: concurrent cases behind a delaying proxy",
             latency.lines([0, 50] if quick else [0, 50, 150], workers=4),
         ),
+        ("Server-bound share", server_share.lines(1 if quick else args.repeat)),
         ("Harness overhead per request", overhead_lines(20 if quick else 100, args.repeat)),
         ("Initial cycle (ENTRA-CYCLE-001, aadOptscim062020)", initial_cycle_lines(sizes, args.repeat)),
         ("Load driver next to wrk (concurrency 8)", throughput_lines(2 if quick else 5)),

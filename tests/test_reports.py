@@ -131,7 +131,9 @@ def test_a_failure_is_failed_with_one_step_per_exchange_and_its_attachments(repo
     (exchange,) = read["steps"]
     assert exchange["name"] == "GET /Users/{id} → 200"
     attachments = {a["name"]: a for a in exchange["attachments"]}
-    assert set(attachments) == {"response headers", "response body", "curl"}
+    assert set(attachments) == {"response body", "curl"}
+    headers = {p["name"]: p["value"] for p in exchange["parameters"]}
+    assert headers["server"] == "scimconform" and "content-type" in headers, headers
     assert attachments["response body"]["type"] == "application/json"
     curl = (reports / "allure-results" / attachments["curl"]["source"]).read_text(encoding="utf-8")
     assert curl.startswith("curl -sS -X GET http://127.0.0.1:") and '"Authorization: Bearer $SCIM_TOKEN"' in curl
