@@ -413,6 +413,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     with own_stdout(sys.stdout) as out:
         handoff = Handoff(settings, Display(out, args.level))
         status = pytest.main(pytest_args, plugins=[handoff])
+    if handoff.uncollected:  # pytest ends such a session as "interrupted": it was not
+        where = ", ".join(handoff.uncollected)
+        print(
+            f"scimconform: error: cannot load the suite {where} (the error is above): reinstall scimconform",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if status == pytest.ExitCode.INTERRUPTED:
         print(f"scimconform: interrupted; partial reports are in {report_dir}", file=sys.stderr)
         return 130

@@ -125,6 +125,11 @@ class Handoff:
         # why the run never started, for the CLI to print: a usage error found inside the session (`-k`), or a
         # target that cannot be judged (its preflight's block)
         self.error: str | None = None
+        self.uncollected: list[str] = []  # suite modules that could not be loaded: a broken install, not a stop
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.uncollected.append(report.nodeid or str(report.fspath))
 
 
 def _handoff(config: pytest.Config) -> Handoff | None:

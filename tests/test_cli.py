@@ -194,3 +194,22 @@ def test_serve_on_a_taken_port_is_one_line(capsys: pytest.CaptureFixture[str]) -
 def test_serve_rejects_an_unknown_fault(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--fault", "made-up"]) == 2
     assert_one_line_error(capsys.readouterr().err, "made-up")
+
+
+def test_a_suite_that_cannot_be_loaded_is_an_error_not_an_interrupt(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest ends a session whose module fails to import as "interrupted"; the run must not say it was
+    stopped (exit 130) when its install is broken."""
+    import scimconform.cli as cli
+    from scimconform.datafiles import data_dir
+
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "pytest.ini").write_text((data_dir("suites") / "pytest.ini").read_text())
+    (suites / "test_broken.py").write_text("import no_such_module_here\n")
+    monkeypatch.setattr(cli, "data_dir", lambda room: suites if room == "suites" else data_dir(room))
+    code = main(["run", "--report-dir", str(tmp_path / "reports")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "cannot load the suite test_broken.py" in err and "interrupted" not in err
