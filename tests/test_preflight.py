@@ -95,6 +95,24 @@ def test_a_wrong_token_is_one_block_and_nothing_but_the_probe_is_sent(
     assert "not-the-right-one" not in outcome.out + outcome.err
 
 
+def test_load_shows_the_same_block_for_a_wrong_token(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`scimconform load` judges the target the same way before its workload, and says it the same way."""
+    from scimconform.cli import main
+
+    monkeypatch.setenv("SCIM_TOKEN", "not-the-right-one")
+    with witnessed(ReferenceServer(token=TOKEN)) as (url, witness):
+        code = main(["load", "--url", url, "--report-dir", str(tmp_path), "--users", "2"])
+    captured = capsys.readouterr()
+    outcome = Outcome(code, captured.out, captured.err, tmp_path)
+    assert code == 2 and witness.seen == ["GET /scim/v2/Users"], captured.err
+    block = captured.err[captured.err.index("scimconform: error: ") :]
+    for part in ("refused the bearer token (HTTP 401)", "  sent:", "  got:", "  cause:", "  fix:"):
+        assert part in block, block
+    assert "not-the-right-one" not in outcome.out + outcome.err
+
+
 def test_a_closed_port_is_one_block(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     outcome = run_cli(capsys, tmp_path, "--url", f"http://127.0.0.1:{closed_port()}/scim/v2")
     assert_not_judged(outcome, "unreachable: cannot connect", "the server is not running, or the port is wrong")

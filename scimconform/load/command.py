@@ -78,6 +78,6 @@ def run_load(settings: Settings, concurrency: int, rate: float | None, out: Text
             record.load, record.leftovers = result.to_json(), result.leftovers
             record.interrupted = result.interrupted
     events.emit(RunFinished(record=record))  # summary.json, the Allure files, the console verdict
-    if record.target_error is not None:
-        print(f"scimconform: error: {record.target_error}", file=err)
+    if problem is not None:  # as `run` shows it: what was sent, what came back, the cause and the fix
+        print(f"scimconform: error: {problem.block()}", file=err)
     return record.exit_code()
