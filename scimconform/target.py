@@ -9,6 +9,7 @@ is undocumented, and forwarding it would break servers that reject unknown param
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import ssl
 from collections.abc import Iterator
@@ -63,9 +64,18 @@ class Target:
         path = url.raw_path.split(b"?", 1)[0]
         if path != prefix and not path.startswith(prefix + b"/"):
             return f"{url.path} is outside the Tenant URL's path {base.path}"
-        if any(unquote(segment.decode()) in (".", "..") for segment in path.split(b"/")):
+        if climbs(path.decode()):
             return f"{url.raw_path.decode()} holds a dot segment"
         return None
+
+
+def climbs(path: str) -> bool:
+    """Whether a path, decoded as often as it decodes, has a `.` or `..` segment (RFC 3986 §3.3) — which a
+    server that decodes `%2F` or `%5C`, or decodes twice, would resolve, out of the path it was given."""
+    decoded = unquote(path)
+    while decoded != path:
+        path, decoded = decoded, unquote(decoded)
+    return any(part in (".", "..") for part in re.split(r"[/\\]", path))
 
 
 def parse_tenant_url(url: str, token: str | None, provider: idp.Provider | None = None) -> Target:

@@ -33,8 +33,7 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from scimconform.client import describe_transport_error
 from scimconform.errors import ConfigError
-from scimconform.target import Target
-from scimconform.traffic.recording import climbs
+from scimconform.target import Target, climbs
 
 _HOP_BY_HOP = frozenset(
     {

@@ -88,15 +88,6 @@ def strings(node: Any) -> Iterator[str]:
             yield from strings(value)
 
 
-def climbs(path: str) -> bool:
-    """Whether a path, decoded as often as it decodes, has a `.` or `..` segment (RFC 3986 §3.3) — which a
-    server that decodes `%2F`, or decodes twice, would resolve, out of the path it was given."""
-    decoded = unquote(path)
-    while decoded != path:
-        path, decoded = decoded, unquote(decoded)
-    return any(part in (".", "..") for part in re.split(r"[/\\]", path))
-
-
 def substitute(text: str, mapping: Mapping[str, str]) -> str:
     """`text` with each key of `mapping` it is whole, or holds as a quoted JSON string (a filter's value,
     RFC 7644 §3.4.2.2), replaced by its value — in one pass, so that no replacement is replaced again."""

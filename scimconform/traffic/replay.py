@@ -27,11 +27,10 @@ from scimconform.client import RecordingClient
 from scimconform.errors import UnsafeIdError
 from scimconform.exchange import Exchange
 from scimconform.interrupts import interrupts_as_keyboard_interrupt
-from scimconform.target import path_segment
+from scimconform.target import climbs, path_segment
 from scimconform.traffic.recording import (
     SECRET_FIELDS,
     Recorded,
-    climbs,
     map_strings,
     referenced_ids,
     strings,

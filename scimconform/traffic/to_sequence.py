@@ -20,7 +20,8 @@ from typing import Any
 
 from scimconform import attrpath
 from scimconform.profiles import Profile
-from scimconform.traffic.recording import Recorded, climbs, map_strings, referenced_ids, strings, substitute
+from scimconform.target import climbs
+from scimconform.traffic.recording import Recorded, map_strings, referenced_ids, strings, substitute
 
 _COLLECTIONS = {"users": "User", "groups": "Group"}
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")  # those schemas/sequence.json allows
