@@ -12,13 +12,23 @@ import pytest
 pytest_plugins = ["pytester"]
 collect_ignore = ["reports", "bench", "fixtures", "schemas", "suites"]
 RAM_DISK = "/dev/shm"
+RAM_DISK_NEEDS = 2 << 30  # a full run's reports are about 16 MB; a container's default /dev/shm is 64 MB
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """The tests' temporary files in memory where Linux offers it: every run a test makes writes thousands of
     small Allure result files, and on a VM's disk creating each costs ten times as much. xdist workers
-    inherit TMPDIR and take their folders under the controller's."""
-    if config.option.basetemp is None and "TMPDIR" not in os.environ and os.access(RAM_DISK, os.W_OK):
+    inherit TMPDIR and take their folders under the controller's; a passed test's folder is removed at the end
+    (tmp_path_retention_policy)."""
+    if config.option.basetemp is None and "TMPDIR" not in os.environ and _room(RAM_DISK) >= RAM_DISK_NEEDS:
         os.environ["TMPDIR"] = RAM_DISK
         tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+
+
+def _room(folder: str) -> int:
+    """Bytes free in `folder` for this user, 0 when it is missing or not writable."""
+    if not os.access(folder, os.W_OK):
+        return 0
+    stats = os.statvfs(folder)
+    return stats.f_bavail * stats.f_frsize

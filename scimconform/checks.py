@@ -270,7 +270,7 @@ def attributes_absent(exchange: Exchange, paths: Iterable[str]) -> None:
     for resource in resources(exchange, "attributes_absent"):
         for path in paths:
             if isinstance(resource, dict) and attrpath.get(resource, path) is not attrpath.MISSING:
-                raise CheckFailure("attributes_absent", f"{path} was returned although the request excluded it")
+                raise CheckFailure("attributes_absent", f"{path} was returned, where it must be absent")
 
 
 def resource_id(exchange: Exchange, expected: str) -> None:

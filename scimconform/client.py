@@ -345,13 +345,14 @@ class Pacer:
     Given a `shared` file, the schedule lives there, under an flock, so that the worker processes of one run
     pace as one: `--rate` caps their total, and `hold` (a 429 or 503's Retry-After) delays every worker's next
     request, not only the retry of the one that met it. Without a file, a retry pauses its own thread only,
-    as it always has."""
+    as it always has. Times are time.monotonic(): a wall clock stepped back would stall every request, and on
+    Linux the monotonic clock is one for all processes of the host, so the workers' file can hold it too."""
 
     _WIDTH = 32  # the shared file holds one fixed-width timestamp, rewritten in place
 
     def __init__(self, rate: float | None, shared: Path | None = None) -> None:
         self._interval = 1.0 / rate if rate else 0.0
-        self._next = 0.0  # without a shared file: the earliest time.time() the next request may go
+        self._next = 0.0  # without a shared file: the earliest time.monotonic() the next request may go
         self._lock = threading.Lock()
         self._file = os.open(shared, os.O_RDWR | os.O_CREAT, 0o600) if shared is not None else None
 
@@ -360,7 +361,7 @@ class Pacer:
         if not self._interval and self._file is None:
             return
         with self._lock, self._locked():
-            now = time.time()
+            now = time.monotonic()
             slot = max(self._earliest(), now)
             if self._interval:
                 self._book(slot + self._interval)
@@ -372,7 +373,7 @@ class Pacer:
         if self._file is None:
             return
         with self._lock, self._locked():
-            until = time.time() + seconds
+            until = time.monotonic() + seconds
             if until > self._earliest():
                 self._book(until)
 

@@ -581,6 +581,26 @@ class ResultCollector:
             }
         else:
             record.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+            _stranded_ledgers(record, state.settings.report_dir, state.run_tag)
             state.events.emit(RunFinished(record=record))  # summary.json, the console verdict, the files
             if (handoff := _handoff(self.config)) is not None:
                 handoff.record = state.record
+
+
+def _stranded_ledgers(record: RunRecord, report_dir: Path, run_tag: str) -> None:
+    """A worker that never reported (stopped while its cleanup ran, or crashed) left its ledger on disk with
+    creates not settled: each is reported as possibly left, and the file kept for `scimconform cleanup`."""
+    known = {Path(journal).resolve() for journal in record.journals}
+    for path in sorted((report_dir / "ledger").glob(f"{run_tag}-gw*.jsonl")):
+        if path.resolve() in known:
+            continue
+        try:
+            _, unsettled = Journal.read(path)
+        except OSError:
+            continue
+        if unsettled:
+            record.journals.append(str(path))
+            record.leftovers += [
+                f"possibly left: {entry.resource_type} {entry.label} (its worker stopped before it reported)"
+                for entry in unsettled
+            ]

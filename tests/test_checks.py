@@ -485,7 +485,7 @@ ATTRIBUTES_ABSENT = [
         "kept",
         holding(password="x"),
         ["password"],
-        fails=Whole("password was returned although the request excluded it"),
+        fails=Whole("password was returned, where it must be absent"),
     ),
     row("returned-any-case", holding(emails=[]), ["Emails"], fails="Emails was returned"),
     row("sub-attribute-returned", holding(name={"givenName": "B"}), ["name.givenName"], fails="name.givenName was"),

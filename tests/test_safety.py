@@ -67,3 +67,28 @@ def test_a_stopped_run_cleans_up_and_writes_partial_reports_that_judge_nothing(
     assert f"NOT JUDGED — interrupted after {len(summary['cases'])} of " in out
     assert "READY —" not in out
     assert not (tmp_path / "ledger").exists() or not list((tmp_path / "ledger").iterdir()), "nothing left to clean"
+
+
+def test_with_workers_what_a_cut_off_cleanup_left_is_reported(tmp_path: Path) -> None:
+    """pytest-xdist gives stopping workers seconds to finish: on a slow target their cleanup is cut off before
+    they report. What they left must still be in summary.json, each one, with its ledger for `cleanup`."""
+    server = ReferenceServer(token=TOKEN)
+    with serve_in_thread(Slow(server, 0.5)) as url:  # type: ignore[arg-type]
+        command = [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--report-dir", str(tmp_path)]
+        process = subprocess.Popen(
+            [*command, "--workers", "2"],
+            env={**os.environ, "SCIM_TOKEN": TOKEN},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while sum(server.resource_count().values()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=90)
+        left = sum(server.resource_count().values())
+    assert process.returncode == 130, out + err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert len(summary["leftovers"]) >= left, (left, summary["leftovers"])
+    assert all(name.endswith(".jsonl") for name in summary["ledgers"]) and (left == 0 or summary["ledgers"])
