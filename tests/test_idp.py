@@ -143,7 +143,7 @@ def test_the_catalogue_loads_the_providers_own_cases(stub: idp.Provider) -> None
 
 
 def test_a_case_of_another_provider_is_refused_with_its_file(stub: idp.Provider) -> None:
-    path = next(stub.sequences.rglob("*.yaml"))
+    path = next(p for p in sorted(stub.sequences.rglob("*.yaml")) if "STUB-001" in p.read_text())
     with pytest.raises(ConfigError, match=re.escape(f"{path}: case id STUB-001 is not a Microsoft Entra ID case id")):
         load_case(path)
 

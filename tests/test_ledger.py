@@ -156,16 +156,27 @@ def test_without_a_survey_before_the_post_a_lost_answer_proves_nothing() -> None
 
 
 def test_an_id_from_the_target_is_one_path_segment() -> None:
-    hostile = "abc/../../Groups/x?y=1#z%2F"
+    hostile = "abc/x?y=1#z%2F"
     target = ScriptedTarget([], held=[{**OURS, "id": hostile}])
     ledger = Ledger(run_tag=TAG)
     ledger.answered(intend(ledger), answer(201, {"id": hostile}), client_for(target))
     assert ledger.clean(client_for(target)) == []
-    assert target.writes() == [("DELETE", "/scim/v2/Users/abc%2F..%2F..%2FGroups%2Fx%3Fy%3D1%23z%252F")]
+    assert target.writes() == [("DELETE", "/scim/v2/Users/abc%2Fx%3Fy%3D1%23z%252F")]
     assert resource_path("Group", "a b") == "/Groups/a%20b"
     for unusable in ("", ".", ".."):
         with pytest.raises(ValueError, match="cannot name a resource"):
             path_segment(unusable)
+
+
+def test_an_id_that_climbs_once_its_slashes_are_decoded_is_left_and_reported() -> None:
+    """As one segment `abc%2F..%2F..%2FGroups%2Fx` stays put, but a server that decodes %2F before routing
+    deletes /Groups/x: the run cannot prove what that DELETE would reach, so it sends none and says so."""
+    hostile = "abc/../../Groups/x"
+    target = ScriptedTarget([], held=[{**OURS, "id": hostile}])
+    ledger = Ledger(run_tag=TAG)
+    ledger.answered(intend(ledger), answer(201, {"id": hostile}), client_for(target))
+    (left,) = ledger.clean(client_for(target))
+    assert hostile in left and target.writes() == []
 
 
 @pytest.mark.parametrize(

@@ -71,9 +71,10 @@ def har_document(entries: list[dict[str, Any]], pages: list[dict[str, Any]] | No
     pages = sorted(pages or [], key=lambda page: str(page["startedDateTime"]))
     began = {page["id"]: str(page["startedDateTime"]) for page in pages}
 
-    def place(entry: dict[str, Any]) -> tuple[str, str]:
-        started = str(entry["startedDateTime"])
-        return began.get(entry.get("pageref", ""), started), started
+    def place(entry: dict[str, Any]) -> tuple[str, str, str]:
+        """Its page's start, then the page (two workers can start cases in the same millisecond), then its own."""
+        started, page = str(entry["startedDateTime"]), str(entry.get("pageref", ""))
+        return began.get(page, started), page, started
 
     log: dict[str, Any] = {"version": "1.2", "creator": {"name": "scimconform", "version": __version__}}
     if pages:
