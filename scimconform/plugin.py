@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shutil
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, fields
@@ -40,7 +41,7 @@ from scimconform.reporting.summary import SummaryWriter
 from scimconform.run_plan import Preflight, plan_run, preflight
 from scimconform.settings import REPEATED, Settings, load_settings, plugin_option
 from scimconform.target import Target, embedded_target
-from scimconform.workers import CaseLocks, die_with_parent, remove, shared_folder
+from scimconform.workers import CaseLocks, die_with_parent, shared_folder
 
 STATE = pytest.StashKey["PluginState"]()
 NOT_APPLICABLE = pytest.StashKey[bool]()  # on an item: its case was skipped as not applicable to the profile
@@ -562,7 +563,7 @@ class ResultCollector:
         if state is None:
             return
         if not hasattr(self.config, "workerinput"):  # the workers are gone: their locks and pace go too
-            remove(shared_folder(state.settings.report_dir, state.run_tag))
+            shutil.rmtree(shared_folder(state.settings.report_dir, state.run_tag), ignore_errors=True)
         if state.selection_error:
             return
         record = state.record

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
-import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -22,9 +21,9 @@ _PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @contextmanager
-def flocked(fd: int, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
-    """`fd` locked (exclusively, or shared with LOCK_SH) against the other processes for the block."""
-    fcntl.flock(fd, mode)
+def flocked(fd: int) -> Iterator[None]:
+    """`fd` locked exclusively against the other processes for the block."""
+    fcntl.flock(fd, fcntl.LOCK_EX)
     try:
         yield
     finally:
@@ -32,12 +31,8 @@ def flocked(fd: int, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
 
 
 def shared_folder(report_dir: Path, run_tag: str) -> Path:
-    """Where one run's workers keep their locks and shared pace; removed when the run ends (`remove`)."""
+    """Where one run's workers keep their locks and shared pace; removed when the run ends."""
     return report_dir / f".workers-{run_tag}"
-
-
-def remove(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 class CaseLocks:
