@@ -55,8 +55,9 @@ try {
   const failing = body.locator('[data-testid="test-result-step"]', {
     has: page.locator(':scope > [data-testid="test-result-step-header"] [data-testid="test-result-step-title"]', { hasText: /^[A-Z]+ \/.* → / }),
   }).last();
-  await failing.locator('[data-testid="test-result-attachment-header"]', { hasText: 'curl' }).click();
-  const curl = (await failing.locator('[data-testid="code-attachment-content"]').innerText()).trim();
+  await failing.locator('[data-testid="test-result-attachment-header"]', { hasText: 'request and response' }).click();
+  // The attachment opens with the curl line that replays the request.
+  const curl = (await failing.locator('[data-testid="code-attachment-content"]').innerText()).trim().split('\n')[0];
   texts.push(await pageText());
   await page.screenshot({ path: beside('failed'), fullPage: true });
 

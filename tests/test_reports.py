@@ -130,15 +130,17 @@ def test_a_failure_is_failed_with_one_step_per_exchange_and_its_attachments(repo
     assert read["status"] == "failed"
     (exchange,) = read["steps"]
     assert exchange["name"] == "GET /Users/{id} → 200"
-    attachments = {a["name"]: a for a in exchange["attachments"]}
-    assert set(attachments) == {"response body", "curl"}
+    (attachment,) = exchange["attachments"]
+    assert attachment["name"] == "request and response" and attachment["type"] == "text/plain"
     headers = {p["name"]: p["value"] for p in exchange["parameters"]}
     assert headers["server"] == "scimconform" and "content-type" in headers, headers
-    assert attachments["response body"]["type"] == "application/json"
-    curl = (reports / "allure-results" / attachments["curl"]["source"]).read_text(encoding="utf-8")
+    curl, answer = (reports / "allure-results" / attachment["source"]).read_text(encoding="utf-8").split("\n\n", 1)
     assert curl.startswith("curl -sS -X GET http://127.0.0.1:") and '"Authorization: Bearer $SCIM_TOKEN"' in curl
-    patch = {a["name"] for a in case_steps[1]["steps"][0]["attachments"]}
-    assert "request body" in patch
+    assert answer.startswith('Response: HTTP 200\n{\n  "') and json.loads(answer.split("\n", 1)[1])["id"]
+    ((patch,),) = [step["attachments"] for step in case_steps[1]["steps"]]
+    sent = (reports / "allure-results" / patch["source"]).read_text(encoding="utf-8").split("\n\n")
+    assert sent[0].startswith("curl -sS -X PATCH ") and "--data-binary" in sent[0]
+    assert sent[1].startswith('Request body:\n{\n  "schemas"') and sent[2].startswith("Response: HTTP 200")
 
 
 def test_not_applicable_is_skipped_and_an_unjudged_target_reports_no_case(tmp_path: Path) -> None:

@@ -143,7 +143,8 @@ def test_what_a_report_decodes_is_redacted_again(monkeypatch: pytest.MonkeyPatch
     steps.handle(RunStarted(base_url="https://scim.example.com/v2"))
     steps.exchange(exchange)
     entry = har_entry(exchange, datetime.now(UTC))
-    assert json.loads(attached["response body"]) == {"detail": REDACTED}
+    answer = attached["request and response"].split("\n\nResponse: HTTP 200\n", 1)[1]
+    assert json.loads(answer) == {"detail": REDACTED} and SECRET not in attached["request and response"]
     assert steps.title(exchange) == f"GET /Users?filter={REDACTED} → 200"
     assert entry["request"]["queryString"] == [{"name": "filter", "value": REDACTED}]
 

@@ -110,6 +110,19 @@ def source_links(case: Case) -> list[tuple[str, str]]:
 
 
 ATTACHED_EXCHANGES_PER_CASE = 300
+TRANSCRIPT = "request and response"
+
+
+def transcript(exchange: Exchange) -> str:
+    """The exchange as a reader wants it: the curl line that replays it, then the request body and the answer,
+    each indented when it is JSON. The curl line keeps the body byte for byte; the indented copy is for reading."""
+    parts = [exchange.curl()]
+    if exchange.request_body is not None:
+        parts.append("Request body:\n" + _pretty(exchange.request_body, exchange.redact)[0])
+    answer = f"HTTP {exchange.status}" if exchange.status is not None else f"no answer ({exchange.transport_error})"
+    if exchange.response_body:
+        answer += "\n" + _pretty(exchange.response_body, exchange.redact)[0]
+    return "\n\n".join([*parts, f"Response: {answer}"])
 
 
 class AllureSteps:
@@ -140,13 +153,12 @@ class AllureSteps:
                 self.exchange(exchange)
 
     def exchange(self, exchange: Exchange) -> None:
-        """Record the exchange as a step: the response headers as its parameters, the request body, response
-        body and a curl reproducer attached.
+        """Record the exchange as a step: the response headers as its parameters, the exchange as one attachment.
 
-        Each attachment is a file of its own, and creating files is most of what reporting an exchange costs
-        (bench/results.md, "Server-bound share"): the headers ride in the step's own record instead. A
-        provisioning cycle for thousands of users would write tens of thousands of attachment files; past
-        `attach_limit` exchanges in one case the steps stay but carry no attachments (the HAR keeps all).
+        Creating files is most of what reporting an exchange costs (bench/results.md, "Server-bound share"), so
+        an exchange writes one: its `transcript`. A provisioning cycle for thousands of users would still write
+        thousands; past `attach_limit` exchanges in one case the steps stay but carry no attachment (the HAR
+        keeps all).
         """
         self._attached += 1
         with StepContext(self.title(exchange), dict(exchange.response_headers)):
@@ -155,14 +167,7 @@ class AllureSteps:
                     note = f"Exchanges after the first {self.attach_limit} of this case are not attached; use --har."
                     allure.attach(note, "attachments stop here", allure.attachment_type.TEXT)
                 return
-            if exchange.request_body is not None:
-                body, _ = _pretty(exchange.request_body, exchange.redact)
-                allure.attach(body, "request body", allure.attachment_type.JSON)
-            if exchange.response_body:
-                body, is_json = _pretty(exchange.response_body, exchange.redact)
-                kind = allure.attachment_type.JSON if is_json else allure.attachment_type.TEXT
-                allure.attach(body, "response body", kind)
-            allure.attach(exchange.curl(), "curl", allure.attachment_type.TEXT)
+            allure.attach(transcript(exchange), TRANSCRIPT, allure.attachment_type.TEXT)
 
     def title(self, exchange: Exchange) -> str:
         """`PATCH /Users/{id} → 204`: the path below the Tenant URL, the query decoded."""

@@ -127,7 +127,7 @@ class HarRecorder:
             workeroutput[_PAGES_KEY] = self.pages
 
     def write(self) -> None:
-        write_json(self.path, har_document(self.entries, self.pages))
+        write_json(self.path, har_document(self.entries, self.pages), indent=None)
 
 
 def _query(exchange: Exchange) -> list[dict[str, str]]:
