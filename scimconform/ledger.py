@@ -253,11 +253,15 @@ class Ledger:
             return self._settle(client, entry)
         if entry.outcome in (REFUSED, GONE):
             return None
-        exchange = client.send("GET", ENDPOINTS[entry.resource_type], {"filter": entry.match})
-        found = _resources(exchange)
         why = {PENDING: "its POST was interrupted", UNANSWERED: "its POST got no usable answer"}.get(
             entry.outcome, f"its POST was answered {entry.status}"
         )
+        return self._look_up(client, entry, why)
+
+    def _look_up(self, client: RecordingClient, entry: Created, why: str) -> str | None:
+        """Find the create's resource by its match and settle it, when exactly one resource proves to be it."""
+        exchange = client.send("GET", ENDPOINTS[entry.resource_type], {"filter": entry.match})
+        found = _resources(exchange)
         if found is None or not _complete(exchange, found):
             return f"possibly left: {entry.resource_type} {entry.label} ({why}; the lookup failed: {entry.finder})"
         # New since the POST, carrying the run tag, and not another create's known resource.
@@ -270,7 +274,7 @@ class Ledger:
         ]
         proven = [r for r in ours if _holds(r, entry.sent)]
         if not ours:
-            self._gone(entry)  # nothing carrying the run tag: the create made nothing
+            self._gone(entry)  # nothing carrying the run tag: the create made nothing, or it is gone
             return None
         if entry.outcome == FAILED or entry.before is None or len(proven) != 1:
             reason = "an error answer is never cleaned by lookup" if entry.outcome == FAILED else "ownership unproven"
@@ -279,7 +283,7 @@ class Ledger:
         if not self._confirmed(client, entry):  # the list answer named it; the resource itself must agree
             entry.id = None
             return f"possibly left: {entry.resource_type} {entry.label} ({why}; its own read differs: {entry.finder})"
-        return self._settle(client, entry)
+        return self._settle(client, entry, moved=True)
 
     def _confirmed(self, client: RecordingClient, entry: Created) -> bool:
         """A read of the chosen id returns that resource, with the run tag and every value sent."""
@@ -295,9 +299,13 @@ class Ledger:
             and _holds(resource, entry.sent)
         )
 
-    def _settle(self, client: RecordingClient, entry: Created) -> str | None:
+    def _settle(self, client: RecordingClient, entry: Created, *, moved: bool = False) -> str | None:
         """Delete an owned resource, after a read shows it is still the run's (a server may give a deleted
-        resource's id to a new one); None once a read no longer finds it, else what stayed."""
+        resource's id to a new one); None once a read no longer finds it, else what stayed.
+
+        An id that neither a read nor a DELETE finds, though its case did not delete it, may have moved: a server
+        that changes ids on update (RFC 7643 §3.1 forbids it) holds the resource under another. It is looked up by
+        its match like a create without a usable answer, once (`moved`), and whatever is not proven is reported."""
         resource_id = entry.id or ""
         try:
             path = resource_path(entry.resource_type, resource_id)
@@ -307,8 +315,10 @@ class Ledger:
         if verdict == NOT_OURS or (verdict == NOT_THERE and entry.delete_sent):
             self._gone(entry)  # deleted by its case, or its id now names someone else's resource
             return None
-        client.send("DELETE", path)
+        deleted = client.send("DELETE", path)  # a read may hide what a DELETE still removes (a disabled user)
         if client.send("GET", path).status in (404, 410):
+            if verdict == NOT_THERE and deleted.status in (404, 410) and not moved:
+                return self._look_up(client, entry, f"its id {resource_id} finds nothing")
             self._gone(entry)
             return None
         return f"{entry.resource_type} {resource_id} ({entry.label}) could not be deleted"

@@ -120,6 +120,30 @@ def test_an_id_a_case_deleted_and_the_server_gave_to_someone_else_is_left_alone(
     assert target.writes() == []
 
 
+@pytest.mark.parametrize(
+    ("moved", "deleted", "left"),
+    [
+        pytest.param({**OURS, "id": "ours-9"}, ["ours-9"], "", id="found-under-its-new-id-and-deleted"),
+        pytest.param({**OURS, "id": "ours-9", "active": False}, [], "possibly left", id="changed-since-reported"),
+        pytest.param(None, [], "", id="gone"),
+    ],
+)
+def test_a_resource_whose_id_changed_is_looked_up_again(
+    moved: dict[str, Any] | None, deleted: list[str], left: str
+) -> None:
+    """A server that gives a resource a new id on PATCH: its old id reads 404, yet the resource is still there."""
+    target = ScriptedTarget([], held=[OURS])
+    ledger = Ledger(run_tag=TAG)
+    ledger.answered(intend(ledger), answer(201, {"id": "ours-1"}), client_for(target))
+    del target.held["ours-1"]
+    if moved is not None:
+        target.listed = [moved]
+        target.held[moved["id"]] = moved
+    stayed = ledger.clean(client_for(target))
+    assert target.writes() == [("DELETE", f"/scim/v2/Users/{i}") for i in ["ours-1", *deleted]]
+    assert ("possibly left" in " ".join(stayed)) == bool(left), stayed
+
+
 def test_a_lookup_that_does_not_hold_every_match_proves_nothing() -> None:
     """totalResults 101, 100 foreign users on the page: the run's user may be on a page never read."""
     padded = [{**FOREIGN, "id": f"f{n}"} for n in range(100)]

@@ -10,7 +10,7 @@ import yaml
 from scimconform.catalogue import load_catalogue
 from scimconform.datafiles import data_dir
 from scimconform.dialects import DIALECTS
-from scimconform.server import FAULTS
+from scimconform.server import FAULTS, ReferenceServer, serve_in_thread
 from tests.harness import TOKEN, expand, reference_server, run_cli
 
 EXPECTED: dict[str, Any] = yaml.safe_load((data_dir("fixtures") / "faults.yaml").read_text())
@@ -71,9 +71,12 @@ def test_fault_is_caught_by_exactly_its_cases(capsys: pytest.CaptureFixture[str]
     profile, cases = (
         (expected["profile"], expected["cases"]) if isinstance(expected, dict) else ("entra-default", expected)
     )
-    with reference_server(fault) as url:
+    server = ReferenceServer(token=TOKEN, faults=[fault])
+    with serve_in_thread(server) as url:
         outcome = run_cli(capsys, tmp_path, "--url", url, "--users", "3", "--profile", profile)
     assert outcome.names("error") == set(), "a fault must be judged, not make cases undecidable"
+    left = {kind: n for kind, n in server.resource_count().items() if n}
+    assert not left or outcome.summary["leftovers"], f"{left} stayed on the server and the summary lists none"
     caught = outcome.names("failed", "warning")
     assert caught, f"no case catches {fault}: {FAULTS[fault]}"
     assert caught == expand(cases)
