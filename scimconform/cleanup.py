@@ -24,6 +24,7 @@ from scimconform.ledger import Journal, Ledger
 from scimconform.run_plan import preflight
 from scimconform.settings import Settings
 from scimconform.target import configured_target
+from scimconform.workers import remove_abandoned
 
 EXIT_OK, EXIT_LEFT, EXIT_USAGE = 0, 1, 2
 
@@ -33,6 +34,7 @@ def run_cleanup(settings: Settings, out: TextIO) -> int:
     report_dir = settings.report_dir
     if not report_dir.is_dir():
         raise ConfigError(f"report directory {report_dir} does not exist: give the --report-dir of the run")
+    remove_abandoned(report_dir)
     journals = sorted((report_dir / "ledger").glob("*.jsonl"))
     if not journals:
         print(f"scimconform cleanup: nothing to clean up: no ledger in {report_dir / 'ledger'}", file=out)

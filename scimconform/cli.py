@@ -48,6 +48,7 @@ from scimconform.settings import (
     settings_file,
 )
 from scimconform.target import configured_target
+from scimconform.workers import remove_abandoned
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
@@ -389,6 +390,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     shutil.rmtree(report_dir / "allure-results", ignore_errors=True)
     shutil.rmtree(report_dir / "allure-report", ignore_errors=True)  # a page from an earlier run would mislead
     summary.unlink(missing_ok=True)
+    remove_abandoned(report_dir)
     pytest_args = [
         str(data_dir("suites")),
         # the run's console (reporting/progress.py) replaces pytest's: no dots, no summary of its own

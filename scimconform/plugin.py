@@ -27,13 +27,22 @@ from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
 from scimconform.engine.outcomes import ConformanceFailure
 from scimconform.errors import CaseSkipped, HarnessError, NotApplicable, PreconditionFailed, TargetError
-from scimconform.events import CaseEnded, CaseFinished, CaseStarted, EventStream, RunFinished, RunStarted
+from scimconform.events import (
+    CaseEnded,
+    CaseFinished,
+    CaseStarted,
+    EventStream,
+    ExchangeRecorded,
+    RunFinished,
+    RunStarted,
+)
 from scimconform.identities import RUN_TAG_ENV, IdentityFactory
 from scimconform.interrupts import interrupts_as_keyboard_interrupt
 from scimconform.ledger import Journal, Ledger
 from scimconform.profiles import Profile
 from scimconform.reporting import allure as allure_report
 from scimconform.reporting import registry
+from scimconform.reporting.har import HarRecorder
 from scimconform.reporting.junit import mark_warning, name_testcase
 from scimconform.reporting.progress import Display
 from scimconform.reporting.results import CaseResult, RunRecord, case_name
@@ -41,7 +50,7 @@ from scimconform.reporting.summary import SummaryWriter
 from scimconform.run_plan import Preflight, plan_run, preflight
 from scimconform.settings import REPEATED, Settings, load_settings, plugin_option
 from scimconform.target import Target, embedded_target
-from scimconform.workers import CaseLocks, die_with_parent, shared_folder
+from scimconform.workers import CaseLocks, die_with_parent, shared_folder, stop_kills_workers
 
 STATE = pytest.StashKey["PluginState"]()
 NOT_APPLICABLE = pytest.StashKey[bool]()  # on an item: its case was skipped as not applicable to the profile
@@ -310,6 +319,10 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     if problem is not None or controller:  # the workers have clients of their own
         state.preflight.client.close()
     if problem is None:
+        if controller:  # no case holds these exchanges (Allure has no test for them); the HAR holds every one
+            for recorder in (r for r in state.events.reporters if isinstance(r, HarRecorder)):
+                for exchange in state.preflight.exchanges:
+                    recorder.handle(ExchangeRecorded(exchange=exchange))
         return None
     state.record.target_error = str(problem)
     handoff = _handoff(config)
@@ -477,6 +490,32 @@ def _result(report: pytest.TestReport) -> CaseResult | None:
     return None
 
 
+def _crashed(state: PluginState, report: pytest.TestReport) -> CaseResult | None:
+    """The verdict of a case whose worker process died under it: pytest-xdist reports it failed, in a phase
+    named "???", with no result of ours. Whatever the case saw is lost, so it is an error, which no run
+    passes; its creates are in the worker's ledger, reported as possibly left (`_stranded_ledgers`)."""
+    phase: str = report.when  # typed as pytest's three phases; xdist's crash report has a fourth
+    if phase != "???" or not report.failed:
+        return None
+    for param in state.params():
+        if f"[{param.id}]" in report.nodeid:
+            case = param.case
+            return CaseResult(
+                id=case.id,
+                title=case.title,
+                dialect=param.dialect,
+                status="error",
+                severity=case.severity,
+                source=case.source,
+                message=f"{report.longrepr}: the case has no verdict; what it created is listed as possibly left",
+                duration=report.duration,
+                fix=case.fix,
+                feature=case.feature,
+                gallery_test=case.gallery_test,
+            )
+    return None
+
+
 def _one_line(error: BaseException | None) -> str:
     """What a reader of the summary needs first: the request and what went wrong with it."""
     if error is None or isinstance(error, pytest.skip.Exception):
@@ -517,7 +556,7 @@ class ResultCollector:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self._state()
-        result = _result(report)
+        result = _result(report) or (_crashed(state, report) if state is not None else None)
         if result is not None and state is not None:
             state.record.results.append(result)
             name_testcase(self.config, report, result.display_name)
@@ -586,6 +625,16 @@ class ResultCollector:
             state.events.emit(RunFinished(record=record))  # summary.json, the console verdict, the files
             if (handoff := _handoff(self.config)) is not None:
                 handoff.record = state.record
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
+    """pytest-xdist's controller waits here for its workers to stop; a further stop signal must not break off
+    the session before any report is written (pytest would skip the hooks still to run)."""
+    if STATE not in session.config.stash or not session.config.pluginmanager.hasplugin("dsession"):
+        return (yield)
+    with stop_kills_workers():
+        return (yield)
 
 
 def _stranded_ledgers(record: RunRecord, report_dir: Path, run_tag: str) -> None:

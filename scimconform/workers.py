@@ -11,11 +11,16 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
+import shutil
 import signal
 import sys
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from types import FrameType
+
+from scimconform.interrupts import STOP_SIGNALS
 
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 
@@ -35,6 +40,23 @@ def shared_folder(report_dir: Path, run_tag: str) -> Path:
     return report_dir / f".workers-{run_tag}"
 
 
+def remove_abandoned(report_dir: Path) -> None:
+    """Remove the shared folders of runs that no worker lives in any more: a run killed outright (kill -9, a
+    CI job's time limit) never removed its own. Each worker holds `alive.lock` shared for its whole life."""
+    for folder in report_dir.glob(".workers-*"):
+        try:
+            alive = os.open(folder / "alive.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(alive, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a worker of that run still lives
+        finally:
+            os.close(alive)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class CaseLocks:
     """A readers-writer lock across processes: ordinary cases share the run, an `alone` case holds it by itself.
 
@@ -43,6 +65,8 @@ class CaseLocks:
 
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        self._alive = os.open(folder / "alive.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._alive, fcntl.LOCK_SH)  # released by the kernel when this worker dies
         self._gate = os.open(folder / "gate.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._run = os.open(folder / "cases.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
@@ -59,6 +83,7 @@ class CaseLocks:
     def close(self) -> None:
         os.close(self._gate)
         os.close(self._run)
+        os.close(self._alive)
 
 
 def die_with_parent() -> None:
@@ -71,3 +96,35 @@ def die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:  # the main process died before the request took effect
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextmanager
+def stop_kills_workers() -> Iterator[None]:
+    """While the main process waits for its workers to stop (pytest-xdist gives them seconds to finish), a
+    further stop signal kills them at once, as a second interrupt stops a serial run's cleanup: the wait ends
+    and the reports are written, each stopped worker's ledger telling what it left. Linux only (/proc)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def kill_workers(signum: int, frame: FrameType | None) -> None:
+        for pid in child_processes(os.getpid()):
+            with suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    previous = {number: signal.signal(number, kill_workers) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def child_processes(pid: int) -> list[int]:
+    """The processes `pid` started, from /proc (empty where there is none)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found

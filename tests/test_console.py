@@ -64,3 +64,14 @@ def test_readiness_line() -> None:
     broken = record()
     broken.target_error = "target unreachable"
     assert readiness(broken) == "Entra gallery readiness: NOT JUDGED — target unreachable"
+
+
+def test_a_run_with_cases_that_ended_without_a_verdict_judges_nothing() -> None:
+    """A worker lost between two cases leaves them unreported: what did report cannot make the run READY."""
+    partial = record(result("ENTRA-CONN-001", "passed"))
+    partial.planned = 3
+    assert readiness(partial) == "Entra gallery readiness: NOT JUDGED — 2 of 3 cases ended without a verdict"
+    assert not partial.gallery_ready and partial.exit_code() == 1
+    complete = record(result("ENTRA-CONN-001", "passed"))
+    complete.planned = 1
+    assert complete.gallery_ready and complete.exit_code() == 0

@@ -35,6 +35,7 @@ from werkzeug.test import Client
 from scimconform.cli import main
 from scimconform.identities import RUN_TAG_ENV
 from scimconform.server import ReferenceServer, serve_in_thread
+from scimconform.workers import child_processes
 from tests.harness import QUICK, TOKEN, Outcome, run_cli
 from tests.hostile import (
     FRONT_MARK,
@@ -860,19 +861,6 @@ def cleanup(capsys: pytest.CaptureFixture[str], report_dir: Path, *args: str) ->
     return Outcome(code, captured.out, captured.err, report_dir)
 
 
-def children(pid: int) -> list[int]:
-    """The processes `pid` started (Linux /proc), such as a run's pytest-xdist workers."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def gone(pids: list[int], within: float = 10) -> bool:
     """Whether every process in `pids` has ended (a zombie counts as ended) within `within` seconds."""
     deadline = time.monotonic() + within
@@ -909,7 +897,7 @@ def test_kill_9_then_cleanup_deletes_exactly_what_the_run_created(
         hold = w.upstream.hold(nth(3, "POST", "Users"), after=True)
         child = start(tmp_path, w, *argv)
         assert reached(hold, child), "the run never reached its third create"
-        workers = children(child.process.pid)
+        workers = child_processes(child.process.pid)
         assert ("--workers" in argv) == bool(workers), workers
         child.process.kill()
         child.process.wait(10)
@@ -919,9 +907,11 @@ def test_kill_9_then_cleanup_deletes_exactly_what_the_run_created(
         ledgers = list((child.report_dir / "ledger").glob("*.jsonl"))
         assert ledgers, "no ledger on disk"
         assert not [p for p in ledgers if TOKEN in p.read_text()], "the ledger holds the token"
+        assert ("--workers" in argv) == bool(list(child.report_dir.glob(".workers-*"))), "the workers' locks"
         outcome = cleanup(capsys, child.report_dir, "--url", w.url)
         assert outcome.code == 0, outcome.out + outcome.err
         assert w.run_resources() == []
+        assert not list(child.report_dir.glob(".workers-*")), "cleanup removes what the killed run left locally"
         assert_left_as_found(w)
         assert_stayed_inside(w)
 

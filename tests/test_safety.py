@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from scimconform.server import ReferenceServer, serve_in_thread
+from scimconform.workers import child_processes
 from tests.harness import TOKEN
 
 
@@ -69,9 +70,11 @@ def test_a_stopped_run_cleans_up_and_writes_partial_reports_that_judge_nothing(
     assert not (tmp_path / "ledger").exists() or not list((tmp_path / "ledger").iterdir()), "nothing left to clean"
 
 
-def test_with_workers_what_a_cut_off_cleanup_left_is_reported(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signals", [1, 2], ids=["one-stop", "a-second-stop-while-workers-stop"])
+def test_with_workers_what_a_cut_off_cleanup_left_is_reported(tmp_path: Path, signals: int) -> None:
     """pytest-xdist gives stopping workers seconds to finish: on a slow target their cleanup is cut off before
-    they report. What they left must still be in summary.json, each one, with its ledger for `cleanup`."""
+    they report. What they left must still be in summary.json, each one, with its ledger for `cleanup`; a
+    second stop signal while the workers stop ends the wait, and the reports are still written."""
     server = ReferenceServer(token=TOKEN)
     with serve_in_thread(Slow(server, 0.5)) as url:  # type: ignore[arg-type]
         command = [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--report-dir", str(tmp_path)]
@@ -86,9 +89,42 @@ def test_with_workers_what_a_cut_off_cleanup_left_is_reported(tmp_path: Path) ->
         while sum(server.resource_count().values()) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
+        if signals == 2:
+            time.sleep(1)
+            process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=90)
         left = sum(server.resource_count().values())
     assert process.returncode == 130, out + err
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert len(summary["leftovers"]) >= left, (left, summary["leftovers"])
     assert all(name.endswith(".jsonl") for name in summary["ledgers"]) and (left == 0 or summary["ledgers"])
+
+
+def test_a_worker_killed_mid_case_fails_the_run_and_what_it_left_is_reported(tmp_path: Path) -> None:
+    """The kernel's OOM killer or a runner's kill can take one worker: its case has no verdict the run can
+    trust, so the run is not READY, and what the worker created is left and listed, not forgotten."""
+    server = ReferenceServer(token=TOKEN)
+    with serve_in_thread(Slow(server, 0.05)) as url:  # type: ignore[arg-type]
+        command = [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--report-dir", str(tmp_path)]
+        process = subprocess.Popen(
+            [*command, "--workers", "2", "-k", "ENTRA-GROUP-00"],
+            env={**os.environ, "SCIM_TOKEN": TOKEN},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while sum(server.resource_count().values()) == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        workers = child_processes(process.pid)
+        assert workers and sum(server.resource_count().values()) > 0, "no worker created anything"
+        os.kill(workers[0], signal.SIGKILL)
+        out, err = process.communicate(timeout=120)
+        left = sum(server.resource_count().values())
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    crashed = [case for case in summary["cases"] if "crashed" in case["message"]]
+    assert process.returncode == 1, out + err
+    assert len(crashed) == 1 and crashed[0]["status"] == "error", summary["cases"]
+    assert len(summary["leftovers"]) >= left, (left, summary["leftovers"])
+    assert "Entra gallery readiness: NOT READY — 1 blocking failure" in out
+    assert "Traceback" not in out + err

@@ -122,4 +122,7 @@ def test_behind_latency_four_workers_judge_like_one(
     assert len(runs) == len(set(runs)) == len(log["pages"]) == len(parallel), runs
     ran = set(re.findall(r"-(gw\d+)", json.dumps([e["request"].get("postData", {}) for e in bodies])))
     assert len(ran) > 1, ran
+    # Every request is in the HAR: the main process's preflight, before any case, and each worker's own.
+    probes = [n for n, e in enumerate(bodies) if "scimconform-preflight" in e["request"]["url"]]
+    assert probes[0] == 0 and len(probes) == 1 + 4, probes
     assert not list((tmp_path / "4").glob(".workers-*")), "the workers' locks go when the run ends"

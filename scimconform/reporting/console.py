@@ -126,6 +126,8 @@ def readiness(record: RunRecord) -> str:
         return f"Entra gallery readiness: NOT JUDGED — {record.target_error}"
     if not record.results:
         return "Entra gallery readiness: NOT JUDGED — no case ran"
+    if missing := record.unreported():
+        return f"Entra gallery readiness: NOT JUDGED — {missing} of {record.planned} cases ended without a verdict"
     blocking = [r.name for r in record.blocking_failures()]
     warnings = sum(r.status == "warning" for r in record.results)
     notes = f"; {warnings} warning{'s' * (warnings != 1)}" if warnings else ""

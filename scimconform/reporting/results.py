@@ -151,7 +151,12 @@ class RunRecord:
 
     @property
     def judged(self) -> bool:
-        return not self.interrupted and self.target_error is None and bool(self.results)
+        return not self.interrupted and self.target_error is None and bool(self.results) and not self.unreported()
+
+    def unreported(self) -> int:
+        """Selected cases that ended without a verdict (a worker process lost between two cases): a run that
+        lacks any judges nothing, as an interrupted one."""
+        return max(0, (self.planned or 0) - len(self.results))
 
     def exit_code(self) -> int:
         """0 no blocking failure and nothing left, 1 blocking failures or leftovers, 2 the target could not be
