@@ -1,8 +1,8 @@
 """Run every benchmark and write bench/results.md: python -m bench [--repeat 3] [--quick].
 
 Sections: full `scimconform run` on the embedded server in-process and over loopback, next to
-scim2-tester on the same server; a full run behind 0, 50 and 150 ms of round-trip time, one worker next to
-the default; harness overhead per request against raw httpx; the initial cycle for
+scim2-tester on the same server, and pair by pair on scim2-server; a full run behind 0, 50 and 150 ms of
+round-trip time, one worker next to the default; harness overhead per request against raw httpx; the initial cycle for
 100, 1,000, 5,000 and 10,000 users (time and peak memory); load driver throughput next to wrk; and one
 `scimconform load` run. Figures compared with each other are measured side by side in this one run.
 `--quick` shrinks every size, to check the command itself; its figures are not the published ones.
@@ -21,7 +21,17 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import host, initial_cycle, latency, load_throughput, overhead, run_time, scim2_tester, server_share
+from bench import (
+    host,
+    initial_cycle,
+    latency,
+    load_throughput,
+    overhead,
+    run_time,
+    scim2_tester,
+    server_share,
+    side_by_side,
+)
 from bench.servers import TOKEN, reference_server
 
 RESULTS = Path(__file__).parent / "results.md"
@@ -161,6 +171,10 @@ def main() -> None:
             latency.lines([0, 50] if quick else [0, 50, 150], workers=4),
         ),
         ("Server-bound share", server_share.lines(1 if quick else args.repeat)),
+        (
+            "On scim2-server: scimconform next to scim2-tester, pair by pair",
+            side_by_side.lines(1 if quick else args.repeat),
+        ),
         ("Harness overhead per request", overhead_lines(20 if quick else 100, args.repeat)),
         ("Initial cycle (ENTRA-CYCLE-001, aadOptscim062020)", initial_cycle_lines(sizes, args.repeat)),
         ("Load driver next to wrk (concurrency 8)", throughput_lines(2 if quick else 5)),

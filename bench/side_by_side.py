@@ -1,0 +1,96 @@
+"""`scimconform run` next to scim2-tester on the same third-party server, scim2-server (PyPI), pair by pair.
+
+Run: python -m bench.side_by_side [--repeat 3]. scim2-server is started on loopback by
+tests/thirdparty/scim2-server.sh (installed from PyPI at first use, as the third-party tests do); each pair runs
+scimconform (throughput case off: scim2-tester has none) and then scim2-tester against one fresh server, both
+timed from outside the whole process. The ratio is taken within each pair, so that load on the machine
+weighs on both sides alike; the server-bound share is the scimconform run's HAR time over its wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench import scim2_tester
+from bench.servers import TOKEN
+
+SERVE = Path(__file__).resolve().parent.parent / "tests" / "thirdparty" / "scim2-server.sh"
+
+
+@contextmanager
+def scim2_server() -> Iterator[str]:
+    """A fresh scim2-server on a free loopback port; yields its base URL once it answers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subprocess.run(["bash", str(SERVE), "install"], check=True)
+    process = subprocess.Popen(
+        ["bash", str(SERVE), "serve", str(port), TOKEN], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/v2"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def scimconform_run(url: str, report_dir: Path) -> tuple[float, float, int]:
+    """Wall seconds, seconds waiting on the target (from the HAR), and cases judged, of one whole run."""
+    har = report_dir / "run.har"
+    command = [sys.executable, "-m", "scimconform.cli", "run", "--seed", "1", "--report-dir", str(report_dir)]
+    command += ["--url", url, "--throughput-seconds", "0", "--har", str(har)]
+    started = time.perf_counter()
+    subprocess.run(command, check=False, capture_output=True, env={**os.environ, "SCIM_TOKEN": TOKEN})
+    wall = time.perf_counter() - started
+    waited = sum(entry["time"] for entry in json.loads(har.read_text())["log"]["entries"]) / 1000
+    summary = json.loads((report_dir / "summary.json").read_text())
+    return wall, waited, len(summary["cases"])
+
+
+def lines(repeat: int) -> list[str]:
+    rows = [
+        "| pair | scimconform (s) | cases | server-bound share | scim2-tester (s) | checks | ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    ratios = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for pair in range(1, repeat + 1):
+            with scim2_server() as url:
+                wall, waited, cases = scimconform_run(url, Path(scratch) / str(pair))
+            with scim2_server() as url:
+                peer, outcome = scim2_tester.one_run(url)
+            ratios.append(wall / peer)
+            rows.append(
+                f"| {pair} | {wall:.2f} | {cases} | {waited / wall:.0%} | {peer:.2f} | {outcome['checks']} "
+                f"| {wall / peer:.2f}x |"
+            )
+    median = statistics.median(ratios)
+    rows += ["", f"Median ratio {median:.2f}x (goal: at most 1.00x); scim2-tester {scim2_tester.version()}."]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    print("\n".join(lines(parser.parse_args().repeat)))
+
+
+if __name__ == "__main__":
+    main()
