@@ -21,8 +21,10 @@ from typing import Any
 import pytest
 import yaml
 
+from scimconform import documents
 from scimconform.cli import main
 from scimconform.datafiles import data_dir
+from scimconform.errors import ConfigError
 from scimconform.settings import check_output_dir, check_output_file
 from tests.harness import TOKEN
 
@@ -150,6 +152,17 @@ def test_a_yaml_alias_bomb_is_refused_at_once(
 def test_deep_nesting_is_refused_not_a_recursion_error(capsys: pytest.CaptureFixture[str], target: Recorder) -> None:
     Path("deep.yaml").write_text("url: " + "[" * 400 + "]" * 400 + "\n", encoding="utf-8")
     refused(capsys, target, run(target, "--config", "deep.yaml"), "deep.yaml line 1", "nested deeper than")
+
+
+@pytest.mark.parametrize("loader", [documents._PythonLoader, documents._Loader], ids=["python", "libyaml"])
+def test_either_yaml_parser_is_guarded(monkeypatch: pytest.MonkeyPatch, loader: Any) -> None:
+    """libyaml parses where PyYAML has it, Python's parser where it does not: the guard holds for both."""
+    monkeypatch.setattr(documents, "_Loader", loader)
+    with pytest.raises(ConfigError, match=r"f\.yaml line 2: invalid YAML: alias \*a is not allowed"):
+        documents.parse_yaml(alias_bomb("x: *i"), "f.yaml")
+    with pytest.raises(ConfigError, match=r"f\.yaml line 1: invalid YAML: nested deeper than 64 levels"):
+        documents.parse_yaml("[" * 400 + "]" * 400, "f.yaml")
+    assert documents.parse_yaml("a: [1, {b: 'x'}]", "f.yaml")[0] == {"a": [1, {"b": "x"}]}
 
 
 def test_shipped_yaml_uses_no_aliases() -> None:
