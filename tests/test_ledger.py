@@ -234,6 +234,22 @@ def test_the_journal_holds_a_create_before_it_is_sent_and_cleanup_finishes_it(tm
     assert not path.exists(), "a ledger with nothing left is removed"
 
 
+def test_an_intent_is_synced_to_disk_before_its_post_an_outcome_only_flushed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power loss may drop an outcome: the create then reads as pending, which cleanup settles by lookup (the
+    row above). It must never drop an intent, or a create would be sent that no ledger knows."""
+    synced: list[str] = []
+    path = tmp_path / "ledger" / f"{TAG}-main.jsonl"
+    ledger = Ledger(run_tag=TAG, journal=Journal(path, {"run_tag": TAG, "target": BASE}))
+    monkeypatch.setattr("os.fsync", lambda fd: synced.append(path.read_text().splitlines()[-1]))
+    entry = intend(ledger)
+    assert len(synced) == 1 and '"intend"' in synced[0]
+    ledger.answered(entry, answer(201, {"id": "ours-1"}), client_for(ScriptedTarget([], held=[OURS])))
+    assert len(synced) == 1 and '"outcome": "owned"' in path.read_text().splitlines()[-1]
+    ledger.close()
+
+
 def test_a_second_interrupt_stops_cleanup_and_reports_the_rest() -> None:
     calls: list[str] = []
 
