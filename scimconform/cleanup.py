@@ -34,15 +34,15 @@ def run_cleanup(settings: Settings, out: TextIO) -> int:
     report_dir = settings.report_dir
     if not report_dir.is_dir():
         raise ConfigError(f"report directory {report_dir} does not exist: give the --report-dir of the run")
-    remove_abandoned(report_dir)
     journals = sorted((report_dir / "ledger").glob("*.jsonl"))
-    if not journals:
-        print(f"scimconform cleanup: nothing to clean up: no ledger in {report_dir / 'ledger'}", file=out)
-        return EXIT_OK
-    if not settings.url:
+    if journals and not settings.url:
         raise ConfigError(
             "give the Tenant URL the run used (--url, or url: in the settings file): the token goes there"
         )
+    remove_abandoned(report_dir)
+    if not journals:
+        print(f"scimconform cleanup: nothing to clean up: no ledger in {report_dir / 'ledger'}", file=out)
+        return EXIT_OK
     left = 0
     with interrupts_as_keyboard_interrupt():
         for path in journals:

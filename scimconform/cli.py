@@ -409,7 +409,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     ]
     if args.select:
         pytest_args += ["-k", args.select]
-    if settings.workers > 1:  # pytest-xdist; loadgroup keeps a case's dialect runs on one worker, in order
+    # pytest-xdist; loadgroup keeps a case's dialect runs on one worker, in order, except under pytest 9.2, where
+    # it runs each alone (https://github.com/pytest-dev/pytest-xdist/issues/1386): every run still keeps its order.
+    if settings.workers > 1:
         pytest_args += ["-n", str(settings.workers), "--dist", "loadgroup"]
     pytest_args += [f"{option.plugin_option}={path}" for option, path in reports.items()]
     with own_stdout(sys.stdout) as out:

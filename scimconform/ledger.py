@@ -276,8 +276,10 @@ class Ledger:
             and self.run_tag.casefold() in json.dumps(r, ensure_ascii=False).casefold()
         ]
         proven = [r for r in ours if _holds(r, entry.sent)]
+        if not ours and entry.outcome == OWNED:  # it existed, and neither its id nor its match finds it now
+            return f"possibly left: {entry.resource_type} {entry.label} ({why}, nor does its match: {entry.finder})"
         if not ours:
-            self._gone(entry)  # nothing carrying the run tag: the create made nothing, or it is gone
+            self._gone(entry)  # nothing carrying the run tag: the create made nothing
             return None
         if entry.outcome == FAILED or entry.before is None or len(proven) != 1:
             reason = "an error answer is never cleaned by lookup" if entry.outcome == FAILED else "ownership unproven"

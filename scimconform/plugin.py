@@ -32,7 +32,7 @@ from scimconform.events import (
     CaseFinished,
     CaseStarted,
     EventStream,
-    ExchangeRecorded,
+    Reporter,
     RunFinished,
     RunStarted,
 )
@@ -97,6 +97,8 @@ class PluginState:
         self.events = EventStream(reporters, errors=self.record.report_errors)
         self.selection_error: str | None = None  # `-k` selected nothing: the run never starts, nothing is reported
         self.preflight: Preflight | None = None  # a configured target, judged before the first case
+        self.selected: dict[str, CaseParam] = {}  # node id -> the case and dialect, of every case selected
+        self.crashed: dict[str, CaseResult] = {}  # a case whose worker died, until it runs again on another
         # pytest-xdist workers (`run --workers N`) share the target: one pace, and the run held around each case.
         worker = hasattr(config, "workerinput")
         if worker:
@@ -250,7 +252,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None:
         raise pytest.UsageError(f"{metafunc.definition.nodeid} uses scim_case without a scim_suite marker")
     params = _state(metafunc.config).params(marker.args[0])
-    # Under `--dist loadgroup` a case's dialect runs go to one worker, one after another, as in a serial run.
+    # Under `--dist loadgroup` a case's dialect runs go to one worker, one after another, as in a serial run; under
+    # pytest 9.2 xdist cannot group them (pytest-xdist#1386), and each dialect run, whole, goes to any worker.
     grouped = [pytest.param(p, marks=pytest.mark.xdist_group(p.case.id), id=p.id) for p in params]
     metafunc.parametrize("scim_case", grouped, indirect=True)
 
@@ -320,9 +323,10 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         state.preflight.client.close()
     if problem is None:
         if controller:  # no case holds these exchanges (Allure has no test for them); the HAR holds every one
-            for recorder in (r for r in state.events.reporters if isinstance(r, HarRecorder)):
-                for exchange in state.preflight.exchanges:
-                    recorder.handle(ExchangeRecorded(exchange=exchange))
+            har: list[Reporter] = [r for r in state.events.reporters if isinstance(r, HarRecorder)]
+            stream = EventStream(har, state.preflight.client.redact, errors=state.record.report_errors)
+            for exchange in state.preflight.exchanges:
+                stream.exchange(exchange)
         return None
     state.record.target_error = str(problem)
     handoff = _handoff(config)
@@ -493,27 +497,29 @@ def _result(report: pytest.TestReport) -> CaseResult | None:
 def _crashed(state: PluginState, report: pytest.TestReport) -> CaseResult | None:
     """The verdict of a case whose worker process died under it: pytest-xdist reports it failed, in a phase
     named "???", with no result of ours. Whatever the case saw is lost, so it is an error, which no run
-    passes; its creates are in the worker's ledger, reported as possibly left (`_stranded_ledgers`)."""
+    passes, unless xdist runs the case again on a new worker (`ResultCollector`); the dead worker's creates
+    are in its ledger, reported as possibly left (`_stranded_ledgers`)."""
     phase: str = report.when  # typed as pytest's three phases; xdist's crash report has a fourth
     if phase != "???" or not report.failed:
         return None
-    for param in state.params():
-        if f"[{param.id}]" in report.nodeid:
-            case = param.case
-            return CaseResult(
-                id=case.id,
-                title=case.title,
-                dialect=param.dialect,
-                status="error",
-                severity=case.severity,
-                source=case.source,
-                message=f"{report.longrepr}: the case has no verdict; what it created is listed as possibly left",
-                duration=report.duration,
-                fix=case.fix,
-                feature=case.feature,
-                gallery_test=case.gallery_test,
-            )
-    return None
+    # Under --dist loadgroup xdist may add "@<group>" to a node id.
+    param = state.selected.get(report.nodeid) or state.selected.get(report.nodeid.rsplit("@", 1)[0])
+    if param is None:
+        return None
+    case = param.case
+    return CaseResult(
+        id=case.id,
+        title=case.title,
+        dialect=param.dialect,
+        status="error",
+        severity=case.severity,
+        source=case.source,
+        message=f"{report.longrepr}: the case has no verdict; what it created is listed as possibly left",
+        duration=report.duration,
+        fix=case.fix,
+        feature=case.feature,
+        gallery_test=case.gallery_test,
+    )
 
 
 def _one_line(error: BaseException | None) -> str:
@@ -556,8 +562,12 @@ class ResultCollector:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self._state()
-        result = _result(report) or (_crashed(state, report) if state is not None else None)
+        if state is not None and (crash := _crashed(state, report)) is not None:
+            state.crashed[crash.name] = crash  # a verdict only if the case does not run again (sessionfinish)
+            return
+        result = _result(report)
         if result is not None and state is not None:
+            state.crashed.pop(result.name, None)
             state.record.results.append(result)
             name_testcase(self.config, report, result.display_name)
             if result.status == "warning":
@@ -577,15 +587,12 @@ class ResultCollector:
         return None
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """The cases selected (after -k), each a verdict the run owes; other tests in the session are not cases.
+        pytest-xdist's controller collects too (`pytest_runtestloop`), so it knows them as a serial run does."""
         state = self._state()
         if state is not None:
-            state.record.planned = len(session.items)
-
-    @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: the controller collects nothing itself
-    def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
-        state = self._state()
-        if state is not None:
-            state.record.planned = len(ids)
+            state.selected = {item.nodeid: param for item in session.items if (param := _param(item)) is not None}
+            state.record.selected = [param.id for param in state.selected.values()]
 
     @pytest.hookimpl(optionalhook=True)  # pytest-xdist: what a worker's cleanup left is the run's to report
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -621,6 +628,9 @@ class ResultCollector:
             }
         else:
             record.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+            for crash in state.crashed.values():  # never ran again: xdist's restart limit, or the run stopped
+                record.results.append(crash)
+                state.events.emit(CaseFinished(result=crash))
             _stranded_ledgers(record, state.settings.report_dir, state.run_tag)
             state.events.emit(RunFinished(record=record))  # summary.json, the console verdict, the files
             if (handoff := _handoff(self.config)) is not None:
@@ -631,9 +641,10 @@ class ResultCollector:
 def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
     """pytest-xdist's controller waits here for its workers to stop; a further stop signal must not break off
     the session before any report is written (pytest would skip the hooks still to run)."""
-    if STATE not in session.config.stash or not session.config.pluginmanager.hasplugin("dsession"):
+    state = session.config.stash.get(STATE, None)
+    if state is None or not session.config.pluginmanager.hasplugin("dsession"):
         return (yield)
-    with stop_kills_workers():
+    with stop_kills_workers(shared_folder(state.settings.report_dir, state.run_tag)):
         return (yield)
 
 

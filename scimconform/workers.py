@@ -42,19 +42,38 @@ def shared_folder(report_dir: Path, run_tag: str) -> Path:
 
 def remove_abandoned(report_dir: Path) -> None:
     """Remove the shared folders of runs that no worker lives in any more: a run killed outright (kill -9, a
-    CI job's time limit) never removed its own. Each worker holds `alive.lock` shared for its whole life."""
+    CI job's time limit) never removed its own. Each worker holds `alive.lock` shared for its whole life; a
+    folder is renamed away while its lock is held, so a worker starting meanwhile makes a fresh one
+    (`_hold_alive`). A folder without the lock, or that cannot be locked here, is left as it is."""
     for folder in report_dir.glob(".workers-*"):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
         try:
-            alive = os.open(folder / "alive.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            alive = os.open(folder / "alive.lock", os.O_RDWR | os.O_NOFOLLOW)
         except OSError:
             continue
         try:
             fcntl.flock(alive, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # a worker of that run still lives
+            removed = folder.with_name(f".{folder.name}.removed")
+            folder.rename(removed)
+        except OSError:  # a worker of that run still lives (or this file system has no locks)
+            continue
         finally:
             os.close(alive)
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(removed, ignore_errors=True)
+
+
+def _hold_alive(folder: Path) -> int:
+    """Open `alive.lock` and hold it shared, checking that it is still the folder's own once held: a cleanup
+    may have renamed the folder away between the open and the lock."""
+    while True:
+        folder.mkdir(parents=True, exist_ok=True)
+        alive = os.open(folder / "alive.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(alive, fcntl.LOCK_SH)  # released by the kernel when this worker dies
+        with suppress(FileNotFoundError):
+            if os.fstat(alive).st_ino == os.stat(folder / "alive.lock").st_ino:
+                return alive
+        os.close(alive)
 
 
 class CaseLocks:
@@ -64,9 +83,8 @@ class CaseLocks:
     to finish holds the gate, so no new case starts meanwhile and it is not starved."""
 
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self._alive = os.open(folder / "alive.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._alive, fcntl.LOCK_SH)  # released by the kernel when this worker dies
+        self._alive = _hold_alive(folder)
+        (folder / f"worker-{os.getpid()}").touch()  # for `stop_kills_workers`
         self._gate = os.open(folder / "gate.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._run = os.open(folder / "cases.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
@@ -92,39 +110,57 @@ def die_with_parent() -> None:
     as the kill left it. Elsewhere a worker notices only when it next talks to the main process."""
     if not sys.platform.startswith("linux"):
         return
+    parent = os.getppid()
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the main process died before the request took effect
+    if os.getppid() != parent:  # the main process died before the request took effect
         os.kill(os.getpid(), signal.SIGKILL)
 
 
 @contextmanager
-def stop_kills_workers() -> Iterator[None]:
+def stop_kills_workers(folder: Path) -> Iterator[None]:
     """While the main process waits for its workers to stop (pytest-xdist gives them seconds to finish), a
-    further stop signal kills them at once, as a second interrupt stops a serial run's cleanup: the wait ends
-    and the reports are written, each stopped worker's ledger telling what it left. Linux only (/proc)."""
+    further stop signal stops them at once, as a second interrupt stops a serial run's cleanup: each worker is
+    sent SIGTERM, which stops its cleanup and lets it report, and SIGKILL `GRACE_SECONDS` later if it still
+    lives; what it left is in its ledger. The signal after that stops the main process as usual."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def kill_workers(signum: int, frame: FrameType | None) -> None:
-        for pid in child_processes(os.getpid()):
-            with suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+    def stop_workers(signum: int, frame: FrameType | None) -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        workers = [int(path.name.removeprefix("worker-")) for path in folder.glob("worker-[0-9]*")]
+        workers = [pid for pid in workers if _is_child(pid)]
+        _signal_all(workers, signal.SIGTERM)
+        timer = threading.Timer(GRACE_SECONDS, _signal_all, (workers, signal.SIGKILL))
+        timer.daemon = True  # the main process may end first: its workers die with it (`die_with_parent`)
+        timer.start()
 
-    previous = {number: signal.signal(number, kill_workers) for number in STOP_SIGNALS}
+    previous = {number: signal.signal(number, stop_workers) for number in STOP_SIGNALS}
     try:
         yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        if signal.getsignal(STOP_SIGNALS[0]) == stop_workers:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
-def child_processes(pid: int) -> list[int]:
-    """The processes `pid` started, from /proc (empty where there is none)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-    return found
+GRACE_SECONDS = 2.0
+
+
+def _signal_all(pids: list[int], number: signal.Signals) -> None:
+    for pid in pids:
+        with suppress(OSError):  # gone already
+            os.kill(pid, number)
+
+
+def _is_child(pid: int) -> bool:
+    """Whether `pid` is still a process this one started (a listed worker's pid may have been reused); taken
+    on trust where there is no /proc."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()
+    except (OSError, IndexError, ValueError):
+        return False

@@ -79,3 +79,16 @@ def run_cli(capsys: pytest.CaptureFixture[str], report_dir: Path, *args: str) ->
     code = main(argv)
     captured = capsys.readouterr()
     return Outcome(code, captured.out, captured.err, report_dir)
+
+
+def child_processes(pid: int) -> list[int]:
+    """The processes `pid` started (Linux /proc), such as a run's pytest-xdist workers."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found

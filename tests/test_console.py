@@ -1,7 +1,7 @@
 """The console verdict a user reads first: grouped by feature, the fix, the dialect at fault, one readiness line."""
 
 from scimconform.reporting.console import readiness, render_verdict
-from scimconform.reporting.results import CaseResult, RunRecord
+from scimconform.reporting.results import NO_VERDICT, CaseResult, RunRecord
 
 
 def result(case_id: str, status: str, dialect: str | None = None, severity: str = "blocking") -> CaseResult:
@@ -66,12 +66,22 @@ def test_readiness_line() -> None:
     assert readiness(broken) == "Entra gallery readiness: NOT JUDGED — target unreachable"
 
 
-def test_a_run_with_cases_that_ended_without_a_verdict_judges_nothing() -> None:
-    """A worker lost between two cases leaves them unreported: what did report cannot make the run READY."""
+def test_a_run_with_selected_cases_without_a_verdict_is_not_ready_or_not_judged() -> None:
+    """pytest-xdist gave up on a worker that kept dying: what did run cannot make the run READY, and a failure
+    that did run is still named."""
     partial = record(result("ENTRA-CONN-001", "passed"))
-    partial.planned = 3
-    assert readiness(partial) == "Entra gallery readiness: NOT JUDGED — 2 of 3 cases ended without a verdict"
+    partial.selected = partial.blocking_plan = ["ENTRA-CONN-001", "ENTRA-USER-001", "ENTRA-USER-002"]
+    assert readiness(partial) == (
+        "Entra gallery readiness: NOT JUDGED — 2 cases (ENTRA-USER-001, ENTRA-USER-002) reached no verdict"
+    )
     assert not partial.gallery_ready and partial.exit_code() == 1
+    assert [entry["reason"] for entry in partial.not_run()] == [NO_VERDICT] * 2
+    failed = record(result("ENTRA-CONN-001", "failed"))
+    failed.selected = ["ENTRA-CONN-001", "ENTRA-USER-001"]
+    assert readiness(failed) == (
+        "Entra gallery readiness: NOT READY — 1 blocking failure (ENTRA-CONN-001); "
+        "1 case (ENTRA-USER-001) reached no verdict"
+    )
     complete = record(result("ENTRA-CONN-001", "passed"))
-    complete.planned = 1
+    complete.selected = ["ENTRA-CONN-001"]
     assert complete.gallery_ready and complete.exit_code() == 0

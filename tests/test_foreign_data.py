@@ -35,8 +35,7 @@ from werkzeug.test import Client
 from scimconform.cli import main
 from scimconform.identities import RUN_TAG_ENV
 from scimconform.server import ReferenceServer, serve_in_thread
-from scimconform.workers import child_processes
-from tests.harness import QUICK, TOKEN, Outcome, run_cli
+from tests.harness import QUICK, TOKEN, Outcome, child_processes, run_cli
 from tests.hostile import (
     FRONT_MARK,
     Connection,

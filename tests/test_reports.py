@@ -350,7 +350,7 @@ def test_summary_schema_refuses_what_a_summary_must_not_say(reports: Path) -> No
 def test_summary_schema_is_the_one_the_harness_ships() -> None:
     schema = json.loads((Path(__file__).parents[1] / "schemas" / "summary.json").read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
-    assert schema["properties"]["format"]["const"] == "scimconform-summary/2"
+    assert schema["properties"]["format"]["const"] == "scimconform-summary/3"
 
 
 def test_public_url_drops_only_credentials() -> None:
@@ -489,4 +489,4 @@ def test_under_xdist_every_result_reaches_the_controller(
     assert len(summary["cases"]) == cases
     entries = json.loads((pytester.path / "run.har").read_text(encoding="utf-8"))["log"]["entries"]
     preflights = [e for e in entries if "scimconform-preflight" in e["request"]["url"]]
-    assert len(preflights) == 2, "each worker's exchanges, preflight included, are in the one HAR file"
+    assert len(preflights) == 1 + 2, "the main process's preflight and each worker's are in the one HAR file"

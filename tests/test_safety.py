@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from scimconform.server import ReferenceServer, serve_in_thread
-from scimconform.workers import child_processes
-from tests.harness import TOKEN
+from tests.harness import TOKEN, child_processes
 
 
 class Slow:
@@ -100,9 +99,12 @@ def test_with_workers_what_a_cut_off_cleanup_left_is_reported(tmp_path: Path, si
     assert all(name.endswith(".jsonl") for name in summary["ledgers"]) and (left == 0 or summary["ledgers"])
 
 
-def test_a_worker_killed_mid_case_fails_the_run_and_what_it_left_is_reported(tmp_path: Path) -> None:
-    """The kernel's OOM killer or a runner's kill can take one worker: its case has no verdict the run can
-    trust, so the run is not READY, and what the worker created is left and listed, not forgotten."""
+def test_a_worker_killed_mid_case_leaves_no_case_without_one_verdict_and_what_it_created_is_reported(
+    tmp_path: Path,
+) -> None:
+    """The kernel's OOM killer or a runner's kill can take one worker. pytest-xdist runs the case it was running
+    again on a new worker: every case still has exactly one verdict, and what the dead worker created, which
+    nothing deleted, is listed as possibly left from its ledger and fails the run."""
     server = ReferenceServer(token=TOKEN)
     with serve_in_thread(Slow(server, 0.05)) as url:  # type: ignore[arg-type]
         command = [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--report-dir", str(tmp_path)]
@@ -122,9 +124,8 @@ def test_a_worker_killed_mid_case_fails_the_run_and_what_it_left_is_reported(tmp
         out, err = process.communicate(timeout=120)
         left = sum(server.resource_count().values())
     summary = json.loads((tmp_path / "summary.json").read_text())
-    crashed = [case for case in summary["cases"] if "crashed" in case["message"]]
-    assert process.returncode == 1, out + err
-    assert len(crashed) == 1 and crashed[0]["status"] == "error", summary["cases"]
+    names = [(case["id"], case["dialect"]) for case in summary["cases"]]
+    assert len(names) == len(set(names)) > 10 and summary["verdict"]["unreported"] == []
     assert len(summary["leftovers"]) >= left, (left, summary["leftovers"])
-    assert "Entra gallery readiness: NOT READY — 1 blocking failure" in out
+    assert process.returncode == (1 if summary["leftovers"] else 0), out + err
     assert "Traceback" not in out + err

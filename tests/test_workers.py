@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import threading
@@ -17,7 +18,7 @@ from scimconform.client import RecordingClient
 from scimconform.server import ReferenceServer, serve_in_thread
 from scimconform.settings import Settings, load_settings
 from scimconform.target import Target
-from scimconform.workers import CaseLocks
+from scimconform.workers import CaseLocks, remove_abandoned
 from tests.harness import TOKEN, run_cli
 
 TARGET = Target(base_url="https://scim.example.com/v2", token="t")
@@ -126,3 +127,42 @@ def test_behind_latency_four_workers_judge_like_one(
     probes = [n for n, e in enumerate(bodies) if "scimconform-preflight" in e["request"]["url"]]
     assert probes[0] == 0 and len(probes) == 1 + 4, probes
     assert not list((tmp_path / "4").glob(".workers-*")), "the workers' locks go when the run ends"
+
+
+def test_only_a_lock_folder_no_worker_holds_is_removed(tmp_path: Path) -> None:
+    """A killed run leaves `.workers-<tag>`; a live run's, a folder scimconform did not make, and whatever a
+    link points at stay."""
+    live, dead, foreign, elsewhere = (tmp_path / name for name in (".workers-live", ".workers-dead", ".workers-x", "x"))
+    CaseLocks(dead).close()  # its worker ended without removing it, as a killed one does
+    locks = CaseLocks(live)
+    foreign.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "alive.lock").touch()
+    (tmp_path / ".workers-link").symlink_to(elsewhere)
+    remove_abandoned(tmp_path)
+    assert live.is_dir() and foreign.is_dir() and (elsewhere / "alive.lock").exists()
+    assert not dead.exists() and not list(tmp_path.glob(".*removed"))
+    locks.close()
+    remove_abandoned(tmp_path)
+    assert not live.exists()
+
+
+def test_a_worker_starting_while_its_folder_is_removed_makes_a_fresh_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between a worker's open of alive.lock and its lock, a cleanup can rename the folder away: the worker must
+    not lock a file no other worker will find."""
+    folder = tmp_path / ".workers-run"
+    CaseLocks(folder).close()
+    real_flock = fcntl.flock
+
+    def removed_first(fd: int, operation: int) -> None:
+        monkeypatch.setattr(fcntl, "flock", real_flock)
+        remove_abandoned(tmp_path)  # the cleanup wins the race, once
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", removed_first)
+    locks = CaseLocks(folder)
+    remove_abandoned(tmp_path)
+    assert (folder / "alive.lock").exists(), "the worker holds the lock of the folder it works in"
+    locks.close()

@@ -120,14 +120,12 @@ def _dialect_note(result: CaseResult, results: list[CaseResult]) -> str | None:
 def readiness(record: RunRecord) -> str:
     """`Entra gallery readiness: NOT READY — 3 blocking failures (ENTRA-USER-010[default], …)`."""
     if record.interrupted:
-        planned = f" of {record.planned}" if record.planned is not None else ""
+        planned = f" of {len(record.selected)}" if record.selected is not None else ""
         return f"Entra gallery readiness: NOT JUDGED — interrupted after {len(record.results)}{planned} cases"
     if record.target_error:
         return f"Entra gallery readiness: NOT JUDGED — {record.target_error}"
     if not record.results:
         return "Entra gallery readiness: NOT JUDGED — no case ran"
-    if missing := record.unreported():
-        return f"Entra gallery readiness: NOT JUDGED — {missing} of {record.planned} cases ended without a verdict"
     blocking = [r.name for r in record.blocking_failures()]
     warnings = sum(r.status == "warning" for r in record.results)
     notes = f"; {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
@@ -139,6 +137,10 @@ def readiness(record: RunRecord) -> str:
         problems.append(f"{len(record.leftovers)} resources left on the target")
     if unjudged := record.unjudged_refusals():
         problems.append(f"{len(unjudged)} refused request{'s' * (len(unjudged) != 1)} no case judged (REFUSED above)")
+    if unreported := record.unreported():  # cases that never ran hide nothing that did: NOT READY stays
+        problems.append(f"{_named(unreported)} reached no verdict")
+        if len(problems) == 1:
+            return f"Entra gallery readiness: NOT JUDGED — {problems[0]}{notes}"
     if problems:
         return f"Entra gallery readiness: NOT READY — {'; '.join(problems)}{notes}"
     missing = len(record.not_run())

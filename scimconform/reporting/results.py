@@ -17,12 +17,13 @@ from scimconform import __version__
 
 STATUSES = ("passed", "failed", "warning", "skipped", "error")
 # Bump the number, and `schemas/summary.json` with it, whenever a field changes meaning or goes away.
-SUMMARY_FORMAT = "scimconform-summary/2"
+SUMMARY_FORMAT = "scimconform-summary/3"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 SUMMARY_SCHEMA = "https://scimconform.example/schemas/summary.json"
 
 
 NOT_SELECTED = "not selected (-k, or only some suites were run)"
+NO_VERDICT = "selected, but it reached no verdict (the run ended before it, or its worker process was lost)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +79,7 @@ class RunRecord:
     leftovers: list[str] = field(default_factory=list)
     target_error: str | None = None
     interrupted: bool = False  # stopped by Ctrl-C, SIGTERM or SIGHUP: whatever ran, nothing is judged
-    planned: int | None = None  # cases selected for the run
+    selected: list[str] | None = None  # the cases the run owes a verdict: ID[dialect], after -k
     journals: list[str] = field(default_factory=list)  # ledger files kept for `scimconform cleanup`
     report_errors: list[str] = field(default_factory=list)  # a report writer that failed (the run went on)
     # Set by `scimconform load`: the `load` section (schemas/summary.json, $defs/load).
@@ -116,7 +117,7 @@ class RunRecord:
         for name in self.blocking_plan:
             result = results.get(name)
             if result is None:
-                missing.append({"case": name, "reason": NOT_SELECTED})
+                missing.append({"case": name, "reason": NO_VERDICT if name in (self.selected or ()) else NOT_SELECTED})
             elif result.status == "skipped" and not result.not_applicable:
                 missing.append({"case": name, "reason": result.message})
         return missing
@@ -153,15 +154,17 @@ class RunRecord:
     def judged(self) -> bool:
         return not self.interrupted and self.target_error is None and bool(self.results) and not self.unreported()
 
-    def unreported(self) -> int:
-        """Selected cases that ended without a verdict (a worker process lost between two cases): a run that
-        lacks any judges nothing, as an interrupted one."""
-        return max(0, (self.planned or 0) - len(self.results))
+    def unreported(self) -> list[str]:
+        """Selected cases without a verdict, though the run was not stopped: pytest-xdist gave up on a worker
+        that kept dying, or a session ended early (pytest -x). What did run cannot make such a run READY."""
+        judged = {result.name for result in self.results}
+        return [name for name in self.selected or () if name not in judged]
 
     def exit_code(self) -> int:
-        """0 no blocking failure and nothing left, 1 blocking failures or leftovers, 2 the target could not be
-        judged, 130 interrupted. A run that left blocking cases out (a static token skips the OAuth cases) can
-        exit 0 for CI: its verdict line still says the gallery readiness was not judged.
+        """0 no blocking failure and nothing left, 1 blocking failures, leftovers or selected cases without a
+        verdict, 2 the target could not be judged, 130 interrupted. A run that left blocking cases out (a static
+        token skips the OAuth cases) can exit 0 for CI: its verdict line still says the gallery readiness was not
+        judged.
 
         A load run judges no case: its verdict is the load's (no errors, exact end state, nothing left).
         """
@@ -206,6 +209,7 @@ class RunRecord:
                 "blocking_failures": [r.name for r in self.blocking_failures()],
                 "not_run": self.not_run(),
                 "unjudged_refusals": self.unjudged_refusals(),
+                "unreported": self.unreported(),
                 "exit_code": self.exit_code(),
             },
         } | load
