@@ -21,11 +21,11 @@ from pathlib import Path
 from bench.servers import TOKEN, reference_server
 
 
-def one_run(url: str, report_dir: Path) -> tuple[float, float, int]:
+def one_run(url: str, report_dir: Path, *, throughput_seconds: float = 1) -> tuple[float, float, int]:
     """Wall seconds, seconds waiting on the target, and exchanges, of one whole `scimconform run` process."""
     har = report_dir / "run.har"
     command = [sys.executable, "-m", "scimconform.cli", "run", "--seed", "1", "--report-dir", str(report_dir)]
-    command += ["--url", url, "--throughput-seconds", "1", "--har", str(har)]
+    command += ["--url", url, "--throughput-seconds", str(throughput_seconds), "--har", str(har)]
     started = time.perf_counter()
     subprocess.run(command, check=False, capture_output=True, env={**os.environ, "SCIM_TOKEN": TOKEN})
     wall = time.perf_counter() - started

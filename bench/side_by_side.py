@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench import scim2_tester
+from bench import scim2_tester, server_share
 from bench.servers import TOKEN
 
 SERVE = Path(__file__).resolve().parent.parent / "tests" / "thirdparty" / "scim2-server.sh"
@@ -34,16 +32,14 @@ def scim2_server() -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    subprocess.run(["bash", str(SERVE), "install"], check=True)
     process = subprocess.Popen(
         ["bash", str(SERVE), "serve", str(port), TOKEN], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as client:
-                if client.connect_ex(("127.0.0.1", port)) == 0:
-                    break
+        while not _listening(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"scim2-server did not start (exit {process.poll()}): see {SERVE} install")
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}/v2"
     finally:
@@ -51,20 +47,26 @@ def scim2_server() -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def scimconform_run(url: str, report_dir: Path) -> tuple[float, float, int]:
-    """Wall seconds, seconds waiting on the target (from the HAR), and cases judged, of one whole run."""
-    har = report_dir / "run.har"
-    command = [sys.executable, "-m", "scimconform.cli", "run", "--seed", "1", "--report-dir", str(report_dir)]
-    command += ["--url", url, "--throughput-seconds", "0", "--har", str(har)]
-    started = time.perf_counter()
-    subprocess.run(command, check=False, capture_output=True, env={**os.environ, "SCIM_TOKEN": TOKEN})
-    wall = time.perf_counter() - started
-    waited = sum(entry["time"] for entry in json.loads(har.read_text())["log"]["entries"]) / 1000
+def _listening(port: int) -> bool:
+    with socket.socket() as client:
+        return client.connect_ex(("127.0.0.1", port)) == 0
+
+
+def judged_run(url: str, report_dir: Path) -> tuple[float, float, int]:
+    """One whole `scimconform run` (throughput case off): wall and waiting seconds, and cases judged. A run
+    that could not judge the target measured nothing comparable."""
+    wall, waited, _ = server_share.one_run(url, report_dir, throughput_seconds=0)
     summary = json.loads((report_dir / "summary.json").read_text())
+    if summary["verdict"]["exit_code"] not in (0, 1):
+        raise RuntimeError(f"the run did not judge scim2-server: {summary['verdict']['readiness']}")
     return wall, waited, len(summary["cases"])
 
 
 def lines(repeat: int) -> list[str]:
+    installed = subprocess.run(["bash", str(SERVE), "install"], check=False)
+    if installed.returncode == 75:  # the package registry cannot be reached
+        return ["Not measured: scim2-server could not be installed (the package registry is unreachable)."]
+    installed.check_returncode()
     rows = [
         "| pair | scimconform (s) | cases | server-bound share | scim2-tester (s) | checks | ratio |",
         "|---:|---:|---:|---:|---:|---:|---:|",
@@ -73,7 +75,7 @@ def lines(repeat: int) -> list[str]:
     with tempfile.TemporaryDirectory() as scratch:
         for pair in range(1, repeat + 1):
             with scim2_server() as url:
-                wall, waited, cases = scimconform_run(url, Path(scratch) / str(pair))
+                wall, waited, cases = judged_run(url, Path(scratch) / str(pair))
             with scim2_server() as url:
                 peer, outcome = scim2_tester.one_run(url)
             ratios.append(wall / peer)
