@@ -264,9 +264,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     or the bare id for every dialect): an expression it cannot parse, or one that selects no case, is one
     usage error naming the nearest ids, raised before anything is sent to the target."""
     expression = str(config.getoption("keyword") or "").strip()
-    if STATE not in config.stash or not expression or hasattr(config, "workerinput"):
+    state = config.stash.get(STATE, None)
+    if state is None:
         return (yield)
-    state = config.stash[STATE]
+    if not expression or hasattr(config, "workerinput"):
+        yield
+        _alone_last(state, items)
+        return None
     try:
         yield
     except pytest.UsageError as exc:
@@ -276,6 +280,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         problem = f"-k {expression!r} is not a valid selection ({reason}): join case ids with or"
     else:
         if items:
+            _alone_last(state, items)
             return None
         problem = f"-k {expression!r} selects no case"
     state.selection_error = f"{problem}; nearest: {', '.join(_nearest(expression, state.params()))}"
@@ -284,6 +289,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         handoff.error = state.selection_error
     # pytest prints each argument of a UsageError; `scimconform run` prints the problem itself, as its one line.
     raise pytest.UsageError(*([] if handoff else [state.selection_error]))
+
+
+def _alone_last(state: PluginState, items: list[pytest.Item]) -> None:
+    """With workers, the cases that must run alone go last: each waits for every other worker to finish its
+    case and holds them back while it runs, so spread among the others they would stall them all, once per
+    alone case. A serial run keeps the suites' order."""
+    if state.settings.workers > 1:
+        items.sort(key=lambda item: (param := _param(item)) is not None and param.case.alone)
 
 
 def _nearest(expression: str, params: list[CaseParam]) -> list[str]:
