@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -16,3 +18,10 @@ def host() -> str:
         f"{os.cpu_count()} cores ({cpu[1] if cpu else platform.machine()}), {memory:.0f} GiB, "
         f"{platform.system()} {platform.release()}"
     )
+
+
+def print_lines(description: str, lines: Callable[[int], list[str]], repeat: int = 3) -> None:
+    """A benchmark module's command line: `--repeat N`, then its table printed."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=repeat)
+    print("\n".join(lines(parser.parse_args().repeat)))

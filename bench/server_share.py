@@ -8,7 +8,6 @@ The rest is the harness's own cost: interpreter and pytest start-up, collection,
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -18,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import print_lines
 from bench.servers import TOKEN, reference_server
 
 
@@ -49,11 +49,5 @@ def lines(repeat: int) -> list[str]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    print("\n".join(lines(parser.parse_args().repeat)))
-
-
 if __name__ == "__main__":
-    main()
+    print_lines(__doc__, lines)

@@ -9,7 +9,6 @@ weighs on both sides alike; the server-bound share is the scimconform run's HAR 
 
 from __future__ import annotations
 
-import argparse
 import json
 import socket
 import statistics
@@ -20,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench import scim2_tester, server_share
+from bench import print_lines, scim2_tester, server_share
 from bench.servers import TOKEN
 
 SERVE = Path(__file__).resolve().parent.parent / "tests" / "thirdparty" / "scim2-server.sh"
@@ -88,11 +87,5 @@ def lines(repeat: int) -> list[str]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    print("\n".join(lines(parser.parse_args().repeat)))
-
-
 if __name__ == "__main__":
-    main()
+    print_lines(__doc__, lines)

@@ -29,6 +29,21 @@ class Slow:
         return self.app(environ, start_response)
 
 
+def run_in_background(report_dir: Path, url: str, *args: str) -> subprocess.Popen[str]:
+    """`scimconform run --url url` in a process of its own, as a CI step starts it."""
+    command = [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--report-dir", str(report_dir), *args]
+    env = {**os.environ, "SCIM_TOKEN": TOKEN}
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def holds(server: ReferenceServer, at_least: int, within: float) -> bool:
+    """Whether the server holds `at_least` resources within `within` seconds: the run is under way."""
+    deadline = time.monotonic() + within
+    while sum(server.resource_count().values()) < at_least and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return sum(server.resource_count().values()) >= at_least
+
+
 @pytest.mark.parametrize(
     ("stop", "workers"),
     [(signal.SIGINT, "1"), (signal.SIGTERM, "1"), (signal.SIGHUP, "1"), (signal.SIGTERM, "2")],
@@ -41,18 +56,8 @@ def test_a_stopped_run_cleans_up_and_writes_partial_reports_that_judge_nothing(
     """With workers the signal reaches the controller only, as `kill` sends it: the workers still clean up."""
     server = ReferenceServer(token=TOKEN)
     with serve_in_thread(Slow(server, 0.03)) as url:  # type: ignore[arg-type]
-        command = [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--report-dir", str(tmp_path)]
-        process = subprocess.Popen(
-            [*command, "--workers", workers],
-            env={**os.environ, "SCIM_TOKEN": TOKEN},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while sum(server.resource_count().values()) == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert sum(server.resource_count().values()) > 0, "the run never created anything"
+        process = run_in_background(tmp_path, url, "--workers", workers)
+        assert holds(server, 1, within=30), "the run never created anything"
         process.send_signal(stop)
         out, err = process.communicate(timeout=60)
         assert server.resource_count() == {"User": 0, "Group": 0}
@@ -76,17 +81,8 @@ def test_with_workers_what_a_cut_off_cleanup_left_is_reported(tmp_path: Path, si
     second stop signal while the workers stop ends the wait, and the reports are still written."""
     server = ReferenceServer(token=TOKEN)
     with serve_in_thread(Slow(server, 0.5)) as url:  # type: ignore[arg-type]
-        command = [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--report-dir", str(tmp_path)]
-        process = subprocess.Popen(
-            [*command, "--workers", "2"],
-            env={**os.environ, "SCIM_TOKEN": TOKEN},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 60
-        while sum(server.resource_count().values()) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        process = run_in_background(tmp_path, url, "--workers", "2")
+        holds(server, 3, within=60)
         process.send_signal(signal.SIGTERM)
         if signals == 2:
             time.sleep(1)
@@ -107,19 +103,10 @@ def test_a_worker_killed_mid_case_leaves_no_case_without_one_verdict_and_what_it
     nothing deleted, is listed as possibly left from its ledger and fails the run."""
     server = ReferenceServer(token=TOKEN)
     with serve_in_thread(Slow(server, 0.05)) as url:  # type: ignore[arg-type]
-        command = [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--report-dir", str(tmp_path)]
-        process = subprocess.Popen(
-            [*command, "--workers", "2", "-k", "ENTRA-GROUP-00"],
-            env={**os.environ, "SCIM_TOKEN": TOKEN},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while sum(server.resource_count().values()) == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        process = run_in_background(tmp_path, url, "--workers", "2", "-k", "ENTRA-GROUP-00")
+        assert holds(server, 1, within=30), "no worker created anything"
         workers = child_processes(process.pid)
-        assert workers and sum(server.resource_count().values()) > 0, "no worker created anything"
+        assert workers
         os.kill(workers[0], signal.SIGKILL)
         out, err = process.communicate(timeout=120)
         left = sum(server.resource_count().values())
