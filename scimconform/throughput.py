@@ -13,6 +13,7 @@ the case reports the rate and the latency percentiles instead.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,24 +30,28 @@ SUSTAINED_SHARE = 0.9
 
 @dataclass(frozen=True)
 class Measured:
-    """What a sustained run saw: every exchange and when its answer arrived (monotonic seconds), in slot order,
-    the rate offered and the wall-clock time it took."""
+    """What a sustained run saw: every exchange and how late its answer came after its slot (seconds), in slot
+    order, the rate offered and the wall-clock time it took."""
 
     exchanges: list[Exchange]
-    answered: list[float]
+    lateness: list[float]
     offered: float
     seconds: float
 
     @property
     def rate(self) -> float:
-        """Answers per second, from their spacing: a target that keeps up answers one every 1/offered seconds,
-        however far away it is, while answers over the wall time would blame it for the network's delay (a
-        1 s window 150 ms away: 25 answers in 1.15 s). At most the offered rate: answers that arrive in a burst
-        after a stall are for the latency bound to judge."""
-        if len(self.answered) < 2:
-            return min(len(self.exchanges) / self.seconds, self.offered) if self.seconds else 0.0
-        spacing = max(max(self.answered) - min(self.answered), (len(self.answered) - 1) / self.offered)
-        return (len(self.answered) - 1) / spacing
+        """The rate the target kept up with. A target that keeps up answers every request equally late after
+        its slot, however far away it is; one that falls behind answers each later than the one before, and
+        the growth is the time it needed beyond the offered schedule. Dividing the answers by the wall time
+        instead blamed the network's delay on the target (a 1 s window 150 ms away: 25 answers in 1.15 s).
+        The growth compares the medians of the first and the last tenth (three answers at least), so one slow
+        answer does not decide it; a stall the target made up for shows in the latency bound instead."""
+        count = len(self.lateness)
+        if count < 2:
+            return min(count / self.seconds, self.offered) if self.seconds else 0.0
+        tenth = max(count // 10, 3)
+        growth = statistics.median(self.lateness[-tenth:]) - statistics.median(self.lateness[:tenth])
+        return (count - 1) / ((count - 1) / self.offered + max(growth, 0.0))
 
     def percentile(self, p: float) -> float:
         """Nearest-rank percentile of the latencies, in ms."""
@@ -55,7 +60,7 @@ class Measured:
 
     def summary(self) -> str:
         return (
-            f"{len(self.exchanges)} requests in {self.seconds:.1f} s: {self.rate:.1f} requests/s; latency "
+            f"{len(self.exchanges)} requests in {self.seconds:.1f} s, kept up with at {self.rate:.1f}/s; latency "
             f"p50 {self.percentile(50):.0f} ms, p95 {self.percentile(95):.0f} ms, p99 {self.percentile(99):.0f} ms"
         )
 
@@ -66,15 +71,15 @@ def sustain(send: Callable[[int], Exchange], rate: float, seconds: float) -> Mea
     start = time.monotonic()
 
     def slot(index: int) -> tuple[Exchange, float]:
-        delay = start + index / rate - time.monotonic()
-        if delay > 0:
+        due = start + index / rate
+        if (delay := due - time.monotonic()) > 0:
             time.sleep(delay)
-        return send(index), time.monotonic()
+        return send(index), time.monotonic() - due
 
     with ThreadPoolExecutor(max_workers=min(total, MAX_IN_FLIGHT), thread_name_prefix="scimconform-load") as pool:
         done = list(pool.map(slot, range(total)))
     seconds = max(time.monotonic() - start, total / rate)
-    return Measured([exchange for exchange, _ in done], [at for _, at in done], rate, seconds)
+    return Measured([exchange for exchange, _ in done], [late for _, late in done], rate, seconds)
 
 
 def shortfall(measured: Measured, rate: float, p95_bound_ms: float) -> tuple[Exchange, str, bool] | None:

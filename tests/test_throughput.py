@@ -3,6 +3,7 @@ keep up fails, whatever its latency."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -48,3 +49,23 @@ def test_a_target_that_serves_one_request_at_a_time_too_slowly_fails() -> None:
     measured = sustain(answered_after(0.06, one_at_a_time=True), GALLERY_RATE, 1)  # about 16 answers a second
     problem = shortfall(measured, GALLERY_RATE, NO_LATENCY_BOUND)
     assert problem is not None and "too slow to sustain 25 requests/s" in problem[1], measured.summary()
+
+
+def test_a_target_that_serves_15_a_second_and_answers_in_batches_fails() -> None:
+    """Held answers hide a backlog from their spacing: each second the target releases what it has done."""
+    lock, served = threading.Lock(), [0]
+    started = time.monotonic()
+
+    def send(index: int) -> Exchange:
+        with lock:
+            served[0] += 1
+            done = served[0] / 15  # seconds after the start, one request after the other
+        released = started + math.ceil(done)
+        time.sleep(max(released - time.monotonic(), 0))
+        return Exchange(
+            method="GET", url="https://scim.example.com/v2/Users", request_headers={}, request_body=None, status=200
+        )
+
+    measured = sustain(send, GALLERY_RATE, 1)
+    problem = shortfall(measured, GALLERY_RATE, NO_LATENCY_BOUND)
+    assert problem is not None and "too slow to sustain" in problem[1], measured.summary()
