@@ -125,6 +125,7 @@ class Journal:
                 known.outcome = event.get("outcome", known.outcome)
                 known.status = event.get("status", known.status)
                 known.id = event.get("id", known.id)
+                known.delete_sent = event.get("delete_sent", known.delete_sent)
         return header, [e for e in entries.values() if e.outcome not in (GONE, REFUSED)]
 
 
@@ -191,11 +192,17 @@ class Ledger:
         self._write(entry)
         return entry.id
 
-    def delete_sent(self, resource_type: str, resource_id: str) -> None:
-        """A case deleted this itself; cleanup will only confirm that it is gone."""
+    def delete_sent(self, resource_type: str, resource_id: str, sent: bool = True) -> bool:
+        """A case deletes this itself (written before its DELETE goes out, and taken back if it never went or
+        found nothing): an id that then reads 404 is settled, not looked up under another, also by
+        `scimconform cleanup` after a kill. Whether any create's entry changed."""
+        changed = False
         for entry in self.entries:
-            if entry.resource_type == resource_type and entry.id == resource_id:
-                entry.delete_sent = True
+            if entry.resource_type == resource_type and entry.id == resource_id and entry.delete_sent != sent:
+                entry.delete_sent, changed = sent, True
+                if self.journal is not None:
+                    self.journal.write({"key": entry.key, "delete_sent": sent}, sync=False)
+        return changed
 
     def owns(self, resource_type: str, resource_id: str) -> bool:
         """Whether a create of this run is known to have made this resource."""

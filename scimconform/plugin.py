@@ -50,7 +50,7 @@ from scimconform.reporting.summary import SummaryWriter
 from scimconform.run_plan import Preflight, plan_run, preflight
 from scimconform.settings import REPEATED, Settings, load_settings, plugin_option
 from scimconform.target import Target, embedded_target
-from scimconform.workers import CaseLocks, die_with_parent, shared_folder, stop_kills_workers
+from scimconform.workers import MAIN_PID_ENV, CaseLocks, die_with_parent, shared_folder, stop_kills_workers
 
 STATE = pytest.StashKey["PluginState"]()
 NOT_APPLICABLE = pytest.StashKey[bool]()  # on an item: its case was skipped as not applicable to the profile
@@ -231,6 +231,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.hasplugin("xdist"):  # each case carries the mark; known under --strict-markers
         config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's --dist loadgroup runs a group together")
     config.pluginmanager.register(ResultCollector(config), "scimconform-results")
+    if not hasattr(config, "workerinput"):  # before pytest-xdist starts any worker: `die_with_parent` reads it
+        os.environ[MAIN_PID_ENV] = str(os.getpid())
     # Settle the settings now when this is a conformance run, so a bad option is one usage error
     # before collection, not a collection error per module.
     if config.getini("scim_suites") or any(config.getoption(name) is not None for name in _OPTIONS):
@@ -269,7 +271,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return (yield)
     if not expression or hasattr(config, "workerinput"):
         yield
-        _alone_last(state, items)
+        _alone_last(config, items)
         return None
     try:
         yield
@@ -280,7 +282,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         problem = f"-k {expression!r} is not a valid selection ({reason}): join case ids with or"
     else:
         if items:
-            _alone_last(state, items)
+            _alone_last(config, items)
             return None
         problem = f"-k {expression!r} selects no case"
     state.selection_error = f"{problem}; nearest: {', '.join(_nearest(expression, state.params()))}"
@@ -291,11 +293,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     raise pytest.UsageError(*([] if handoff else [state.selection_error]))
 
 
-def _alone_last(state: PluginState, items: list[pytest.Item]) -> None:
-    """With workers, the cases that must run alone go last: each waits for every other worker to finish its
-    case and holds them back while it runs, so spread among the others they would stall them all, once per
-    alone case. A serial run keeps the suites' order."""
-    if state.settings.workers > 1:
+def _alone_last(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In pytest-xdist's workers, the cases that must run alone go last: each waits for every other worker to
+    finish its case and holds them back while it runs, so spread among the others they would stall them all,
+    once per alone case. Every worker sorts alike (xdist requires one order); a serial run keeps the suites'."""
+    if hasattr(config, "workerinput"):
         items.sort(key=lambda item: (param := _param(item)) is not None and param.case.alone)
 
 
@@ -576,11 +578,16 @@ class ResultCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self._state()
         if state is not None and (crash := _crashed(state, report)) is not None:
-            state.crashed[crash.name] = crash  # a verdict only if the case does not run again (sessionfinish)
+            # A verdict only if the case has none and does not run again (sessionfinish): a worker that died in
+            # the case's cleanup had reported it already.
+            if not any(result.name == crash.name for result in state.record.results):
+                state.crashed[crash.name] = crash
             return
         result = _result(report)
         if result is not None and state is not None:
             state.crashed.pop(result.name, None)
+            # xdist runs a case again when its worker died after reporting it: the later verdict stands.
+            state.record.results = [known for known in state.record.results if known.name != result.name]
             state.record.results.append(result)
             name_testcase(self.config, report, result.display_name)
             if result.status == "warning":
@@ -655,7 +662,8 @@ def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]
     """pytest-xdist's controller waits here for its workers to stop; a further stop signal must not break off
     the session before any report is written (pytest would skip the hooks still to run)."""
     state = session.config.stash.get(STATE, None)
-    if state is None or not session.config.pluginmanager.hasplugin("dsession"):
+    interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
+    if state is None or not interrupted or not session.config.pluginmanager.hasplugin("dsession"):
         return (yield)
     with stop_kills_workers(shared_folder(state.settings.report_dir, state.run_tag)):
         return (yield)

@@ -15,14 +15,18 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 
+from scimconform.errors import HarnessError
 from scimconform.interrupts import STOP_SIGNALS
 
 _PR_SET_PDEATHSIG = 1  # prctl(2)
+MAIN_PID_ENV = "SCIMCONFORM_MAIN_PID"  # set by the main process before it starts workers
+GRACE_SECONDS = 2.0  # between the SIGTERM and the SIGKILL of `stop_kills_workers`
 
 
 @contextmanager
@@ -54,26 +58,30 @@ def remove_abandoned(report_dir: Path) -> None:
             continue
         try:
             fcntl.flock(alive, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            removed = folder.with_name(f".{folder.name}.removed")
-            folder.rename(removed)
+            folder.rename(folder.with_name(f".{folder.name}.removed-{os.getpid()}-{time.monotonic_ns()}"))
         except OSError:  # a worker of that run still lives (or this file system has no locks)
             continue
         finally:
             os.close(alive)
+    for removed in report_dir.glob("..workers-*.removed-*"):  # renamed here or by a removal cut short
         shutil.rmtree(removed, ignore_errors=True)
 
 
 def _hold_alive(folder: Path) -> int:
     """Open `alive.lock` and hold it shared, checking that it is still the folder's own once held: a cleanup
-    may have renamed the folder away between the open and the lock."""
-    while True:
-        folder.mkdir(parents=True, exist_ok=True)
-        alive = os.open(folder / "alive.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(alive, fcntl.LOCK_SH)  # released by the kernel when this worker dies
+    may rename the folder away at any moment before the lock is taken."""
+    for _ in range(100):
         with suppress(FileNotFoundError):
-            if os.fstat(alive).st_ino == os.stat(folder / "alive.lock").st_ino:
+            folder.mkdir(parents=True, exist_ok=True)
+            alive = os.open(folder / "alive.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(alive, fcntl.LOCK_SH)  # released by the kernel when this worker dies
+            held, named = os.fstat(alive), None
+            with suppress(FileNotFoundError):
+                named = os.stat(folder / "alive.lock")
+            if named is not None and (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino):
                 return alive
-        os.close(alive)
+            os.close(alive)
+    raise HarnessError(f"cannot hold the workers' lock in {folder}: its file system keeps changing it")
 
 
 class CaseLocks:
@@ -110,10 +118,10 @@ def die_with_parent() -> None:
     as the kill left it. Elsewhere a worker notices only when it next talks to the main process."""
     if not sys.platform.startswith("linux"):
         return
-    parent = os.getppid()
+    main = int(os.environ.get(MAIN_PID_ENV) or os.getppid())
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the main process died before the request took effect
+    if os.getppid() != main:  # the main process died before the request took effect
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -131,9 +139,8 @@ def stop_kills_workers(folder: Path) -> Iterator[None]:
         for number, handler in previous.items():
             signal.signal(number, handler)
         workers = [int(path.name.removeprefix("worker-")) for path in folder.glob("worker-[0-9]*")]
-        workers = [pid for pid in workers if _is_child(pid)]
-        _signal_all(workers, signal.SIGTERM)
-        timer = threading.Timer(GRACE_SECONDS, _signal_all, (workers, signal.SIGKILL))
+        _signal_children(workers, signal.SIGTERM)
+        timer = threading.Timer(GRACE_SECONDS, _signal_children, (workers, signal.SIGKILL))
         timer.daemon = True  # the main process may end first: its workers die with it (`die_with_parent`)
         timer.start()
 
@@ -146,13 +153,12 @@ def stop_kills_workers(folder: Path) -> Iterator[None]:
                 signal.signal(number, handler)
 
 
-GRACE_SECONDS = 2.0
-
-
-def _signal_all(pids: list[int], number: signal.Signals) -> None:
+def _signal_children(pids: list[int], number: signal.Signals) -> None:
+    """Signal those of `pids` that are still this process's children (a pid is reused once its process ends)."""
     for pid in pids:
-        with suppress(OSError):  # gone already
-            os.kill(pid, number)
+        if _is_child(pid):
+            with suppress(OSError):  # gone meanwhile
+                os.kill(pid, number)
 
 
 def _is_child(pid: int) -> bool:

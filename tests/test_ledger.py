@@ -251,6 +251,23 @@ def test_an_intent_is_synced_to_disk_before_its_post_an_outcome_only_flushed(
     ledger.close()
 
 
+def test_a_delete_its_case_sent_survives_a_kill_in_the_journal(tmp_path: Path) -> None:
+    """Killed after a case's own DELETE: `scimconform cleanup` must take the 404 for what the case did, not look
+    for the resource under another id and call it possibly left."""
+    path = tmp_path / "ledger" / f"{TAG}-main.jsonl"
+    ledger = Ledger(run_tag=TAG, journal=Journal(path, {"run_tag": TAG, "target": BASE}))
+    ledger.answered(intend(ledger), answer(201, {"id": "ours-1"}), client_for(ScriptedTarget([], held=[OURS])))
+    ledger.delete_sent("User", "ours-1")
+    assert ledger.journal is not None
+    ledger.journal.close(keep=True)  # as a kill -9 right now would leave it
+    header, entries = Journal.read(path)
+    assert [(e.outcome, e.delete_sent) for e in entries] == [(OWNED, True)]
+    target = ScriptedTarget([])  # the case's DELETE removed it
+    replayed = Ledger(run_tag=TAG, journal=Journal(path, header), entries=entries)
+    assert replayed.clean(client_for(target)) == [] and target.writes() == []
+    replayed.close()
+
+
 def test_a_second_interrupt_stops_cleanup_and_reports_the_rest() -> None:
     calls: list[str] = []
 

@@ -195,10 +195,13 @@ class CaseRun:
             headers = {k: None if v is None else names.text(v) for k, v in step.headers.items()}
             judge.inferred = step.inferred
             intent = self._intend(step.body)
+            deleting = _deleted(step.method, path)
+            # Before it is sent: a run killed after it must not look for the resource under another id.
+            marked = deleting is not None and self.context.ledger.delete_sent(*deleting)
             ciphers = self.context.provider.tls_ciphers if step.provider_tls else None
             exchange = judge.exchange = _send(self.context, step.method, path, query, body, headers, step.auth, ciphers)
             self.judged_any = self.judged_any or not setup
-            self._book(step.method, path, step.body, exchange, intent)
+            self._book(step.method, path, step.body, exchange, intent, marked)
             if step.provider_tls and exchange.tls:
                 self.context.events.note(f"Negotiated {exchange.tls}")
             self.judge_answer(step.expect, step.capture, exchange)
@@ -253,7 +256,13 @@ class CaseRun:
         return ledger.intend(identity.resource_type, identity.label, self.scope, match, sent, before)
 
     def _book(
-        self, method: str, path: str, body_spec: Mapping[str, Any] | None, exchange: Exchange, intent: Created | None
+        self,
+        method: str,
+        path: str,
+        body_spec: Mapping[str, Any] | None,
+        exchange: Exchange,
+        intent: Created | None,
+        marked: bool,
     ) -> None:
         """Keep the ledger and identities in step with what the server now holds; an identity gets an id
         only when the ledger counts it as the run's own."""
@@ -264,20 +273,31 @@ class CaseRun:
             if owned is not None and identity.id is None:
                 identity.id = owned
             return
-        if exchange.status is None or not 200 <= exchange.status < 300:
+        deleting = _deleted(method, path)
+        if deleting is None:
             return
-        kind = next((k for k, p in ENDPOINTS.items() if path.rstrip("/").startswith(p)), None)
-        if kind is not None and method == "DELETE":
-            resource_id = unquote(path.rstrip("/").rsplit("/", 1)[-1])
-            self.context.ledger.delete_sent(kind, resource_id)
+        if marked and (not exchange.sent or (exchange.status in (404, 410) and exchange.attempt == 1)):
+            # Not sent, or the id names nothing: the resource, if it is still there, is under another id, for
+            # cleanup to find. Any other answer, or none, may have come after the deletion: cleanup reads
+            # before it takes the resource for gone. (A DELETE sent again after one that worked stays marked.)
+            self.context.ledger.delete_sent(*deleting, sent=False)
+        elif exchange.status is not None and 200 <= exchange.status < 300:
             for identity in identities.values():
-                if identity.id == resource_id:
+                if identity.id == deleting[1]:
                     identity.deleted = True
 
 
 def _redacted(failure: CheckFailure, redact: Callable[[str], str]) -> CheckFailure:
     """The failure as reports may show it: a check quotes what the target answered, which may echo a secret."""
     return CheckFailure(failure.check, redact(failure.message), category=failure.category, expected=failure.expected)
+
+
+def _deleted(method: str, path: str) -> tuple[str, str] | None:
+    """(resource type, id) of a DELETE of one resource."""
+    kind = next((k for k, p in ENDPOINTS.items() if path.rstrip("/").startswith(p)), None)
+    if method != "DELETE" or kind is None:
+        return None
+    return kind, unquote(path.rstrip("/").rsplit("/", 1)[-1])
 
 
 def _listed(statuses: Any) -> list[int]:

@@ -156,7 +156,9 @@ class RunRecord:
 
     def unreported(self) -> list[str]:
         """Selected cases without a verdict, though the run was not stopped: pytest-xdist gave up on a worker
-        that kept dying, or a session ended early (pytest -x). What did run cannot make such a run READY."""
+        that kept dying, or a serial session ended early (pytest -x). What did run cannot make it READY."""
+        if self.interrupted:
+            return []  # a stopped run judges nothing anyway; `not_run` says which cases it never reached
         judged = {result.name for result in self.results}
         return [name for name in self.selected or () if name not in judged]
 
