@@ -74,15 +74,21 @@ def test_a_stopped_run_cleans_up_and_writes_partial_reports_that_judge_nothing(
     assert not (tmp_path / "ledger").exists() or not list((tmp_path / "ledger").iterdir()), "nothing left to clean"
 
 
-@pytest.mark.parametrize("signals", [1, 2], ids=["one-stop", "a-second-stop-while-workers-stop"])
-def test_with_workers_what_a_cut_off_cleanup_left_is_reported(tmp_path: Path, signals: int) -> None:
+@pytest.mark.parametrize(
+    ("signals", "delay", "created"),
+    [(1, 0.5, 3), (2, 0.2, 1)],  # one stop: cleanup slow enough for xdist to cut it off
+    ids=["one-stop", "a-second-stop-while-workers-stop"],
+)
+def test_with_workers_what_a_cut_off_cleanup_left_is_reported(
+    tmp_path: Path, signals: int, delay: float, created: int
+) -> None:
     """pytest-xdist gives stopping workers seconds to finish: on a slow target their cleanup is cut off before
     they report. What they left must still be in summary.json, each one, with its ledger for `cleanup`; a
     second stop signal while the workers stop ends the wait, and the reports are still written."""
     server = ReferenceServer(token=TOKEN)
-    with serve_in_thread(Slow(server, 0.5)) as url:  # type: ignore[arg-type]
+    with serve_in_thread(Slow(server, delay)) as url:  # type: ignore[arg-type]
         process = run_in_background(tmp_path, url, "--workers", "2")
-        holds(server, 3, within=60)
+        holds(server, created, within=60)
         process.send_signal(signal.SIGTERM)
         if signals == 2:
             time.sleep(1)
