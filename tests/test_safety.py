@@ -108,7 +108,7 @@ def test_a_worker_killed_mid_case_leaves_no_case_without_one_verdict_and_what_it
     again on a new worker: every case still has exactly one verdict, and what the dead worker created, which
     nothing deleted, is listed as possibly left from its ledger and fails the run."""
     server = ReferenceServer(token=TOKEN)
-    with serve_in_thread(Slow(server, 0.05)) as url:  # type: ignore[arg-type]
+    with serve_in_thread(Slow(server, 0.02)) as url:  # type: ignore[arg-type]
         process = run_in_background(tmp_path, url, "--workers", "2", "-k", "ENTRA-GROUP-00")
         assert holds(server, 1, within=30), "no worker created anything"
         workers = child_processes(process.pid)
