@@ -124,10 +124,11 @@ def test_behind_latency_four_workers_judge_like_one(
     assert len(runs) == len(set(runs)) == len(log["pages"]) == len(parallel), runs
     ran = set(re.findall(r"-(gw\d+)", json.dumps([e["request"].get("postData", {}) for e in bodies])))
     assert len(ran) > 1, ran
-    # The cases that must run alone come last: spread among the others, each would stall every worker.
+    # The cases that must run alone come last: spread among the others, each would stall every worker. A worker
+    # may already hold one more case from xdist when the first alone case starts, so at most 4 follow it.
     alone = {case.id for case in load_catalogue() if case.alone}
     started = [page["id"].split("[")[0] in alone for page in log["pages"]]
-    assert True in started and started == sorted(started), started
+    assert True in started and started[started.index(True) :].count(False) <= 4, started
     # Every request is in the HAR: the main process's preflight, before any case, and each worker's own.
     probes = [n for n, e in enumerate(bodies) if "scimconform-preflight" in e["request"]["url"]]
     assert probes[0] == 0 and len(probes) == 1 + 4, probes
