@@ -164,9 +164,14 @@ def _signal_children(pids: list[int], number: signal.Signals) -> None:
 def _is_child(pid: int) -> bool:
     """Whether `pid` is still a process this one started (a listed worker's pid may have been reused); taken
     on trust where there is no /proc."""
+    if not Path("/proc/self").exists():
+        return True
+    return parent_of(pid) == os.getpid()
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent of process `pid`, from /proc (Linux); None when it is gone or there is no /proc."""
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
-    except FileNotFoundError:
-        return not Path("/proc/self").exists()
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
-        return False
+        return None

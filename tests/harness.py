@@ -17,6 +17,7 @@ from scimconform.dialects import DIALECTS
 from scimconform.events import Event
 from scimconform.reporting.results import case_name
 from scimconform.server import ReferenceServer, serve_in_thread
+from scimconform.workers import parent_of
 
 TOKEN = "harness-test-token-7f3a9c"
 # The 25 requests/s case takes seconds; tests that want it ask for it with --throughput-seconds.
@@ -83,12 +84,4 @@ def run_cli(capsys: pytest.CaptureFixture[str], report_dir: Path, *args: str) ->
 
 def child_processes(pid: int) -> list[int]:
     """The processes `pid` started (Linux /proc), such as a run's pytest-xdist workers."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+    return [int(path.name) for path in Path("/proc").glob("[0-9]*") if parent_of(int(path.name)) == pid]
