@@ -41,7 +41,7 @@ class Case:
     gallery_test: str | None = None
     evidence: str = "documented"
     owns: tuple[str, ...] = ()
-    alone: bool = False  # no other case may run meanwhile (`run --workers`): it measures or pages the whole target
+    alone: bool = False  # no other case may send during its steps (`run --workers`): they measure or page the target
     file: Path = Path()
     given_suite: str = ""  # a case file the run was given (`run --sequence`) runs in the suite SEQUENCE_SUITE
 

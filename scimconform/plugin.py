@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Generator, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, fields
 from itertools import zip_longest
 from pathlib import Path
@@ -357,13 +357,12 @@ def _client(state: PluginState, target: Target) -> RecordingClient:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    """In a pytest-xdist worker, a case holds the run from its setup to its cleanup: shared with the other
-    workers' cases, or by itself when it must run `alone` (its verdict would change with their traffic)."""
+    """In a pytest-xdist worker, a case shares the run with the other workers' cases from its setup to its
+    cleanup; the steps of an `alone` case hold it by themselves (`RunContext.alone`)."""
     state = item.config.stash.get(STATE, None)
-    param = _param(item)
-    if state is None or state.case_locks is None or param is None:
+    if state is None or state.case_locks is None or _param(item) is None:
         return (yield)
-    with state.case_locks.case(param.case.alone):
+    with state.case_locks.case():
         return (yield)
 
 
@@ -407,6 +406,7 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
             users=state.settings.users,
             dialect=state.dialects[0],
             settings=state.settings,
+            alone=state.case_locks.alone if state.case_locks is not None else nullcontext,
         )
         problem = None if judged else preflight(client).problem  # a judged target had none, or no case runs
         session = Session(context=context, target_error=str(problem) if problem else None, events=events)

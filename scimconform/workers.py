@@ -1,7 +1,7 @@
 """Keeping the worker processes of one run (`scimconform run --workers N`) out of each other's way.
 
-Cases are independent (each creates its own identities), so most can run at once; a case marked `alone`
-(the throughput case, the cycles at scale, paging through a whole collection) must see no other case's
+Cases are independent (each creates its own identities), so most can run at once; the steps of a case marked
+`alone` (the throughput case, the cycles at scale, paging through a whole collection) must see no other case's
 traffic, or its verdict would change. The processes coordinate through files in the report directory, with
 `flock`, which the kernel releases when a process dies: a killed worker never leaves the others waiting.
 """
@@ -85,10 +85,11 @@ def _hold_alive(folder: Path) -> int:
 
 
 class CaseLocks:
-    """A readers-writer lock across processes: ordinary cases share the run, an `alone` case holds it by itself.
+    """A readers-writer lock across processes: every case shares the run from its setup to its cleanup, and the
+    steps of an `alone` case hold it by themselves (their setup and cleanup need no quiet target).
 
-    Every case first passes a gate, held only while it takes the run lock; an alone case waiting for the others
-    to finish holds the gate, so no new case starts meanwhile and it is not starved."""
+    Taking the run lock goes through a gate; an alone case waiting for the others to finish holds the gate, so no
+    new case starts meanwhile and it is not starved."""
 
     def __init__(self, folder: Path) -> None:
         self._alive = _hold_alive(folder)
@@ -97,14 +98,29 @@ class CaseLocks:
         self._run = os.open(folder / "cases.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     @contextmanager
-    def case(self, alone: bool) -> Iterator[None]:
-        """Hold the run for one case: shared, or exclusive when it must run `alone`."""
-        with flocked(self._gate):
-            fcntl.flock(self._run, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+    def case(self) -> Iterator[None]:
+        """Hold the run for one case, shared with the other workers' cases."""
+        self._take(fcntl.LOCK_SH)
         try:
             yield
         finally:
             fcntl.flock(self._run, fcntl.LOCK_UN)
+
+    @contextmanager
+    def alone(self) -> Iterator[None]:
+        """Inside `case`: hold the run by itself, then share it again. The shared hold is let go before the gate
+        is asked for, so two cases wanting to be alone at once never wait for each other."""
+        fcntl.flock(self._run, fcntl.LOCK_UN)
+        self._take(fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._run, fcntl.LOCK_UN)
+            self._take(fcntl.LOCK_SH)
+
+    def _take(self, kind: int) -> None:
+        with flocked(self._gate):
+            fcntl.flock(self._run, kind)
 
     def close(self) -> None:
         os.close(self._gate)

@@ -7,6 +7,7 @@ import json
 import re
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx
@@ -38,19 +39,19 @@ def test_workers_default_to_one_and_a_settings_file_can_ask_for_more(tmp_path: P
     assert load_settings(tmp_path / "s.yaml", url="https://scim.example.com/v2").workers == 3
 
 
-def test_an_alone_case_waits_for_the_others_and_new_cases_wait_for_it(tmp_path: Path) -> None:
-    """Three processes' locks (separate descriptors lock like separate processes): a shared case holds the
-    run; an alone case waits for it; a shared case arriving meanwhile waits behind the alone one."""
+def test_alone_steps_wait_for_the_others_and_new_cases_wait_for_them(tmp_path: Path) -> None:
+    """Three processes' locks (separate descriptors lock like separate processes): a case holds the run shared;
+    an alone case's steps wait for it; a case arriving meanwhile waits behind them."""
     first, alone, late = (CaseLocks(tmp_path) for _ in range(3))
     order: list[str] = []
 
     def run(locks: CaseLocks, name: str, is_alone: bool) -> None:
-        with locks.case(is_alone):
+        with locks.case(), locks.alone() if is_alone else nullcontext():
             order.append(f"{name} in")
             time.sleep(0.05)
             order.append(f"{name} out")
 
-    with first.case(alone=False):
+    with first.case():
         waiting = threading.Thread(target=run, args=(alone, "alone", True))
         waiting.start()
         time.sleep(0.1)
@@ -62,6 +63,38 @@ def test_an_alone_case_waits_for_the_others_and_new_cases_wait_for_it(tmp_path: 
     arriving.join()
     assert order == ["alone in", "alone out", "late in", "late out"]
     for locks in (first, alone, late):
+        locks.close()
+
+
+def test_alone_cases_share_their_setup_and_never_wait_for_each_other(tmp_path: Path) -> None:
+    """Two alone cases in their setup at once, with a third case running: both setups and the third overlap,
+    each one's steps run by themselves, and neither waits forever for the other's shared hold."""
+    lockers = [CaseLocks(tmp_path) for _ in range(3)]
+    inside: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+    both_in_setup = threading.Barrier(3, timeout=5)
+
+    def case(locks: CaseLocks, name: str, is_alone: bool) -> None:
+        with locks.case():
+            inside.append(f"{name} setup")
+            both_in_setup.wait()  # all three hold the run at once
+            inside.remove(f"{name} setup")
+            if is_alone:
+                with locks.alone():
+                    overlaps.append((name, *inside))
+                    time.sleep(0.05)
+
+    threads = [
+        threading.Thread(target=case, args=(locks, name, name != "plain"))
+        for locks, name in zip(lockers, ("one", "two", "plain"), strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads), "an alone case waited for the other's shared hold"
+    assert sorted(overlaps) == [("one",), ("two",)], overlaps
+    for locks in lockers:
         locks.close()
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 from urllib.parse import unquote
 
@@ -62,7 +62,8 @@ class CaseRun:
         make_identities(self.case, self.context, self.names)
         self.run_steps(self.case.setup, setup=True)
         try:
-            self.run_steps(self.case.steps, setup=False)
+            with self.context.alone() if self.case.alone else nullcontext():
+                self.run_steps(self.case.steps, setup=False)
         except (CaseSkipped, PreconditionFailed) as stopped:
             if not self.findings.failures:
                 raise

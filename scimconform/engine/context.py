@@ -3,6 +3,8 @@ and the stream of events that reporters read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from scimconform import idp
@@ -25,3 +27,5 @@ class RunContext:
     dialect: str = "default"  # the run's (first) dialect: what a case that runs once speaks in its setup PATCHes
     settings: Settings = field(default_factory=Settings)
     provider: idp.Provider = field(default_factory=idp.provider)  # whose traffic the cases replay
+    # Around the steps of an `alone` case: no other worker's case sends anything meanwhile (`workers.CaseLocks`).
+    alone: Callable[[], AbstractContextManager[None]] = nullcontext
