@@ -8,6 +8,7 @@ the run or its cleanup. A new report format is one module with a `Reporter` and 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -117,8 +118,13 @@ class EventStream:
         self.errors: list[str] = [] if errors is None else errors
         self.redact = redact  # set once the client, which knows the secrets, exists
         self._failed: set[int] = set()
+        self._held = threading.local()
 
     def emit(self, event: Event) -> None:
+        held: list[Event] | None = getattr(self._held, "events", None)
+        if held is not None:
+            held.append(event)
+            return
         for reporter in self.reporters:
             try:
                 reporter.handle(event)
@@ -127,6 +133,20 @@ class EventStream:
                     self._failed.add(id(reporter))
                     name = type(reporter).__name__
                     self.errors.append(self.redact(f"{name} failed on {type(event).__name__}: {exc!r}"))
+
+    @contextmanager
+    def holding(self, events: list[Event]) -> Iterator[None]:
+        """What this thread emits in the block goes into `events` instead, to be `release`d in order later:
+        members of a list that run at once (`engine.members`) are reported one after another."""
+        self._held.events = events
+        try:
+            yield
+        finally:
+            self._held.events = None
+
+    def release(self, events: list[Event]) -> None:
+        for event in events:
+            self.emit(event)
 
     @contextmanager
     def step(self, title: str) -> Iterator[None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import threading
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -61,6 +62,7 @@ class IdentityFactory:
         self._faker.seed_instance(seed)
         self._random = random.Random(seed)
         self._counter = 0
+        self._lock = threading.Lock()  # members of a list may run at once (engine/members.py)
         # pytest-xdist workers share one run tag; their labels must not collide.
         worker = os.environ.get("PYTEST_XDIST_WORKER")
         self._prefix = f"{run_tag}-{worker}" if worker else run_tag
@@ -99,6 +101,10 @@ class IdentityFactory:
         return sorted(self._generators)
 
     def new(self, mapping: ObjectMapping) -> Identity:
+        with self._lock:
+            return self._new(mapping)
+
+    def _new(self, mapping: ObjectMapping) -> Identity:
         self._counter += 1
         label = f"{self._prefix}-{mapping.resource_type[0].lower()}{self._counter}"
         seeds = {"_given": self._faker.first_name(), "_family": self._faker.last_name()}
@@ -106,7 +112,12 @@ class IdentityFactory:
         return Identity(resource_type=mapping.resource_type, label=label, values=values)
 
     def changed_value(self, identity: Identity, path: str, generate: str) -> Any:
-        """A new value for one attribute, guaranteed to differ from the current one."""
+        """A new value for one attribute, guaranteed to differ from the current one. Members run at once ask in
+        no fixed order, so which member gets which value then varies between runs of one seed."""
+        with self._lock:
+            return self._changed_value(identity, path, generate)
+
+    def _changed_value(self, identity: Identity, path: str, generate: str) -> Any:
         self._counter += 1
         label = f"{identity.label}-v{self._counter}"
         seeds = {"_given": self._faker.first_name(), "_family": self._faker.last_name()}

@@ -22,7 +22,9 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -141,6 +143,7 @@ class Ledger:
     stop: threading.Event = field(default_factory=threading.Event)
     interrupted: bool = False  # an interrupt arrived during a sweep: the run must stop once it is done
     _interrupts: int = field(default=0, repr=False)
+    _owning: threading.Lock = field(default_factory=threading.Lock, repr=False)  # creates answered at once
     _keys: Iterator[int] = field(default_factory=lambda: iter(range(1, 1 << 62)), repr=False)
 
     def survey(self, client: RecordingClient, resource_type: str, match: str) -> list[str] | None:
@@ -185,12 +188,21 @@ class Ledger:
             and new_id not in (entry.before or ())
             and not self.owns(entry.resource_type, new_id)
             and self._read(client, entry.resource_type, new_id) == OURS
+            and self._own(entry, new_id)
         ):
-            entry.outcome, entry.id = OWNED, new_id
+            entry.outcome = OWNED
         else:  # no answer, no usable id, or an id that is not provably new: prove by lookup
             entry.outcome = UNANSWERED
         self._write(entry)
         return entry.id
+
+    def _own(self, entry: Created, new_id: str) -> bool:
+        """Give the entry its id unless another create (answered meanwhile, in another thread) holds it."""
+        with self._owning:
+            if self.owns(entry.resource_type, new_id):
+                return False
+            entry.id = new_id
+            return True
 
     def delete_sent(self, resource_type: str, resource_id: str, sent: bool = True) -> bool:
         """A case deletes this itself (written before its DELETE goes out, and taken back if it never went or
@@ -212,14 +224,24 @@ class Ledger:
         """A ledger over some of these entries, sharing the journal, for one of several cleaning workers."""
         return Ledger(run_tag=self.run_tag, journal=self.journal, entries=entries, stop=self.stop)
 
-    def clean(self, client: RecordingClient, scope: str | None = None) -> list[str]:
-        """Delete this scope's resources (all, when scope is None), newest first; return what stayed.
+    def clean(
+        self,
+        client: RecordingClient,
+        scope: str | None = None,
+        *,
+        at_once: int = 1,
+        each_thread: Callable[[], AbstractContextManager[None]] = nullcontext,
+    ) -> list[str]:
+        """Delete this scope's resources (all, when scope is None), newest first; return what stayed. With
+        `at_once` above 1, that many threads share the entries, each inside `each_thread()`.
 
         The first interrupt lets the sweep finish (then `interrupted` tells the caller to stop the run); a
         second one stops it at once, and everything not yet handled is reported as left, not lost.
         """
-        stayed: list[str] = []
         todo = [e for e in reversed(self.entries) if scope is None or e.scope == scope]
+        if at_once > 1 and len(todo) > 1:
+            return self._clean_at_once(client, todo, at_once, each_thread)
+        stayed: list[str] = []
         try:
             for entry in todo:
                 if self.stop.is_set():
@@ -235,6 +257,37 @@ class Ledger:
                     stayed.append(f"{entry.resource_type} {entry.label}: not cleaned up, interrupted ({entry.finder})")
                     self.entries.remove(entry)
             self.leftovers += stayed
+        return stayed
+
+    def _clean_at_once(
+        self,
+        client: RecordingClient,
+        todo: list[Created],
+        at_once: int,
+        each_thread: Callable[[], AbstractContextManager[None]],
+    ) -> list[str]:
+        """`clean` in threads, each over every at_once-th entry. An interrupt reaches only this thread, which
+        waits for the sweeps: the first lets them finish, a second stops them (`stop`), as in one sweep."""
+        parts = [self.part(todo[start::at_once]) for start in range(min(at_once, len(todo)))]
+
+        def sweep(part: Ledger) -> list[str]:
+            with each_thread():
+                return part.clean(client)
+
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="scimconform-cleanup") as pool:
+            futures = [pool.submit(sweep, part) for part in parts]
+            while not all(future.done() for future in futures):
+                try:
+                    wait(futures)
+                except KeyboardInterrupt:
+                    self._interrupts += 1
+                    self.interrupted = True
+                    if max(interrupts.received(), self._interrupts) >= 2:
+                        self.stop.set()
+        stayed = [line for future in futures for line in future.result()]
+        handled = {id(entry) for entry in todo}
+        self.entries = [entry for entry in self.entries if id(entry) not in handled]
+        self.leftovers += stayed
         return stayed
 
     def _clean_guarded(self, client: RecordingClient, entry: Created) -> tuple[bool, str | None]:

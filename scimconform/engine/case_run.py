@@ -31,11 +31,12 @@ from scimconform.engine.bodies import render_body
 from scimconform.engine.context import RunContext
 from scimconform.engine.expectations import apply_expectations
 from scimconform.engine.findings import Findings
+from scimconform.engine.members import StepsFor, run_each
 from scimconform.engine.outcomes import cause_of
 from scimconform.engine.steps import Judge, Request, Step, member_probes
 from scimconform.engine.templates import Templates
 from scimconform.errors import CaseSkipped, MissingDependency, NotApplicable, PreconditionFailed, StepFailed
-from scimconform.events import StepFinished, StepStarted
+from scimconform.events import Event, StepFinished, StepStarted
 from scimconform.exchange import Exchange
 from scimconform.ledger import ENDPOINTS, Created
 
@@ -56,13 +57,14 @@ class CaseRun:
         self.findings = Findings(case=case)
         self.last_failure: tuple[CheckFailure | None, Exchange | None] = (None, None)
         self.judged_any = False  # a judged request was sent: a step about an unmapped attribute is then left out
+        self.at_once = context.at_once  # members of an identity list run at once (`engine.members`)
 
     def run(self) -> None:
         check_applicable(self.case, self.context)
         make_identities(self.case, self.context, self.names)
         self.run_steps(self.case.setup, setup=True)
         try:
-            with self.context.alone() if self.case.alone else nullcontext():
+            with self._alone() if self.case.alone else nullcontext():
                 self.run_steps(self.case.steps, setup=False)
         except (CaseSkipped, PreconditionFailed) as stopped:
             if not self.findings.failures:
@@ -70,9 +72,34 @@ class CaseRun:
             self.findings.left_out.append(f"the rest of the case: {stopped}")  # the failures so far stand
         self.findings.verdict(self.dialect_name)
 
+    @contextmanager
+    def _alone(self) -> Iterator[None]:
+        """The steps of an `alone` case: no other case sends meanwhile, so its members may take the whole run's
+        share at once (N cases of N members each, with N workers)."""
+        with self.context.alone():
+            self.at_once = self.context.at_once**2
+            try:
+                yield
+            finally:
+                self.at_once = self.context.at_once
+
     def cleanup(self) -> list[str]:
-        """Delete what this case created; returns what could not be deleted."""
-        return self.context.ledger.clean(self.context.client, self.scope)
+        """Delete what this case created, with as many threads as its members run at once; returns what could
+        not be deleted. Each thread's exchanges are reported together once all are done."""
+        held: list[list[Event]] = []
+
+        @contextmanager
+        def holding() -> Iterator[None]:
+            events: list[Event] = []
+            held.append(events)
+            with self.context.events.holding(events):
+                yield
+
+        try:
+            return self.context.ledger.clean(self.context.client, self.scope, at_once=self.at_once, each_thread=holding)
+        finally:
+            for events in held:
+                self.context.events.release(events)
 
     # -- what steps call -----------------------------------------------------------------------------
     def run_steps(self, steps: Sequence[Step], setup: bool) -> None:
@@ -99,6 +126,10 @@ class CaseRun:
                     raise
                 self.findings.left_out.append(f"{getattr(step, 'name', None) or step.key}: {unmapped}")
                 self.context.events.note(f"Left out: {unmapped}")
+
+    def each(self, members: Sequence[str], alias: str | None, steps_for: StepsFor, setup: bool) -> None:
+        """Steps for each member, one after another or several at once (`engine.members`)."""
+        run_each(self, members, alias, steps_for, setup)
 
     def request(self, step: Request, setup: bool) -> Exchange:
         """Send one request step and judge its answer. When the target refuses it, send it once more in each

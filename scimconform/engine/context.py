@@ -29,3 +29,4 @@ class RunContext:
     provider: idp.Provider = field(default_factory=idp.provider)  # whose traffic the cases replay
     # Around the steps of an `alone` case: no other worker's case sends anything meanwhile (`workers.CaseLocks`).
     alone: Callable[[], AbstractContextManager[None]] = nullcontext
+    at_once: int = 1  # members of an identity list whose steps may run at once (`engine.members`)

@@ -23,6 +23,7 @@ class Findings:
     fallbacks: list[dict[str, Any]] = field(default_factory=list)
     sent_paths: set[str] = field(default_factory=set)  # attribute paths the case's own (judged) steps sent
     failed_steps: set[str] = field(default_factory=set)  # names of the case file's steps that failed (see `needs`)
+    _base: tuple[int, int, int] = (0, 0, 0)  # a fork's lengths when it was made
 
     def record(
         self, title: str, failure: CheckFailure, exchange: Exchange, owner: str | None, *, inferred: bool = False
@@ -40,6 +41,26 @@ class Findings:
             return
         rule = rule_for(failure, self.case, owner)
         self.failures.append(FailedStep(step=title, failure=failure, exchange=exchange, rule=rule, inferred=inferred))
+
+    def fork(self) -> Findings:
+        """Findings for one member's steps run beside the others' (`engine.members`), starting from these."""
+        forked = Findings(case=self.case, sent_paths=set(self.sent_paths), failed_steps=set(self.failed_steps))
+        forked.failures, forked.left_out, forked.fallbacks = (
+            list(self.failures),
+            list(self.left_out),
+            list(self.fallbacks),
+        )
+        forked._base = (len(self.failures), len(self.left_out), len(self.fallbacks))
+        return forked
+
+    def merge(self, forked: Findings) -> None:
+        """Take in what a fork found since it was made."""
+        failures, left_out, fallbacks = forked._base
+        self.failures += forked.failures[failures:]
+        self.left_out += forked.left_out[left_out:]
+        self.fallbacks += forked.fallbacks[fallbacks:]
+        self.sent_paths |= forked.sent_paths
+        self.failed_steps |= forked.failed_steps
 
     def verdict(self, dialect: str | None) -> None:
         """Raise the case's failure, if any step failed."""

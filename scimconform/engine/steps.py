@@ -49,6 +49,10 @@ class Engine(Protocol):
 
     def run_steps(self, steps: Sequence[Step], setup: bool) -> None: ...
 
+    def each(
+        self, members: Sequence[str], alias: str | None, steps_for: Callable[[Engine, str], Sequence[Step]], setup: bool
+    ) -> None: ...
+
     def request(self, step: Request, setup: bool) -> Exchange: ...
 
     def judging(self, title: str, setup: bool, seconds: float | None = None) -> AbstractContextManager[Judge]: ...
@@ -238,8 +242,7 @@ class Verify(Step):
 
     def run(self, engine: Engine, setup: bool) -> None:
         """Each identity's checks are steps of their own, so one that fails does not hide the next."""
-        for name in engine.names.names(self.of):
-            engine.run_steps(self._checks(engine, name), setup)
+        engine.each(engine.names.names(self.of), None, self._checks, setup)
 
     @staticmethod
     def _checks(engine: Engine, name: str) -> list[Step]:
@@ -477,9 +480,7 @@ class Foreach(Step):
         return {owner for step in self.steps for owner in step.owners()}
 
     def run(self, engine: Engine, setup: bool) -> None:
-        for member in engine.names.names(self.over):
-            engine.names.identities[self.alias] = engine.names.identities[member]
-            engine.run_steps(self.steps, setup)
+        engine.each(engine.names.names(self.over), self.alias, lambda _, member: self.steps, setup)
 
 
 def _error_category(exchange: Exchange) -> str:

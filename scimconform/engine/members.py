@@ -1,0 +1,114 @@
+"""Steps run for each member of an identity list: one member after another, or several at once.
+
+With workers (`scimconform run --workers N`) up to N members run at once, N² in the steps of an `alone` case
+(no other case sends then), as Entra's provisioning service itself works on several users in parallel (a public
+report of it doing so for one group's member additions: https://github.com/scimmyjs/scimmy/issues/79). Each
+member's own requests keep their order. Members run at once only when their steps change no identity but the
+member (`member_local`): each then runs in a branch of the case with its own view of the identities, its own
+findings and its events held back. The branches are merged in member order, so reports, findings and the
+verdict read as if the members had run one after another; the first member, in that order, whose steps end the
+case ends it, as it would have then. The events of a member after it are still reported: its requests were sent.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from scimconform.engine.outcomes import ConformanceFailure
+from scimconform.engine.steps import Create, Match, Request, Step, Verify
+from scimconform.events import Event
+
+if TYPE_CHECKING:
+    from scimconform.engine.case_run import CaseRun
+
+StepsFor = Callable[["CaseRun", str], Sequence[Step]]
+_NAMED = re.compile(r"\{(?:\w+:)?([A-Za-z_]\w*)")
+
+
+def run_each(case: CaseRun, members: Sequence[str], alias: str | None, steps_for: StepsFor, setup: bool) -> None:
+    """Run `steps_for(engine, member)` for each member, the member also named `alias` in them."""
+    width = min(case.at_once, len(members))
+    plans = [steps_for(case, member) for member in members] if width > 1 else []
+    if width <= 1 or not all(member_local(plan, alias or member) for plan, member in zip(plans, members, strict=True)):
+        for member in members:
+            if alias is not None:
+                case.names.identities[alias] = case.names.identities[member]
+            case.run_steps(steps_for(case, member), setup)
+        return
+    branches = [_branch(case, member, alias, members) for member in members]
+    held: list[list[Event]] = [[] for _ in members]
+    ended: list[BaseException | None] = [None] * len(members)
+    first = [len(members)]  # the first member, in order, whose steps ended the case; those after it do not start
+    lock = threading.Lock()
+
+    def run(index: int) -> None:
+        if index > first[0]:
+            return
+        with case.context.events.holding(held[index]):
+            try:
+                branches[index].run_steps(plans[index], setup)
+            except BaseException as error:  # handed to the case's own thread below
+                ended[index] = error
+                with lock:
+                    first[0] = min(first[0], index)
+
+    pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="scimconform-member")
+    try:
+        wait([pool.submit(run, index) for index in range(len(members))])
+    finally:
+        first[0] = -1  # after an interrupt no member starts; those running finish their step
+        pool.shutdown(wait=True, cancel_futures=True)
+        for events in held:
+            case.context.events.release(events)
+    failed = next((n for n, error in enumerate(ended) if error is not None), None)
+    for branch in branches if failed is None else branches[: failed + 1]:
+        case.findings.merge(branch.findings)
+        case.judged_any |= branch.judged_any
+    if alias is not None:
+        case.names.identities[alias] = case.names.identities[members[-1]]  # as after one member after another
+    if failed is not None:
+        error = ended[failed]
+        assert error is not None
+        if isinstance(error, ConformanceFailure):
+            case.findings.verdict(case.dialect_name)  # with every failure before it, not the branch's alone
+        raise error
+
+
+def member_local(steps: Sequence[Step], member: str) -> bool:
+    """Whether these steps change no identity but `member`, capture nothing into the case's shared names and
+    read no group's members (which reads every user of the case): then members can run at once."""
+    return all(_local(step, member) for step in steps)
+
+
+def _local(step: Step, member: str) -> bool:
+    if isinstance(step, Create | Match | Verify):
+        return step.of == member
+    if not isinstance(step, Request) or step.capture or "members" in step.expect:
+        return False
+    body = step.body or {}
+    changed = {body["create"]} if "create" in body else set()
+    changed |= {detail["of"] for detail in (body.get("patch") or {}).values()}
+    if step.method == "DELETE":
+        changed |= set(_NAMED.findall(step.path))
+    return changed <= {member}
+
+
+def _branch(case: CaseRun, member: str, alias: str | None, members: Sequence[str]) -> CaseRun:
+    """The case as one member's steps see it: the identities without the list's other members (which other
+    branches change meanwhile), the member also under `alias`, and findings of its own."""
+    branch = copy.copy(case)
+    others = set(members) - {member}
+    view = {name: identity for name, identity in case.names.identities.items() if name not in others}
+    if alias is not None:
+        view[alias] = case.names.identities[member]
+    branch.names = replace(case.names, identities=view)
+    branch.surveyed = {}
+    branch.findings = case.findings.fork()
+    branch.last_failure = (None, None)
+    return branch

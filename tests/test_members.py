@@ -1,0 +1,153 @@
+"""Members of an identity list at once (`engine/members.py`): the same reports, findings and verdict as one
+after another, each member's requests in order, nothing left behind."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import pytest
+
+from scimconform.catalogue import load_catalogue
+from scimconform.client import RecordingClient
+from scimconform.engine.case_run import CaseRun
+from scimconform.engine.context import RunContext
+from scimconform.engine.members import member_local
+from scimconform.engine.outcomes import ConformanceFailure
+from scimconform.engine.steps import Create, Foreach, Match, Request, parse_steps
+from scimconform.events import Event, EventStream, StepStarted
+from scimconform.exchange import Exchange
+from scimconform.identities import IdentityFactory, new_run_tag
+from scimconform.ledger import Ledger
+from scimconform.profiles import load_profile
+from scimconform.server import ReferenceServer, serve_in_thread
+from scimconform.target import parse_tenant_url
+from tests.harness import TOKEN
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+
+RUN_TAG = new_run_tag()  # the same identity labels in both runs of a comparison
+
+
+class Slowed(ReferenceServer):
+    """The reference server, 20 ms slower per request, counting how many requests it holds at once."""
+
+    def __init__(self, *faults: str) -> None:
+        super().__init__(token=TOKEN, faults=faults)
+        self.inside, self.most = 0, 0
+        self._counting = threading.Lock()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        with self._counting:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+        time.sleep(0.02)
+        try:
+            return list(super().__call__(environ, start_response))
+        finally:
+            with self._counting:
+                self.inside -= 1
+
+
+class Titles:
+    def __init__(self) -> None:
+        self.titles: list[str] = []
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, StepStarted):
+            self.titles.append(event.title)
+
+
+@contextmanager
+def context(url: str, at_once: int, reporter: Titles, sent: list[Exchange]) -> Iterator[RunContext]:
+    client = RecordingClient(parse_tenant_url(url, TOKEN))
+    client.listeners.append(sent.append)
+    try:
+        yield RunContext(
+            client=client,
+            profile=load_profile("entra-default"),
+            factory=IdentityFactory(5, RUN_TAG),
+            ledger=Ledger(run_tag=RUN_TAG),
+            events=EventStream([reporter]),
+            users=6,
+            dialect="aadOptscim062020",
+            at_once=at_once,
+        )
+    finally:
+        client.close()
+
+
+def replay(case_id: str, at_once: int, *faults: str) -> tuple[list[str], list[tuple[str, str]], Slowed, list[Exchange]]:
+    """One case against a fresh server: the steps reported, the failures found (step, check), the server."""
+    case = next(c for c in load_catalogue() if c.id == case_id)
+    server, reporter, sent = Slowed(*faults), Titles(), list[Exchange]()
+    failures: list[tuple[str, str]] = []
+    with serve_in_thread(server) as url, context(url, at_once, reporter, sent) as run_context:
+        run = CaseRun(case, "aadOptscim062020", run_context)
+        try:
+            run.run()
+        except ConformanceFailure as failed:
+            failures = [(f.step, f.failure.check) for f in failed.failures]
+        assert run.cleanup() == []
+        assert server.resource_count() == {"User": 0, "Group": 0}, "everything was deleted"
+    return reporter.titles, failures, server, sent
+
+
+@pytest.mark.parametrize("case_id", ["ENTRA-CYCLE-001", "ENTRA-CYCLE-002"])
+def test_members_at_once_report_as_one_after_another(case_id: str) -> None:
+    serial_titles, serial_failures, serial, _ = replay(case_id, 1)
+    titles, failures, at_once, sent = replay(case_id, 4)
+    assert serial.most == 1 and at_once.most > 1, "the members' requests overlapped"
+    assert titles == serial_titles, "each member's steps reported together, in member order"
+    assert failures == serial_failures == []
+    # Each user's own requests keep Entra's order: its match comes before its create, which comes before its read.
+    for user in {e.url.rsplit("/", 1)[1] for e in sent if e.method == "GET" and "/Users/" in e.url}:
+        mine = [e.method for e in sent if e.url.endswith(f"/Users/{user}")]
+        assert mine[0] == "GET" and "PATCH" not in mine[: mine.index("GET")], mine
+
+
+@pytest.mark.parametrize(
+    ("case_id", "fault"),
+    [
+        ("ENTRA-CYCLE-001", "manager-ignored"),
+        ("ENTRA-CYCLE-001", "id-changes-on-patch"),
+        ("ENTRA-CYCLE-002", "value-filter-path-no-add"),
+        ("ENTRA-CYCLE-002", "filter-zero-match-404"),
+    ],
+)
+def test_members_at_once_find_the_same_failures_in_the_same_order(case_id: str, fault: str) -> None:
+    serial_titles, serial_failures, _, _ = replay(case_id, 1, fault)
+    titles, failures, _, _ = replay(case_id, 4, fault)
+    assert serial_failures, f"{fault} breaks {case_id}"
+    assert failures == serial_failures
+    assert titles == serial_titles
+
+
+def test_members_run_at_once_only_when_their_steps_change_only_the_member() -> None:
+    cycle = next(case for case in load_catalogue() if case.id == "ENTRA-CYCLE-001")
+    foreach = next(step for step in cycle.steps if isinstance(step, Foreach))
+    assert member_local(foreach.steps, "person")
+    assert member_local([Create(of="person"), Match(of="person")], "person")
+    assert not member_local([Create(of="boss")], "person")
+    patch_other = parse_steps(
+        [
+            {
+                "request": {
+                    "method": "PATCH",
+                    "path": "/Groups/{team.id}",
+                    "body": {"patch": {"add-members": {"of": "team", "members": ["person"]}}},
+                }
+            }
+        ]
+    )
+    assert not member_local(patch_other, "person"), "adding the member to a shared group changes the group"
+    delete_other = Request(method="DELETE", path="/Users/{boss.id}")
+    assert not member_local([delete_other], "person")
+    assert member_local([Request(method="DELETE", path="/Users/{person.id}")], "person")
+    assert not member_local([Request(method="GET", path="/Users/{person.id}", capture={"x": "id"})], "person")
+    assert not member_local([Request(method="GET", path="/Groups/{team.id}", expect={"members": "team"})], "person")
