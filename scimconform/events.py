@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -147,6 +147,25 @@ class EventStream:
     def release(self, events: list[Event]) -> None:
         for event in events:
             self.emit(event)
+
+    @contextmanager
+    def per_thread(self) -> Iterator[Callable[[], AbstractContextManager[None]]]:
+        """A `holding` for each thread of the block that enters one; what each held is released when the block
+        ends, thread after thread, in the order they began."""
+        held: list[list[Event]] = []
+
+        @contextmanager
+        def holding() -> Iterator[None]:
+            events: list[Event] = []
+            held.append(events)
+            with self.holding(events):
+                yield
+
+        try:
+            yield holding
+        finally:
+            for events in held:
+                self.release(events)
 
     @contextmanager
     def step(self, title: str) -> Iterator[None]:

@@ -240,7 +240,7 @@ class Ledger:
         """
         todo = [e for e in reversed(self.entries) if scope is None or e.scope == scope]
         if at_once > 1 and len(todo) > 1:
-            return self._clean_at_once(client, todo, at_once, each_thread)
+            return _clean_at_once(self, client, todo, at_once, each_thread)
         stayed: list[str] = []
         try:
             for entry in todo:
@@ -257,37 +257,6 @@ class Ledger:
                     stayed.append(f"{entry.resource_type} {entry.label}: not cleaned up, interrupted ({entry.finder})")
                     self.entries.remove(entry)
             self.leftovers += stayed
-        return stayed
-
-    def _clean_at_once(
-        self,
-        client: RecordingClient,
-        todo: list[Created],
-        at_once: int,
-        each_thread: Callable[[], AbstractContextManager[None]],
-    ) -> list[str]:
-        """`clean` in threads, each over every at_once-th entry. An interrupt reaches only this thread, which
-        waits for the sweeps: the first lets them finish, a second stops them (`stop`), as in one sweep."""
-        parts = [self.part(todo[start::at_once]) for start in range(min(at_once, len(todo)))]
-
-        def sweep(part: Ledger) -> list[str]:
-            with each_thread():
-                return part.clean(client)
-
-        with ThreadPoolExecutor(len(parts), thread_name_prefix="scimconform-cleanup") as pool:
-            futures = [pool.submit(sweep, part) for part in parts]
-            while not all(future.done() for future in futures):
-                try:
-                    wait(futures)
-                except KeyboardInterrupt:
-                    self._interrupts += 1
-                    self.interrupted = True
-                    if max(interrupts.received(), self._interrupts) >= 2:
-                        self.stop.set()
-        stayed = [line for future in futures for line in future.result()]
-        handled = {id(entry) for entry in todo}
-        self.entries = [entry for entry in self.entries if id(entry) not in handled]
-        self.leftovers += stayed
         return stayed
 
     def _clean_guarded(self, client: RecordingClient, entry: Created) -> tuple[bool, str | None]:
@@ -412,6 +381,38 @@ class Ledger:
         if self.journal is not None:
             outcome = {"key": entry.key, "outcome": entry.outcome, "status": entry.status, "id": entry.id}
             self.journal.write(outcome, sync=False)
+
+
+def _clean_at_once(
+    ledger: Ledger,
+    client: RecordingClient,
+    todo: list[Created],
+    at_once: int,
+    each_thread: Callable[[], AbstractContextManager[None]],
+) -> list[str]:
+    """`Ledger.clean` in threads, each over every at_once-th entry. An interrupt reaches only this thread, which
+    waits for the sweeps: the first lets them finish, a second stops them (`stop`), as in one sweep."""
+    parts = [ledger.part(todo[start::at_once]) for start in range(min(at_once, len(todo)))]
+
+    def sweep(part: Ledger) -> list[str]:
+        with each_thread():
+            return part.clean(client)
+
+    with ThreadPoolExecutor(len(parts), thread_name_prefix="scimconform-cleanup") as pool:
+        futures = [pool.submit(sweep, part) for part in parts]
+        while not all(future.done() for future in futures):
+            try:
+                wait(futures)
+            except KeyboardInterrupt:
+                ledger._interrupts += 1
+                ledger.interrupted = True
+                if max(interrupts.received(), ledger._interrupts) >= 2:
+                    ledger.stop.set()
+    stayed = [line for future in futures for line in future.result()]
+    handled = {id(entry) for entry in todo}
+    ledger.entries = [entry for entry in ledger.entries if id(entry) not in handled]
+    ledger.leftovers += stayed
+    return stayed
 
 
 def _created_id(exchange: Exchange) -> str | None:

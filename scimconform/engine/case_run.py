@@ -36,7 +36,7 @@ from scimconform.engine.outcomes import cause_of
 from scimconform.engine.steps import Judge, Request, Step, member_probes
 from scimconform.engine.templates import Templates
 from scimconform.errors import CaseSkipped, MissingDependency, NotApplicable, PreconditionFailed, StepFailed
-from scimconform.events import Event, StepFinished, StepStarted
+from scimconform.events import StepFinished, StepStarted
 from scimconform.exchange import Exchange
 from scimconform.ledger import ENDPOINTS, Created
 
@@ -64,42 +64,25 @@ class CaseRun:
         make_identities(self.case, self.context, self.names)
         self.run_steps(self.case.setup, setup=True)
         try:
-            with self._alone() if self.case.alone else nullcontext():
+            with self.context.alone() if self.case.alone else nullcontext():
+                # No other case sends now: its members may take the whole run's share (N cases of N members).
+                self.at_once = self.context.at_once ** (2 if self.case.alone else 1)
                 self.run_steps(self.case.steps, setup=False)
         except (CaseSkipped, PreconditionFailed) as stopped:
             if not self.findings.failures:
                 raise
             self.findings.left_out.append(f"the rest of the case: {stopped}")  # the failures so far stand
+        finally:
+            self.at_once = self.context.at_once
         self.findings.verdict(self.dialect_name)
 
-    @contextmanager
-    def _alone(self) -> Iterator[None]:
-        """The steps of an `alone` case: no other case sends meanwhile, so its members may take the whole run's
-        share at once (N cases of N members each, with N workers)."""
-        with self.context.alone():
-            self.at_once = self.context.at_once**2
-            try:
-                yield
-            finally:
-                self.at_once = self.context.at_once
-
     def cleanup(self) -> list[str]:
-        """Delete what this case created, with as many threads as its members run at once; returns what could
-        not be deleted. Each thread's exchanges are reported together once all are done."""
-        held: list[list[Event]] = []
-
-        @contextmanager
-        def holding() -> Iterator[None]:
-            events: list[Event] = []
-            held.append(events)
-            with self.context.events.holding(events):
-                yield
-
-        try:
-            return self.context.ledger.clean(self.context.client, self.scope, at_once=self.at_once, each_thread=holding)
-        finally:
-            for events in held:
-                self.context.events.release(events)
+        """Delete what this case created, in as many threads as its members run at once; returns what could
+        not be deleted."""
+        with self.context.events.per_thread() as each_thread:
+            return self.context.ledger.clean(
+                self.context.client, self.scope, at_once=self.at_once, each_thread=each_thread
+            )
 
     # -- what steps call -----------------------------------------------------------------------------
     def run_steps(self, steps: Sequence[Step], setup: bool) -> None:
@@ -233,7 +216,7 @@ class CaseRun:
             ciphers = self.context.provider.tls_ciphers if step.provider_tls else None
             exchange = judge.exchange = _send(self.context, step.method, path, query, body, headers, step.auth, ciphers)
             self.judged_any = self.judged_any or not setup
-            self._book(step.method, path, step.body, exchange, intent, marked)
+            _book(self.context, names, (step.method, path, step.body), exchange, intent, marked)
             if step.provider_tls and exchange.tls:
                 self.context.events.note(f"Negotiated {exchange.tls}")
             self.judge_answer(step.expect, step.capture, exchange)
@@ -287,36 +270,37 @@ class CaseRun:
         sent = {path: value for path, value in identity.values.items() if value is not None}
         return ledger.intend(identity.resource_type, identity.label, self.scope, match, sent, before)
 
-    def _book(
-        self,
-        method: str,
-        path: str,
-        body_spec: Mapping[str, Any] | None,
-        exchange: Exchange,
-        intent: Created | None,
-        marked: bool,
-    ) -> None:
-        """Keep the ledger and identities in step with what the server now holds; an identity gets an id
-        only when the ledger counts it as the run's own."""
-        identities = self.names.identities
-        if intent is not None and body_spec is not None:
-            owned = self.context.ledger.answered(intent, exchange, self.context.client)
-            identity = identities[body_spec["create"]]
-            if owned is not None and identity.id is None:
-                identity.id = owned
-            return
-        deleting = _deleted(method, path)
-        if deleting is None:
-            return
-        if marked and (not exchange.sent or (exchange.status in (404, 410) and exchange.attempt == 1)):
-            # Not sent, or the id names nothing: the resource, if it is still there, is under another id, for
-            # cleanup to find. Any other answer, or none, may have come after the deletion: cleanup reads
-            # before it takes the resource for gone. (A DELETE sent again after one that worked stays marked.)
-            self.context.ledger.delete_sent(*deleting, sent=False)
-        elif exchange.status is not None and 200 <= exchange.status < 300:
-            for identity in identities.values():
-                if identity.id == deleting[1]:
-                    identity.deleted = True
+
+def _book(
+    context: RunContext,
+    names: Templates,
+    request: tuple[str, str, Mapping[str, Any] | None],
+    exchange: Exchange,
+    intent: Created | None,
+    marked: bool,
+) -> None:
+    """Keep the ledger and identities in step with what the server now holds after `request` (method, path,
+    body spec); an identity gets an id only when the ledger counts it as the run's own."""
+    method, path, body_spec = request
+    identities = names.identities
+    if intent is not None and body_spec is not None:
+        owned = context.ledger.answered(intent, exchange, context.client)
+        identity = identities[body_spec["create"]]
+        if owned is not None and identity.id is None:
+            identity.id = owned
+        return
+    deleting = _deleted(method, path)
+    if deleting is None:
+        return
+    if marked and (not exchange.sent or (exchange.status in (404, 410) and exchange.attempt == 1)):
+        # Not sent, or the id names nothing: the resource, if it is still there, is under another id, for
+        # cleanup to find. Any other answer, or none, may have come after the deletion: cleanup reads
+        # before it takes the resource for gone. (A DELETE sent again after one that worked stays marked.)
+        context.ledger.delete_sent(*deleting, sent=False)
+    elif exchange.status is not None and 200 <= exchange.status < 300:
+        for identity in identities.values():
+            if identity.id == deleting[1]:
+                identity.deleted = True
 
 
 def _redacted(failure: CheckFailure, redact: Callable[[str], str]) -> CheckFailure:

@@ -18,20 +18,30 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from scimconform.checks import CheckFailure
+from scimconform.engine.findings import Findings
 from scimconform.engine.outcomes import ConformanceFailure
-from scimconform.engine.steps import Create, Match, Request, Step, Verify
+from scimconform.engine.steps import Create, Engine, Match, Request, Step, Verify
 from scimconform.events import Event
+from scimconform.exchange import Exchange
 
-if TYPE_CHECKING:
-    from scimconform.engine.case_run import CaseRun
-
-StepsFor = Callable[["CaseRun", str], Sequence[Step]]
+StepsFor = Callable[[Engine, str], Sequence[Step]]
 _NAMED = re.compile(r"\{(?:\w+:)?([A-Za-z_]\w*)")
 
 
-def run_each(case: CaseRun, members: Sequence[str], alias: str | None, steps_for: StepsFor, setup: bool) -> None:
+class Case(Engine, Protocol):
+    """What a branch copies and merges back (implemented by `case_run.CaseRun`)."""
+
+    at_once: int
+    findings: Findings
+    judged_any: bool
+    dialect_name: str | None
+    last_failure: tuple[CheckFailure | None, Exchange | None]
+
+
+def run_each(case: Case, members: Sequence[str], alias: str | None, steps_for: StepsFor, setup: bool) -> None:
     """Run `steps_for(engine, member)` for each member, the member also named `alias` in them."""
     width = min(case.at_once, len(members))
     plans = [steps_for(case, member) for member in members] if width > 1 else []
@@ -99,7 +109,7 @@ def _local(step: Step, member: str) -> bool:
     return changed <= {member}
 
 
-def _branch(case: CaseRun, member: str, alias: str | None, members: Sequence[str]) -> CaseRun:
+def _branch(case: Case, member: str, alias: str | None, members: Sequence[str]) -> Case:
     """The case as one member's steps see it: the identities without the list's other members (which other
     branches change meanwhile), the member also under `alias`, and findings of its own."""
     branch = copy.copy(case)
