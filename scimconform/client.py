@@ -328,6 +328,7 @@ class RecordingClient:
             exchange.response_headers = self.redact.headers(response.headers)
             exchange.response_body = self.redact(exchange.raw_body)
         exchange.elapsed_ms = (time.perf_counter() - started) * 1000
+        exchange.answered_at = time.time()
         for listener in self.listeners if record else ():
             listener(exchange)
         return exchange

@@ -138,11 +138,11 @@ class EventStream:
     def holding(self, events: list[Event]) -> Iterator[None]:
         """What this thread emits in the block goes into `events` instead, to be `release`d in order later:
         members of a list that run at once (`engine.members`) are reported one after another."""
-        self._held.events = events
+        outer, self._held.events = getattr(self._held, "events", None), events
         try:
             yield
         finally:
-            self._held.events = None
+            self._held.events = outer
 
     def release(self, events: list[Event]) -> None:
         for event in events:

@@ -33,6 +33,7 @@ class Exchange:
     response_headers: dict[str, str] = field(default_factory=dict)
     response_body: str = ""
     elapsed_ms: float = 0.0
+    answered_at: float | None = None  # time.time() when the answer (or the error) came: a report may see it later
     transport_error: str | None = None
     tls: str | None = None  # the negotiated protocol and cipher, e.g. "TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256"
     attempt: int = 1

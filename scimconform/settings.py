@@ -124,13 +124,13 @@ class Settings:
     throughput_p95_ms: float = field(
         default=2000.0, metadata=_help("p95 latency bound of the throughput case, in milliseconds")
     )
-    # One by default: the `alone` cases (cycles, paging, throughput) bound a full run, so more workers do not
-    # shorten it yet (bench/results.md, "Latency"); they pay off on selections without them.
+    # One by default: each worker is a process of about 70 MB, and on a target close by they gain nothing; against
+    # a remote one they do (bench/results.md, "Latency"). Sizing them from the measured latency is still to come.
     workers: int = field(
         default=1,
         metadata=_help(
-            "cases run at once, each worker a process (under pytest itself: -n N --dist loadgroup); 1 runs them "
-            "one after another"
+            "cases run at once, each worker a process (under pytest itself: -n N --dist loadgroup), and a case's "
+            "users N at once; 1 runs them one after another"
         ),
     )
     sequences: tuple[Path, ...] = field(

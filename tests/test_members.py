@@ -3,6 +3,7 @@ after another, each member's requests in order, nothing left behind."""
 
 from __future__ import annotations
 
+import _thread
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -37,16 +38,16 @@ RUN_TAG = new_run_tag()  # the same identity labels in both runs of a comparison
 class Slowed(ReferenceServer):
     """The reference server, 20 ms slower per request, counting how many requests it holds at once."""
 
-    def __init__(self, *faults: str) -> None:
+    def __init__(self, *faults: str, delay: float = 0.02) -> None:
         super().__init__(token=TOKEN, faults=faults)
-        self.inside, self.most = 0, 0
+        self.inside, self.most, self.delay = 0, 0, delay
         self._counting = threading.Lock()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         with self._counting:
             self.inside += 1
             self.most = max(self.most, self.inside)
-        time.sleep(0.02)
+        time.sleep(self.delay)
         try:
             return list(super().__call__(environ, start_response))
         finally:
@@ -151,3 +152,26 @@ def test_members_run_at_once_only_when_their_steps_change_only_the_member() -> N
     assert member_local([Request(method="DELETE", path="/Users/{person.id}")], "person")
     assert not member_local([Request(method="GET", path="/Users/{person.id}", capture={"x": "id"})], "person")
     assert not member_local([Request(method="GET", path="/Groups/{team.id}", expect={"members": "team"})], "person")
+
+
+def test_an_interrupt_while_members_run_at_once_stops_them_and_reports_what_they_sent() -> None:
+    """Ctrl-C twice while members run: each member ends its current step and no thread goes on sending; what
+    they sent reaches the reports; cleanup then removes everything."""
+    case = next(c for c in load_catalogue() if c.id == "ENTRA-CYCLE-001")
+    server, reporter, sent = Slowed(delay=0.2), Titles(), list[Exchange]()
+    with serve_in_thread(server) as url, context(url, 4, reporter, sent) as run_context:
+        run = CaseRun(case, "aadOptscim062020", run_context)
+        timers = [threading.Timer(seconds, _thread.interrupt_main) for seconds in (1.5, 1.8)]
+        for timer in timers:
+            timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            run.run()
+        for timer in timers:
+            timer.join()
+        assert not [t for t in threading.enumerate() if t.name.startswith("scimconform-member")]
+        stopped = len(sent)
+        time.sleep(0.5)
+        assert len(sent) == stopped, "no member sends after the run stopped"
+        assert any(title.startswith("Create") for title in reporter.titles), "what members did was reported"
+        assert run.cleanup() == []
+        assert server.resource_count() == {"User": 0, "Group": 0}

@@ -55,27 +55,35 @@ def run_each(case: Case, members: Sequence[str], alias: str | None, steps_for: S
     held: list[list[Event]] = [[] for _ in members]
     ended: list[BaseException | None] = [None] * len(members)
     first = [len(members)]  # the first member, in order, whose steps ended the case; those after it do not start
-    lock = threading.Lock()
+    lock, stop = threading.Lock(), threading.Event()
 
     def run(index: int) -> None:
         if index > first[0]:
             return
         with case.context.events.holding(held[index]):
             try:
-                branches[index].run_steps(plans[index], setup)
+                for step in plans[index]:
+                    if stop.is_set():  # interrupted: the member's later steps are not sent
+                        return
+                    branches[index].run_steps([step], setup)
             except BaseException as error:  # handed to the case's own thread below
                 ended[index] = error
                 with lock:
                     first[0] = min(first[0], index)
 
-    pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="scimconform-member")
-    try:
-        wait([pool.submit(run, index) for index in range(len(members))])
-    finally:
-        first[0] = -1  # after an interrupt no member starts; those running finish their step
-        pool.shutdown(wait=True, cancel_futures=True)
-        for events in held:
-            case.context.events.release(events)
+    interrupted = False
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="scimconform-member") as pool:
+        futures = [pool.submit(run, index) for index in range(len(members))]
+        while not all(future.done() for future in futures):
+            try:
+                wait(futures)
+            except KeyboardInterrupt:  # every branch ends its current step; none is left sending
+                interrupted, first[0] = True, -1
+                stop.set()
+    for events in held:
+        case.context.events.release(events)
+    if interrupted:
+        raise KeyboardInterrupt
     failed = next((n for n, error in enumerate(ended) if error is not None), None)
     for branch in branches if failed is None else branches[: failed + 1]:
         case.findings.merge(branch.findings)
@@ -97,15 +105,20 @@ def member_local(steps: Sequence[Step], member: str) -> bool:
 
 
 def _local(step: Step, member: str) -> bool:
+    if step.needs is not None:  # it reads whether a step failed, in any member before it
+        return False
     if isinstance(step, Create | Match | Verify):
         return step.of == member
     if not isinstance(step, Request) or step.capture or "members" in step.expect:
         return False
     body = step.body or {}
+    if step.method == "GET":
+        return True
+    if "json" in body:  # a literal body may name any identity, or make one the ledger does not know
+        return False
     changed = {body["create"]} if "create" in body else set()
     changed |= {detail["of"] for detail in (body.get("patch") or {}).values()}
-    if step.method == "DELETE":
-        changed |= set(_NAMED.findall(step.path))
+    changed |= set(_NAMED.findall(step.path + " ".join(str(value) for value in step.query.values())))
     return changed <= {member}
 
 

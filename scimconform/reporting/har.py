@@ -95,7 +95,9 @@ class HarRecorder:
 
     def handle(self, event: Event) -> None:
         if isinstance(event, ExchangeRecorded):
-            started = datetime.now(UTC) - timedelta(milliseconds=event.exchange.elapsed_ms)
+            answered = event.exchange.answered_at
+            ended = datetime.fromtimestamp(answered, UTC) if answered is not None else datetime.now(UTC)
+            started = ended - timedelta(milliseconds=event.exchange.elapsed_ms)
             entry = har_entry(event.exchange, started)
             if self._page is not None:
                 entry["pageref"] = self._page
