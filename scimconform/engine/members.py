@@ -1,13 +1,13 @@
 """Steps run for each member of an identity list: one member after another, or several at once.
 
 With workers (`scimconform run --workers N`) up to N members run at once, N² in the steps of an `alone` case
-(no other case sends then), as Entra's provisioning service itself works on several users in parallel (a public
-report of it doing so for one group's member additions: https://github.com/scimmyjs/scimmy/issues/79). Each
-member's own requests keep their order. Members run at once only when their steps change no identity but the
-member (`member_local`): each then runs in a branch of the case with its own view of the identities, its own
-findings and its events held back. The branches are merged in member order, so reports, findings and the
-verdict read as if the members had run one after another; the first member, in that order, whose steps end the
-case ends it, as it would have then. The events of a member after it are still reported: its requests were sent.
+(no other case sends then), as an identity provider's provisioning service itself works on several users in
+parallel. Each member's own requests keep their order. Members run at once only when their steps change no
+identity but the member (`member_local`): each then runs in a branch of the case with its own view of the
+identities, its own findings and its events held back. The branches are merged in member order, so reports,
+findings and the verdict read as if the members had run one after another; the first member, in that order,
+whose steps end the case ends it, as it would have then. The events of a member after it are still reported:
+its requests were sent.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from scimconform.engine.steps import Create, Engine, Match, Request, Step, Verif
 from scimconform.events import Event
 from scimconform.exchange import Exchange
 
+# Entra works on users in parallel: a public report of it doing so for one group's member additions is
+# https://github.com/scimmyjs/scimmy/issues/79.
 StepsFor = Callable[[Engine, str], Sequence[Step]]
 _NAMED = re.compile(r"\{(?:\w+:)?([A-Za-z_]\w*)")
 
