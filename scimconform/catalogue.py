@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from scimconform import idp
 from scimconform.datafiles import data_dir
@@ -35,7 +36,7 @@ class Case:
     epic: str
     steps: tuple[Step, ...]
     setup: tuple[Step, ...] = ()
-    identities: dict[str, str] = field(default_factory=dict)
+    identities: dict[str, str | dict[str, Any]] = field(default_factory=dict)  # name: kind, or {kind, count}
     requires: tuple[str, ...] = ()
     link: str | None = None
     gallery_test: str | None = None

@@ -4,15 +4,17 @@ after another, each member's requests in order, nothing left behind."""
 from __future__ import annotations
 
 import _thread
+import json
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from scimconform.catalogue import load_catalogue
+from scimconform.catalogue import Case, load_catalogue
 from scimconform.client import RecordingClient
 from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
@@ -154,24 +156,112 @@ def test_members_run_at_once_only_when_their_steps_change_only_the_member() -> N
     assert not member_local([Request(method="GET", path="/Groups/{team.id}", expect={"members": "team"})], "person")
 
 
+class Interrupting(Slowed):
+    """Interrupts the main thread (as Ctrl-C does) when its 8th and its 14th request arrive, while armed."""
+
+    def __init__(self) -> None:
+        super().__init__(delay=0.05)
+        self.armed, self.seen = True, 0
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        with self._counting:
+            self.seen += 1
+            if self.armed and self.seen in (8, 14):
+                _thread.interrupt_main()
+        return super().__call__(environ, start_response)
+
+
 def test_an_interrupt_while_members_run_at_once_stops_them_and_reports_what_they_sent() -> None:
     """Ctrl-C twice while members run: each member ends its current step and no thread goes on sending; what
     they sent reaches the reports; cleanup then removes everything."""
     case = next(c for c in load_catalogue() if c.id == "ENTRA-CYCLE-001")
-    server, reporter, sent = Slowed(delay=0.2), Titles(), list[Exchange]()
+    server, reporter, sent = Interrupting(), Titles(), list[Exchange]()
     with serve_in_thread(server) as url, context(url, 4, reporter, sent) as run_context:
         run = CaseRun(case, "aadOptscim062020", run_context)
-        timers = [threading.Timer(seconds, _thread.interrupt_main) for seconds in (1.5, 1.8)]
-        for timer in timers:
-            timer.start()
         with pytest.raises(KeyboardInterrupt):
             run.run()
-        for timer in timers:
-            timer.join()
+        server.armed = False
         assert not [t for t in threading.enumerate() if t.name.startswith("scimconform-member")]
         stopped = len(sent)
-        time.sleep(0.5)
+        time.sleep(0.3)
         assert len(sent) == stopped, "no member sends after the run stopped"
-        assert any(title.startswith("Create") for title in reporter.titles), "what members did was reported"
+        assert len(sent) < 30, "the members stopped at their current step"
+        assert any(title.startswith("Match") for title in reporter.titles), "what members did was reported"
         assert run.cleanup() == []
         assert server.resource_count() == {"User": 0, "Group": 0}
+
+
+class RefusesPatches(Slowed):
+    """Refuses every PATCH of the users it created in the given positions (0: the first)."""
+
+    def __init__(self, *positions: int) -> None:
+        super().__init__()
+        self.positions, self.created = positions, list[str]()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+        refused = {self.created[n] for n in self.positions if n < len(self.created)}
+        if method == "PATCH" and path.rsplit("/", 1)[-1] in refused:
+            start_response("400 Bad Request", [("Content-Type", "application/scim+json")])
+            error = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400", "detail": "no"}
+            return [json.dumps(error).encode()]
+        answer = list(super().__call__(environ, start_response))
+        if method == "POST" and path.endswith("/Users"):
+            self.created.append(json.loads(b"".join(answer))["id"])
+        return answer
+
+
+def each_member(*steps: dict[str, Any], after: tuple[dict[str, Any], ...] = ()) -> Case:
+    """A case of three users, created in setup, whose steps run `steps` for each, then `after`."""
+    base = next(c for c in load_catalogue() if c.id == "ENTRA-CYCLE-002")
+    return replace(
+        base,
+        identities={"people": {"kind": "User", "count": 3}, "ghost": "User"},
+        setup=parse_steps([{"create": f"people_{n}"} for n in (1, 2, 3)]),
+        steps=parse_steps([{"foreach": "people", "as": "p", "steps": list(steps)}, *after]),
+        alone=False,
+    )
+
+
+def judged(case: Case, at_once: int, *refused: int) -> tuple[list[tuple[str, str]], list[str]]:
+    """The failures (step, check) and the steps left out, with members one after another or at once."""
+    server, reporter, sent = RefusesPatches(*refused), Titles(), list[Exchange]()
+    failures: list[tuple[str, str]] = []
+    with serve_in_thread(server) as url, context(url, at_once, reporter, sent) as run_context:
+        run = CaseRun(case, "aadOptscim062020", run_context)
+        try:
+            run.run()
+        except ConformanceFailure as failed:
+            failures = [(f.step, f.failure.check) for f in failed.failures]
+        assert run.cleanup() == []
+    return failures, run.findings.left_out
+
+
+DISABLE = {
+    "name": "Disable",
+    "request": {
+        "method": "PATCH",
+        "path": "/Users/{p.id}",
+        "body": {"patch": {"replace": {"of": "p", "set": {"active": False}}}},
+    },
+    "expect": {"status": [200, 204]},
+}
+LATER = {"name": "Later check", "request": {"method": "GET", "path": "/Users"}, "expect": {"status": 299}}
+
+
+@pytest.mark.parametrize("refused", [(0,), (0, 2)], ids=["first", "first-and-third"])
+def test_a_step_left_out_for_a_missing_id_is_judged_as_one_after_another(refused: tuple[int, ...]) -> None:
+    """A member's step that needs an identity nobody created is left out when any member before it failed, and
+    ends the case otherwise: at once, that is decided in member order too, and no later failure is hidden."""
+    ghost = {"name": "Read ghost", "request": {"method": "GET", "path": "/Users/{ghost.id}"}, "expect": {"status": 200}}
+    case = each_member(DISABLE, ghost, after=(LATER,))
+    serial = judged(case, 1, *refused)
+    assert judged(case, 4, *refused) == serial
+    assert serial[0].count(("Disable", "status_code")) == len(refused) and ("Later check", "status_code") in serial[0]
+
+
+def test_a_step_that_needs_another_runs_members_one_after_another() -> None:
+    read_back = {"name": "Read back", "needs": "Disable", "request": {"method": "GET", "path": "/Users/{p.id}"}}
+    case = each_member(DISABLE, {**read_back, "expect": {"status": 299}})
+    serial = judged(case, 1, 0)
+    assert judged(case, 4, 0) == serial and serial[1] == ["Read back: needs 'Disable'"] * 3

@@ -24,6 +24,7 @@ from scimconform.checks import CheckFailure
 from scimconform.engine.findings import Findings
 from scimconform.engine.outcomes import ConformanceFailure
 from scimconform.engine.steps import Create, Engine, Match, Request, Step, Verify
+from scimconform.errors import MissingDependency, NotApplicable
 from scimconform.events import Event
 from scimconform.exchange import Exchange
 
@@ -53,51 +54,91 @@ def run_each(case: Case, members: Sequence[str], alias: str | None, steps_for: S
                 case.names.identities[alias] = case.names.identities[member]
             case.run_steps(steps_for(case, member), setup)
         return
-    branches = [_branch(case, member, alias, members) for member in members]
-    held: list[list[Event]] = [[] for _ in members]
-    ended: list[BaseException | None] = [None] * len(members)
-    first = [len(members)]  # the first member, in order, whose steps ended the case; those after it do not start
-    lock, stop = threading.Lock(), threading.Event()
+    _AtOnce(case, members, alias, plans, setup).run(width)
 
-    def run(index: int) -> None:
-        if index > first[0]:
+
+class _AtOnce:
+    """One run of members at once: each member's steps in a thread of a pool, then settled in member order."""
+
+    def __init__(
+        self, case: Case, members: Sequence[str], alias: str | None, plans: list[Sequence[Step]], setup: bool
+    ) -> None:
+        self.case, self.members, self.alias, self.plans, self.setup = case, members, alias, plans, setup
+        self.branches = [_branch(case, member, alias, members) for member in members]
+        self.held: list[list[Event]] = [[] for _ in members]
+        self.ended: list[BaseException | None] = [None] * len(members)
+        self.at = [0] * len(members)  # the step each member is at, or ended at
+        self.marks = [0] * len(members)  # how many events it had held when that step began
+        self.first = len(members)  # the first member whose steps ended the case; those after it do not start
+        self._lock, self._stop = threading.Lock(), threading.Event()
+
+    def run(self, width: int) -> None:
+        interrupted = False
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="scimconform-member") as pool:
+            futures = [pool.submit(self._member, index) for index in range(len(self.members))]
+            while not all(future.done() for future in futures):
+                try:
+                    wait(futures)
+                except KeyboardInterrupt:  # every branch ends its current step; none is left sending
+                    interrupted, self.first = True, -1
+                    self._stop.set()
+        if interrupted:
+            self._release(0)
+            raise KeyboardInterrupt
+        try:
+            for index in range(len(self.members)):
+                self._settle(index)
+        except BaseException:
+            self._release(index + 1)  # what later members sent is reported, though it no longer counts
+            raise
+        if self.alias is not None:  # as after one member after another
+            self.case.names.identities[self.alias] = self.case.names.identities[self.members[-1]]
+
+    def _member(self, index: int) -> None:
+        if index > self.first:
             return
-        with case.context.events.holding(held[index]):
-            try:
-                for step in plans[index]:
-                    if stop.is_set():  # interrupted: the member's later steps are not sent
+        branch, held = self.branches[index], self.held[index]
+        with self.case.context.events.holding(held):
+            for at, step in enumerate(self.plans[index]):
+                if self._stop.is_set():  # interrupted: the member's later steps are not sent
+                    return
+                self.at[index], self.marks[index] = at, len(held)
+                try:
+                    branch.run_steps([step], self.setup)
+                except (MissingDependency, NotApplicable) as error:
+                    # Whether one ends the case depends on what members before it found: settled in order.
+                    self.ended[index] = error
+                    if not self.setup:
                         return
-                    branches[index].run_steps([step], setup)
-            except BaseException as error:  # handed to the case's own thread below
-                ended[index] = error
-                with lock:
-                    first[0] = min(first[0], index)
+                except BaseException as error:  # handed to the case's own thread
+                    self.ended[index] = error
+                if self.ended[index] is not None:
+                    with self._lock:
+                        self.first = min(self.first, index)
+                    return
 
-    interrupted = False
-    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="scimconform-member") as pool:
-        futures = [pool.submit(run, index) for index in range(len(members))]
-        while not all(future.done() for future in futures):
-            try:
-                wait(futures)
-            except KeyboardInterrupt:  # every branch ends its current step; none is left sending
-                interrupted, first[0] = True, -1
-                stop.set()
-    for events in held:
-        case.context.events.release(events)
-    if interrupted:
-        raise KeyboardInterrupt
-    failed = next((n for n, error in enumerate(ended) if error is not None), None)
-    for branch in branches if failed is None else branches[: failed + 1]:
+    def _settle(self, index: int) -> None:
+        """Take in one member, as if it had just run after the members before it. A step that was left out or
+        ended the case for lack of an id or a mapped attribute is sent again from the case itself, which judges
+        it knowing every member before (`CaseRun.run_steps`), and the member's later steps follow it there."""
+        case, error, branch = self.case, self.ended[index], self.branches[index]
+        deferred = isinstance(error, MissingDependency | NotApplicable) and not self.setup
+        self.case.context.events.release(self.held[index][: self.marks[index]] if deferred else self.held[index])
         case.findings.merge(branch.findings)
         case.judged_any |= branch.judged_any
-    if alias is not None:
-        case.names.identities[alias] = case.names.identities[members[-1]]  # as after one member after another
-    if failed is not None:
-        error = ended[failed]
-        assert error is not None
-        if isinstance(error, ConformanceFailure):
-            case.findings.verdict(case.dialect_name)  # with every failure before it, not the branch's alone
-        raise error
+        case.surveyed.update(branch.surveyed)
+        if deferred:
+            if self.alias is not None:
+                case.names.identities[self.alias] = case.names.identities[self.members[index]]
+            case.run_steps(self.plans[index][self.at[index] :], self.setup)
+        elif error is not None:
+            if isinstance(error, ConformanceFailure):
+                case.findings.verdict(case.dialect_name)  # with every failure before it, not the branch's alone
+            raise error
+
+    def _release(self, start: int) -> None:
+        for events in self.held[start:]:
+            self.case.context.events.release(events)
 
 
 def member_local(steps: Sequence[Step], member: str) -> bool:
