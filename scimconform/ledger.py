@@ -392,7 +392,8 @@ def _clean_at_once(
 ) -> list[str]:
     """`Ledger.clean` in threads, each over every at_once-th entry. An interrupt reaches only this thread, which
     waits for the sweeps: the first lets them finish, a second stops them (`stop`), as in one sweep."""
-    parts = [ledger.part(todo[start::at_once]) for start in range(min(at_once, len(todo)))]
+    # `todo` is newest first; each part keeps the ledger's order, oldest first, and so sweeps newest first too.
+    parts = [ledger.part(todo[start::at_once][::-1]) for start in range(min(at_once, len(todo)))]
 
     def sweep(part: Ledger) -> list[str]:
         with each_thread():

@@ -111,12 +111,25 @@ class CaseLocks:
         """Inside `case`: hold the run by itself, then share it again. The shared hold is let go before the gate
         is asked for, so two cases wanting to be alone at once never wait for each other."""
         fcntl.flock(self._run, fcntl.LOCK_UN)
-        self._take(fcntl.LOCK_EX)
         try:
+            self._take(fcntl.LOCK_EX)
             yield
         finally:
             fcntl.flock(self._run, fcntl.LOCK_UN)
-            self._take(fcntl.LOCK_SH)
+            self._share_again()
+
+    def _share_again(self) -> None:
+        """Hold the run shared again, even through interrupts (raised once it is held): the case's cleanup must
+        not run while another worker's alone steps do."""
+        interrupted = False
+        while True:
+            try:
+                self._take(fcntl.LOCK_SH)
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+        if interrupted:
+            raise KeyboardInterrupt
 
     def _take(self, kind: int) -> None:
         with flocked(self._gate):
