@@ -18,6 +18,7 @@ from scimconform.datafiles import data_dir
 from scimconform.documents import load_document
 from scimconform.engine.steps import Step, parse_steps
 from scimconform.errors import ConfigError
+from scimconform.settings import DEFAULT_USERS
 
 REQUIRED = ("id", "title", "requirement", "source", "severity", "fix", "feature", "story")
 SEQUENCE_SUITE = "sequence"  # the suite of the case files a run is given (`run --sequence`)
@@ -42,7 +43,9 @@ class Case:
     gallery_test: str | None = None
     evidence: str = "documented"
     owns: tuple[str, ...] = ()
-    alone: bool = False  # no other case may send during its steps (`run --workers`): they measure or page the target
+    # No other case may send during its steps (`run --workers`): they measure or page the target; "at-scale": only
+    # when the run has more users than the default (`runs_alone`).
+    alone: bool | str = False
     file: Path = Path()
     given_suite: str = ""  # a case file the run was given (`run --sequence`) runs in the suite SEQUENCE_SUITE
 
@@ -55,6 +58,10 @@ class Case:
     def uses_dialect(self) -> bool:
         """A case whose steps send PATCH bodies runs once per dialect; the rest run once."""
         return any(step.sends_patch() for step in self.steps)
+
+    def runs_alone(self, users: int) -> bool:
+        """Whether its steps run with no other case sending, in a run with `users` users per cycle."""
+        return self.alone is True or (self.alone == "at-scale" and users > DEFAULT_USERS)
 
 
 def cases_dir(provider: idp.Provider) -> Path:
@@ -142,6 +149,6 @@ def load_case(path: Path, provider: idp.Provider | None = None) -> Case:
         gallery_test=data.get("gallery_test"),
         evidence=str(data.get("evidence", "documented")),
         owns=tuple(data.get("owns") or ()),
-        alone=bool(data.get("alone", False)),
+        alone=data.get("alone", False),
         file=path,
     )

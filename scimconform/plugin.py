@@ -298,7 +298,8 @@ def _alone_last(config: pytest.Config, items: list[pytest.Item]) -> None:
     finish its case and holds them back while it runs, so spread among the others they would stall them all,
     once per alone case. Every worker sorts alike (xdist requires one order); a serial run keeps the suites'."""
     if hasattr(config, "workerinput"):
-        items.sort(key=lambda item: (param := _param(item)) is not None and param.case.alone)
+        users = _state(config).settings.users
+        items.sort(key=lambda item: (param := _param(item)) is not None and param.case.runs_alone(users))
 
 
 def _nearest(expression: str, params: list[CaseParam]) -> list[str]:

@@ -29,6 +29,8 @@ from scimconform import idp
 from scimconform.documents import parse_yaml, read_text
 from scimconform.errors import ConfigError
 
+DEFAULT_USERS = 12  # users of a provisioning cycle; a run with more runs the cycles "at scale"
+
 CONFIG_FILE_NAME = "scimconform.yaml"
 DIALECT_NAMES = tuple(idp.provider().dialects)  # the provider says which dialects it speaks
 # How Entra sends OAuth client credentials to the token endpoint: the "How credentials are sent" field
@@ -85,7 +87,7 @@ class Settings:
     seed: int | None = field(default=None, metadata=_help("seed for test identities, to repeat a run"))
     report_dir: Path = field(default_factory=lambda: Path("reports"), metadata=_help("where reports go"))
     timeout: float = field(default=30.0, metadata=_help("seconds to wait for each answer"))
-    users: int = field(default=12, metadata=_help("users in the provisioning-cycle cases"))
+    users: int = field(default=DEFAULT_USERS, metadata=_help("users in the provisioning-cycle cases"))
     token_file: Path | None = field(
         default=None, metadata=_help("file holding the bearer token (instead of the variable)")
     )

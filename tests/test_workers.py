@@ -159,7 +159,7 @@ def test_behind_latency_four_workers_judge_like_one(
     assert len(ran) > 1, ran
     # The cases that must run alone come last: spread among the others, each would stall every worker. A worker
     # may already hold one more case from xdist when the first alone case starts, so at most 4 follow it.
-    alone = {case.id for case in load_catalogue() if case.alone}
+    alone = {case.id for case in load_catalogue() if case.runs_alone(3)}
     started = [page["id"].split("[")[0] in alone for page in log["pages"]]
     assert True in started and started[started.index(True) :].count(False) <= 4, started
     # Every request is in the HAR: the main process's preflight, before any case, and each worker's own.

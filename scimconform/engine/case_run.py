@@ -64,9 +64,10 @@ class CaseRun:
         make_identities(self.case, self.context, self.names)
         self.run_steps(self.case.setup, setup=True)
         try:
-            with self.context.alone() if self.case.alone else nullcontext():
+            alone = self.case.runs_alone(self.context.users)
+            with self.context.alone() if alone else nullcontext():
                 # No other case sends now: its members may take the whole run's share (N cases of N members).
-                self.at_once = self.context.at_once ** (2 if self.case.alone else 1)
+                self.at_once = self.context.at_once ** (2 if alone else 1)
                 self.run_steps(self.case.steps, setup=False)
         except (CaseSkipped, PreconditionFailed) as stopped:
             if not self.findings.failures:
