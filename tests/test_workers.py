@@ -98,6 +98,15 @@ def test_alone_cases_share_their_setup_and_never_wait_for_each_other(tmp_path: P
         locks.close()
 
 
+def test_the_cycles_hold_the_run_by_themselves_only_at_scale() -> None:
+    """At the default size a cycle reads only its own identities; with more users it is load of its own."""
+    cases = load_catalogue()
+    cycles = [case for case in cases if case.suite == "cycles"]
+    assert cycles and all(not case.runs_alone(12) and case.runs_alone(13) for case in cycles)
+    paging = next(case for case in cases if case.id == "ENTRA-USER-016")
+    assert paging.runs_alone(1) and paging.runs_alone(13)
+
+
 def test_a_retry_after_one_worker_meets_holds_back_every_worker(tmp_path: Path) -> None:
     answers = iter([429, 200])
     throttled = httpx.MockTransport(lambda r: httpx.Response(next(answers), headers={"Retry-After": "1"}, json={}))
