@@ -14,7 +14,7 @@ import pytest
 from scimconform.catalogue import load_catalogue
 from scimconform.cli import main
 from scimconform.dialects import DIALECTS
-from scimconform.events import Event
+from scimconform.events import Event, StepStarted
 from scimconform.reporting.results import case_name
 from scimconform.server import ReferenceServer, serve_in_thread
 from scimconform.workers import parent_of
@@ -33,6 +33,17 @@ class FailingReporter:
 
     def handle(self, event: Event) -> None:
         raise RecursionError(f"maximum recursion depth exceeded near {self.secret}")
+
+
+class Titles:
+    """A reporter that keeps every step title."""
+
+    def __init__(self) -> None:
+        self.titles: list[str] = []
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, StepStarted):
+            self.titles.append(event.title)
 
 
 @contextmanager

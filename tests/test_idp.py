@@ -19,7 +19,7 @@ from scimconform.dialects import DIALECTS
 from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
 from scimconform.errors import ConfigError
-from scimconform.events import Event, EventStream, StepStarted
+from scimconform.events import EventStream
 from scimconform.exchange import Exchange
 from scimconform.identities import Identity, IdentityFactory, new_run_tag
 from scimconform.idp.entra import create_body
@@ -29,7 +29,7 @@ from scimconform.load.workload import Workload
 from scimconform.profiles import ObjectMapping, load_profile
 from scimconform.server import ReferenceServer, serve_in_thread
 from scimconform.target import parse_tenant_url
-from tests.harness import TOKEN
+from tests.harness import TOKEN, Titles
 from tests.test_members_not_returned import MembersNotReturned
 
 PACKAGE = Path(__file__).parents[1] / "scimconform"
@@ -105,17 +105,6 @@ def stub(tmp_path: Path) -> idp.Provider:
         member_query=member_query,
         create_body=create_body,
     )
-
-
-class Titles:
-    """A reporter that keeps every step title."""
-
-    def __init__(self) -> None:
-        self.titles: list[str] = []
-
-    def handle(self, event: Event) -> None:
-        if isinstance(event, StepStarted):
-            self.titles.append(event.title)
 
 
 @pytest.fixture

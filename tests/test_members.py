@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,14 +21,14 @@ from scimconform.engine.context import RunContext
 from scimconform.engine.members import member_local
 from scimconform.engine.outcomes import ConformanceFailure
 from scimconform.engine.steps import Create, Foreach, Match, Request, parse_steps
-from scimconform.events import Event, EventStream, StepStarted
+from scimconform.events import EventStream
 from scimconform.exchange import Exchange
 from scimconform.identities import IdentityFactory, new_run_tag
 from scimconform.ledger import Ledger
 from scimconform.profiles import load_profile
 from scimconform.server import ReferenceServer, serve_in_thread
 from scimconform.target import parse_tenant_url
-from tests.harness import TOKEN
+from tests.harness import TOKEN, Titles
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -57,15 +57,6 @@ class Slowed(ReferenceServer):
                 self.inside -= 1
 
 
-class Titles:
-    def __init__(self) -> None:
-        self.titles: list[str] = []
-
-    def handle(self, event: Event) -> None:
-        if isinstance(event, StepStarted):
-            self.titles.append(event.title)
-
-
 @contextmanager
 def context(url: str, at_once: int, reporter: Titles, sent: list[Exchange]) -> Iterator[RunContext]:
     client = RecordingClient(parse_tenant_url(url, TOKEN))
@@ -85,10 +76,17 @@ def context(url: str, at_once: int, reporter: Titles, sent: list[Exchange]) -> I
         client.close()
 
 
-def replay(case_id: str, at_once: int, *faults: str) -> tuple[list[str], list[tuple[str, str]], Slowed, list[Exchange]]:
-    """One case against a fresh server: the steps reported, the failures found (step, check), the server."""
-    case = next(c for c in load_catalogue() if c.id == case_id)
-    server, reporter, sent = Slowed(*faults), Titles(), list[Exchange]()
+@dataclass
+class Replayed:
+    titles: list[str]  # the steps reported
+    failures: list[tuple[str, str]]  # (step, check) of each failure found
+    left_out: list[str]
+    sent: list[Exchange]
+
+
+def replay(case: Case, at_once: int, server: Slowed) -> Replayed:
+    """One case against a fresh server, its members one after another (1) or at once; nothing is left behind."""
+    reporter, sent = Titles(), list[Exchange]()
     failures: list[tuple[str, str]] = []
     with serve_in_thread(server) as url, context(url, at_once, reporter, sent) as run_context:
         run = CaseRun(case, "aadOptscim062020", run_context)
@@ -98,16 +96,21 @@ def replay(case_id: str, at_once: int, *faults: str) -> tuple[list[str], list[tu
             failures = [(f.step, f.failure.check) for f in failed.failures]
         assert run.cleanup() == []
         assert server.resource_count() == {"User": 0, "Group": 0}, "everything was deleted"
-    return reporter.titles, failures, server, sent
+    return Replayed(reporter.titles, failures, run.findings.left_out, sent)
+
+
+def catalogued(case_id: str) -> Case:
+    return next(case for case in load_catalogue() if case.id == case_id)
 
 
 @pytest.mark.parametrize("case_id", ["ENTRA-CYCLE-001", "ENTRA-CYCLE-002"])
 def test_members_at_once_report_as_one_after_another(case_id: str) -> None:
-    serial_titles, serial_failures, serial, _ = replay(case_id, 1)
-    titles, failures, at_once, sent = replay(case_id, 4)
+    serial, at_once = Slowed(), Slowed()
+    one, many = replay(catalogued(case_id), 1, serial), replay(catalogued(case_id), 4, at_once)
     assert serial.most == 1 and at_once.most > 1, "the members' requests overlapped"
-    assert titles == serial_titles, "each member's steps reported together, in member order"
-    assert failures == serial_failures == []
+    assert many.titles == one.titles, "each member's steps reported together, in member order"
+    assert many.failures == one.failures == []
+    sent = many.sent
     # Each user's own requests keep Entra's order: its match comes before its create, which comes before its read.
     for user in {e.url.rsplit("/", 1)[1] for e in sent if e.method == "GET" and "/Users/" in e.url}:
         mine = [e.method for e in sent if e.url.endswith(f"/Users/{user}")]
@@ -124,15 +127,13 @@ def test_members_at_once_report_as_one_after_another(case_id: str) -> None:
     ],
 )
 def test_members_at_once_find_the_same_failures_in_the_same_order(case_id: str, fault: str) -> None:
-    serial_titles, serial_failures, _, _ = replay(case_id, 1, fault)
-    titles, failures, _, _ = replay(case_id, 4, fault)
-    assert serial_failures, f"{fault} breaks {case_id}"
-    assert failures == serial_failures
-    assert titles == serial_titles
+    one, many = (replay(catalogued(case_id), at_once, Slowed(fault)) for at_once in (1, 4))
+    assert one.failures, f"{fault} breaks {case_id}"
+    assert (many.failures, many.titles) == (one.failures, one.titles)
 
 
 def test_members_run_at_once_only_when_their_steps_change_only_the_member() -> None:
-    cycle = next(case for case in load_catalogue() if case.id == "ENTRA-CYCLE-001")
+    cycle = catalogued("ENTRA-CYCLE-001")
     foreach = next(step for step in cycle.steps if isinstance(step, Foreach))
     assert member_local(foreach.steps, "person")
     assert member_local([Create(of="person"), Match(of="person")], "person")
@@ -174,7 +175,7 @@ class Interrupting(Slowed):
 def test_an_interrupt_while_members_run_at_once_stops_them_and_reports_what_they_sent() -> None:
     """Ctrl-C twice while members run: each member ends its current step and no thread goes on sending; what
     they sent reaches the reports; cleanup then removes everything."""
-    case = next(c for c in load_catalogue() if c.id == "ENTRA-CYCLE-001")
+    case = catalogued("ENTRA-CYCLE-001")
     server, reporter, sent = Interrupting(), Titles(), list[Exchange]()
     with serve_in_thread(server) as url, context(url, 4, reporter, sent) as run_context:
         run = CaseRun(case, "aadOptscim062020", run_context)
@@ -213,28 +214,13 @@ class RefusesPatches(Slowed):
 
 def each_member(*steps: dict[str, Any], after: tuple[dict[str, Any], ...] = ()) -> Case:
     """A case of three users, created in setup, whose steps run `steps` for each, then `after`."""
-    base = next(c for c in load_catalogue() if c.id == "ENTRA-CYCLE-002")
     return replace(
-        base,
+        catalogued("ENTRA-CYCLE-002"),
         identities={"people": {"kind": "User", "count": 3}, "ghost": "User"},
         setup=parse_steps([{"create": f"people_{n}"} for n in (1, 2, 3)]),
         steps=parse_steps([{"foreach": "people", "as": "p", "steps": list(steps)}, *after]),
         alone=False,
     )
-
-
-def judged(case: Case, at_once: int, *refused: int) -> tuple[list[tuple[str, str]], list[str]]:
-    """The failures (step, check) and the steps left out, with members one after another or at once."""
-    server, reporter, sent = RefusesPatches(*refused), Titles(), list[Exchange]()
-    failures: list[tuple[str, str]] = []
-    with serve_in_thread(server) as url, context(url, at_once, reporter, sent) as run_context:
-        run = CaseRun(case, "aadOptscim062020", run_context)
-        try:
-            run.run()
-        except ConformanceFailure as failed:
-            failures = [(f.step, f.failure.check) for f in failed.failures]
-        assert run.cleanup() == []
-    return failures, run.findings.left_out
 
 
 DISABLE = {
@@ -255,13 +241,17 @@ def test_a_step_left_out_for_a_missing_id_is_judged_as_one_after_another(refused
     ends the case otherwise: at once, that is decided in member order too, and no later failure is hidden."""
     ghost = {"name": "Read ghost", "request": {"method": "GET", "path": "/Users/{ghost.id}"}, "expect": {"status": 200}}
     case = each_member(DISABLE, ghost, after=(LATER,))
-    serial = judged(case, 1, *refused)
-    assert judged(case, 4, *refused) == serial
-    assert serial[0].count(("Disable", "status_code")) == len(refused) and ("Later check", "status_code") in serial[0]
+    one, many = (replay(case, at_once, RefusesPatches(*refused)) for at_once in (1, 4))
+    assert (many.failures, many.left_out) == (one.failures, one.left_out)
+    assert (
+        one.failures.count(("Disable", "status_code")) == len(refused)
+        and ("Later check", "status_code") in one.failures
+    )
 
 
 def test_a_step_that_needs_another_runs_members_one_after_another() -> None:
     read_back = {"name": "Read back", "needs": "Disable", "request": {"method": "GET", "path": "/Users/{p.id}"}}
     case = each_member(DISABLE, {**read_back, "expect": {"status": 299}})
-    serial = judged(case, 1, 0)
-    assert judged(case, 4, 0) == serial and serial[1] == ["Read back: needs 'Disable'"] * 3
+    one, many = (replay(case, at_once, RefusesPatches(0)) for at_once in (1, 4))
+    assert (many.failures, many.left_out) == (one.failures, one.left_out)
+    assert one.left_out == ["Read back: needs 'Disable'"] * 3
