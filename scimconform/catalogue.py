@@ -138,6 +138,11 @@ def load_case(path: Path, provider: idp.Provider | None = None) -> Case:
     data = load_document(path, "sequence.json")
     if not provider.case_id.match(str(data["id"])):
         raise ConfigError(f"{path}: case id {data['id']} is not a {provider.name} case id ({provider.case_id.pattern})")
+    grows = any(
+        isinstance(spec, dict) and spec.get("count") == "users" for spec in (data.get("identities") or {}).values()
+    )
+    if data.get("alone") == "at-scale" and not grows:
+        raise ConfigError(f"{path}: alone: at-scale needs a list of `count: users` identities, which --users grows")
     return Case(
         **{k: str(data[k]) for k in REQUIRED},
         steps=parse_steps(data["steps"]),

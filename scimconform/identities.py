@@ -58,14 +58,16 @@ class IdentityFactory:
     def __init__(self, seed: int, run_tag: str) -> None:
         self.seed = seed
         self.run_tag = run_tag
-        self._faker = Faker(LOCALES)
-        self._faker.seed_instance(seed)
-        self._random = random.Random(seed)
-        self._counter = 0
-        self._lock = threading.Lock()  # members of a list may run at once (engine/members.py)
-        # pytest-xdist workers share one run tag; their labels must not collide.
+        # pytest-xdist workers share one run tag and one seed; their labels and values must not collide (a
+        # server may keep an externalId unique), so each worker's values come from a seed of its own.
         worker = os.environ.get("PYTEST_XDIST_WORKER")
         self._prefix = f"{run_tag}-{worker}" if worker else run_tag
+        own_seed = f"{seed}-{worker}" if worker else seed
+        self._faker = Faker(LOCALES)
+        self._faker.seed_instance(own_seed)
+        self._random = random.Random(own_seed)
+        self._counter = 0
+        self._lock = threading.Lock()  # members of a list may run at once (engine/members.py)
         self._generators: dict[str, Callable[[dict[str, Any], str], Any]] = {
             "upn": lambda v, label: f"{label}.{_ascii(v['_given'])}.{_ascii(v['_family'])}@example.com",
             "email": lambda v, label: f"{label}.mail@example.com",

@@ -110,8 +110,8 @@ class CaseLocks:
     def alone(self) -> Iterator[None]:
         """Inside `case`: hold the run by itself, then share it again. The shared hold is let go before the gate
         is asked for, so two cases wanting to be alone at once never wait for each other."""
-        fcntl.flock(self._run, fcntl.LOCK_UN)
         try:
+            fcntl.flock(self._run, fcntl.LOCK_UN)
             self._take(fcntl.LOCK_EX)
             yield
         finally:

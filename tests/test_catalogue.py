@@ -139,3 +139,21 @@ def test_patch_bodies_break_only_the_declared_deviations(profile_name: str, dial
     for change in changes:
         errors = schema_errors(DIALECTS[dialect].render(change), "patch-op")
         assert [e for e in errors if not any(p.match(e) for p in allowed)] == []
+
+
+def test_one_seed_gives_each_worker_values_of_its_own_and_a_serial_run_the_same_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pytest-xdist workers share the run's seed: the same values in two of them could collide on a server that
+    keeps an externalId unique while their cases run at once."""
+    groups = load_profile("entra-default").groups
+    assert groups is not None
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    serial = [IdentityFactory(seed=7, run_tag="scf000000").new(groups).values for _ in range(2)]
+    assert serial[0] == serial[1]
+    by_worker = []
+    for worker in ("gw0", "gw1"):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        values = IdentityFactory(seed=7, run_tag="scf000000").new(groups).values
+        by_worker.append({path: value for path, value in values.items() if path != "displayName"})
+    assert by_worker[0] != by_worker[1] and all(by_worker), by_worker

@@ -239,8 +239,9 @@ def test_the_provider_name_check_finds_what_it_looks_for() -> None:
         ),
         ("steps:\n  - name: Read\n    needs: Write\n    request: {method: GET, path: /Users}\n", "needs 'Write'"),
         ("evidence: inferred\n", "an inferred request shape never fails a run on its own: make STUB-003 a warning"),
+        ("alone: at-scale\n", "alone: at-scale needs a list of `count: users` identities, which --users grows"),
     ],
-    ids=["owned-twice", "unknown-owner", "needs-no-earlier-step", "inferred-but-blocking"],
+    ids=["owned-twice", "unknown-owner", "needs-no-earlier-step", "inferred-but-blocking", "at-scale-without-users"],
 )
 def test_who_judges_what_is_checked_when_the_catalogue_loads(stub: idp.Provider, extra: str, message: str) -> None:
     """`owns`, `owner` and `needs` tie a case to others and to its own steps, and `evidence` bounds its severity:

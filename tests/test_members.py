@@ -255,3 +255,16 @@ def test_a_step_that_needs_another_runs_members_one_after_another() -> None:
     one, many = (replay(case, at_once, RefusesPatches(0)) for at_once in (1, 4))
     assert (many.failures, many.left_out) == (one.failures, one.left_out)
     assert one.left_out == ["Read back: needs 'Disable'"] * 3
+
+
+def test_a_step_that_lacked_an_id_after_it_was_sent_is_not_sent_again() -> None:
+    """A read whose expectation names an identity nobody created raises only once its answer is in: judged again
+    by the case, it is not sent a second time."""
+    ghost_id = {
+        "request": {"method": "GET", "path": "/Users/{p.id}"},
+        "expect": {"status": 200, "fields": {"id": "{ghost.id}"}},
+    }
+    case = each_member(DISABLE, ghost_id)
+    one, many = (replay(case, at_once, RefusesPatches(0)) for at_once in (1, 4))
+    assert (many.failures, many.left_out) == (one.failures, one.left_out)
+    assert len(many.sent) == len(one.sent), "the same requests, each once"

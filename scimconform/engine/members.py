@@ -17,8 +17,8 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import replace
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import ClassVar, Protocol
 
 from scimconform.checks import CheckFailure
 from scimconform.engine.findings import Findings
@@ -68,7 +68,6 @@ class _AtOnce:
         self.held: list[list[Event]] = [[] for _ in members]
         self.ended: list[BaseException | None] = [None] * len(members)
         self.at = [0] * len(members)  # the step each member is at, or ended at
-        self.marks = [0] * len(members)  # how many events it had held when that step began
         self.first = len(members)  # the first member whose steps ended the case; those after it do not start
         self._lock, self._stop = threading.Lock(), threading.Event()
 
@@ -102,7 +101,7 @@ class _AtOnce:
             for at, step in enumerate(self.plans[index]):
                 if self._stop.is_set():  # interrupted: the member's later steps are not sent
                     return
-                self.at[index], self.marks[index] = at, len(held)
+                self.at[index] = at
                 try:
                     branch.run_steps([step], self.setup)
                 except (MissingDependency, NotApplicable) as error:
@@ -118,19 +117,20 @@ class _AtOnce:
                     return
 
     def _settle(self, index: int) -> None:
-        """Take in one member, as if it had just run after the members before it. A step that was left out or
-        ended the case for lack of an id or a mapped attribute is sent again from the case itself, which judges
-        it knowing every member before (`CaseRun.run_steps`), and the member's later steps follow it there."""
+        """Take in one member, as if it had just run after the members before it. A step that lacked an id or a
+        mapped attribute is judged again by the case itself, knowing every member before (`CaseRun.run_steps`
+        leaves it out or ends the case), without being sent again; the member's later steps follow there."""
         case, error, branch = self.case, self.ended[index], self.branches[index]
-        deferred = isinstance(error, MissingDependency | NotApplicable) and not self.setup
-        self.case.context.events.release(self.held[index][: self.marks[index]] if deferred else self.held[index])
+        self.case.context.events.release(self.held[index])
         case.findings.merge(branch.findings)
         case.judged_any |= branch.judged_any
         case.surveyed.update(branch.surveyed)
-        if deferred:
+        if isinstance(error, MissingDependency | NotApplicable) and not self.setup:
             if self.alias is not None:
                 case.names.identities[self.alias] = case.names.identities[self.members[index]]
-            case.run_steps(self.plans[index][self.at[index] :], self.setup)
+            step = self.plans[index][self.at[index]]
+            ended = _Ended(error=error, name=getattr(step, "name", None) or step.key)
+            case.run_steps([ended, *self.plans[index][self.at[index] + 1 :]], self.setup)
         elif error is not None:
             if isinstance(error, ConformanceFailure):
                 case.findings.verdict(case.dialect_name)  # with every failure before it, not the branch's alone
@@ -139,6 +139,19 @@ class _AtOnce:
     def _release(self, start: int) -> None:
         for events in self.held[start:]:
             self.case.context.events.release(events)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Ended(Step):
+    """A member's step that raised `error` in its branch, after whatever it sent: raised again where the case
+    can judge it, so that nothing is sent twice."""
+
+    key: ClassVar[str] = "ended"
+    error: MissingDependency | NotApplicable
+    name: str
+
+    def run(self, engine: Engine, setup: bool) -> None:
+        raise self.error
 
 
 def member_local(steps: Sequence[Step], member: str) -> bool:
