@@ -15,7 +15,7 @@ import shlex
 import shutil
 import sys
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -48,7 +48,7 @@ from scimconform.settings import (
     settings_file,
 )
 from scimconform.target import configured_target
-from scimconform.workers import remove_abandoned
+from scimconform.workers import remove_abandoned, sized
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
@@ -377,6 +377,15 @@ def _run_command(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     reports = {option: path for option in report_options() if (path := getattr(args, option.dest)) is not None}
     _check_before_run(settings, reports)
+    if settings.workers is None:
+        workers = sized(settings)
+        settings = replace(settings, workers=workers)
+        if workers > 1:
+            print(
+                f"scimconform: {workers} workers, as the target is on another machine "
+                "(--workers 1 runs the cases one after another)",
+                file=sys.stderr,
+            )
     report_dir = settings.report_dir
     summary = report_dir / "summary.json"
     if earlier := sorted((report_dir / "ledger").glob("*.jsonl")):
@@ -411,7 +420,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         pytest_args += ["-k", args.select]
     # pytest-xdist; loadgroup keeps a case's dialect runs on one worker, in order, except under pytest 9.2, where
     # it runs each alone (https://github.com/pytest-dev/pytest-xdist/issues/1386): every run still keeps its order.
-    if settings.workers > 1:
+    if settings.workers is not None and settings.workers > 1:
         pytest_args += ["-n", str(settings.workers), "--dist", "loadgroup"]
     pytest_args += [f"{option.plugin_option}={path}" for option, path in reports.items()]
     with own_stdout(sys.stdout) as out:

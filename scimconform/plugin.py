@@ -408,7 +408,7 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
             dialect=state.dialects[0],
             settings=state.settings,
             alone=state.case_locks.alone if state.case_locks is not None else nullcontext,
-            at_once=state.settings.workers,
+            at_once=state.settings.workers or 1,
         )
         problem = None if judged else preflight(client).problem  # a judged target had none, or no case runs
         session = Session(context=context, target_error=str(problem) if problem else None, events=events)

@@ -30,6 +30,7 @@ from scimconform.documents import parse_yaml, read_text
 from scimconform.errors import ConfigError
 
 DEFAULT_USERS = 12  # users of a provisioning cycle; a run with more runs the cycles "at scale"
+REMOTE_WORKERS = 4  # workers for a target on another machine, unless --workers says otherwise
 
 CONFIG_FILE_NAME = "scimconform.yaml"
 DIALECT_NAMES = tuple(idp.provider().dialects)  # the provider says which dialects it speaks
@@ -126,13 +127,14 @@ class Settings:
     throughput_p95_ms: float = field(
         default=2000.0, metadata=_help("p95 latency bound of the throughput case, in milliseconds")
     )
-    # One by default: each worker is a process of about 70 MB, and on a target close by they gain nothing; against
-    # a remote one they do (bench/results.md, "Latency"). Sizing them from the measured latency is still to come.
-    workers: int = field(
-        default=1,
+    # None: `scimconform run` sizes them from the Tenant URL (`workers.sized`): each worker is a process of about
+    # 70 MB, and on this machine they gain little; against a remote target they do (bench/results.md, "Latency").
+    workers: int | None = field(
+        default=None,
         metadata=_help(
             "cases run at once, each worker a process (under pytest itself: -n N --dist loadgroup), and a case's "
-            "users N at once; 1 runs them one after another"
+            f"users N at once; 1 runs them one after another (default: {REMOTE_WORKERS} for a target on another "
+            "machine, 1 for one on this machine)"
         ),
     )
     sequences: tuple[Path, ...] = field(
@@ -235,7 +237,7 @@ def validate(settings: Settings, written: Mapping[str, str]) -> Settings:
         raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED}, not {settings.seed}{where('seed')}")
     if settings.users < 1:
         raise ConfigError(f"users must be at least 1, not {settings.users}{where('users')}")
-    if settings.workers < 1:
+    if settings.workers is not None and settings.workers < 1:
         raise ConfigError(
             f"workers must be at least 1, not {settings.workers}{where('workers')}: give 1 to run the cases one "
             "after another"

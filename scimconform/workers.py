@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import ipaddress
 import os
 import shutil
 import signal
@@ -20,9 +21,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 from scimconform.errors import HarnessError
 from scimconform.interrupts import STOP_SIGNALS
+from scimconform.settings import REMOTE_WORKERS, Settings
 
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 MAIN_PID_ENV = "SCIMCONFORM_MAIN_PID"  # set by the main process before it starts workers
@@ -37,6 +40,21 @@ def flocked(fd: int) -> Iterator[None]:
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def sized(settings: Settings) -> int:
+    """Workers for a run that did not say how many: `REMOTE_WORKERS` for a target on another machine, 1 for one
+    on this machine (a loopback address, or the embedded server), where more processes gain little. Decided from
+    the Tenant URL alone: a bad selection must still be refused before anything reaches the target."""
+    if settings.url is None:
+        return 1
+    host = (urlsplit(settings.url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return 1
+    try:
+        return 1 if ipaddress.ip_address(host).is_loopback else REMOTE_WORKERS
+    except ValueError:  # a name: another machine
+        return REMOTE_WORKERS
 
 
 def shared_folder(report_dir: Path, run_tag: str) -> Path:

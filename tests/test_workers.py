@@ -18,9 +18,9 @@ from scimconform.catalogue import load_catalogue
 from scimconform.cli import main
 from scimconform.client import RecordingClient
 from scimconform.server import ReferenceServer, serve_in_thread
-from scimconform.settings import Settings, load_settings
+from scimconform.settings import REMOTE_WORKERS, Settings, load_settings
 from scimconform.target import Target
-from scimconform.workers import CaseLocks, remove_abandoned
+from scimconform.workers import CaseLocks, remove_abandoned, sized
 from tests.harness import TOKEN, run_cli
 
 TARGET = Target(base_url="https://scim.example.com/v2", token="t")
@@ -33,10 +33,29 @@ def test_bad_workers_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], 
     assert err.count("\n") == 1 and "--workers" in err and cause in err, err
 
 
-def test_workers_default_to_one_and_a_settings_file_can_ask_for_more(tmp_path: Path) -> None:
-    assert Settings(url="https://scim.example.com/v2").workers == Settings().workers == 1
+def test_workers_are_sized_unless_given_and_a_settings_file_can_ask_for_more(tmp_path: Path) -> None:
+    assert Settings(url="https://scim.example.com/v2").workers is Settings().workers is None
     (tmp_path / "s.yaml").write_text("workers: 3\n")
     assert load_settings(tmp_path / "s.yaml", url="https://scim.example.com/v2").workers == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "workers"),
+    [
+        (None, 1),
+        ("http://127.0.0.1:8080/scim/v2", 1),
+        ("http://127.8.9.1/scim", 1),
+        ("http://[::1]:8080/scim", 1),
+        ("http://LocalHost.:8080/scim", 1),
+        ("http://app.localhost/scim", 1),
+        ("https://scim.example.com/v2", REMOTE_WORKERS),
+        ("https://10.0.0.7/scim", REMOTE_WORKERS),
+        ("https://[2001:db8::1]/scim", REMOTE_WORKERS),
+    ],
+)
+def test_a_target_on_this_machine_gets_one_worker_and_another_several(url: str | None, workers: int) -> None:
+    """Sized from the Tenant URL alone, so a bad selection is still refused before anything reaches the target."""
+    assert sized(Settings(url=url)) == workers
 
 
 def test_alone_steps_wait_for_the_others_and_new_cases_wait_for_them(tmp_path: Path) -> None:
