@@ -38,6 +38,7 @@ class RunPlan:
             dialects=dialects,
             seed=self.seed,
             run_tag=self.run_tag,
+            workers=self.settings.workers or 1,
         )
 
 

@@ -133,8 +133,9 @@ class Settings:
         default=None,
         metadata=_help(
             "cases run at once, each worker a process (under pytest itself: -n N --dist loadgroup), and a case's "
-            f"users N at once; 1 runs them one after another (default: {REMOTE_WORKERS} for a target on another "
-            "machine, 1 for one on this machine)"
+            "users N at once (N² in the steps of a case that runs alone); 1 runs them one after another "
+            f"(default in scimconform run: {REMOTE_WORKERS} for a Tenant URL on another machine, 1 for one on this "
+            "machine and the embedded server; under pytest: 1)"
         ),
     )
     sequences: tuple[Path, ...] = field(

@@ -14,6 +14,7 @@ import ipaddress
 import os
 import shutil
 import signal
+import socket
 import sys
 import threading
 import time
@@ -29,6 +30,7 @@ from scimconform.settings import REMOTE_WORKERS, Settings
 
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 MAIN_PID_ENV = "SCIMCONFORM_MAIN_PID"  # set by the main process before it starts workers
+_LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 GRACE_SECONDS = 2.0  # between the SIGTERM and the SIGKILL of `stop_kills_workers`
 
 
@@ -44,17 +46,30 @@ def flocked(fd: int) -> Iterator[None]:
 
 def sized(settings: Settings) -> int:
     """Workers for a run that did not say how many: `REMOTE_WORKERS` for a target on another machine, 1 for one
-    on this machine (a loopback address, or the embedded server), where more processes gain little. Decided from
-    the Tenant URL alone: a bad selection must still be refused before anything reaches the target."""
-    if settings.url is None:
+    on this machine or the embedded server, where more processes gain a quarter at most (bench/results.md).
+    Decided from the Tenant URL's host alone, with no lookup and no connection (a proxy does not count): a bad
+    selection must still be refused before anything reaches the target."""
+    if not settings.url:  # as `target.configured_target`: no URL is the embedded server
         return 1
-    host = (urlsplit(settings.url).hostname or "").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return 1
+    return 1 if on_this_machine(urlsplit(settings.url).hostname or "") else REMOTE_WORKERS
+
+
+def on_this_machine(host: str) -> bool:
+    """A loopback or unspecified address, in any form the system accepts (`127.1`, `::ffff:127.0.0.1`), or a
+    name for this machine; other names count as elsewhere, unresolved."""
+    host = host.rstrip(".").lower()
+    if host in _LOCAL_NAMES or host.endswith(".localhost"):
+        return True
     try:
-        return 1 if ipaddress.ip_address(host).is_loopback else REMOTE_WORKERS
-    except ValueError:  # a name: another machine
-        return REMOTE_WORKERS
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            address = ipaddress.ip_address(socket.inet_aton(host))
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
 
 
 def shared_folder(report_dir: Path, run_tag: str) -> Path:

@@ -98,6 +98,7 @@ def test_run_format_json_prints_the_summary_alone(capsys: pytest.CaptureFixture[
     Draft202012Validator(schema).validate(document)
     assert document == outcome.summary
     assert [case["id"] for case in document["cases"]] == ["ENTRA-CONN-001"]
+    assert document["workers"] == 1, "the embedded server: one process"
 
 
 def test_list_format_json_is_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:

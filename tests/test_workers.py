@@ -51,6 +51,12 @@ def test_workers_are_sized_unless_given_and_a_settings_file_can_ask_for_more(tmp
         ("https://scim.example.com/v2", REMOTE_WORKERS),
         ("https://10.0.0.7/scim", REMOTE_WORKERS),
         ("https://[2001:db8::1]/scim", REMOTE_WORKERS),
+        ("", 1),
+        ("http://0.0.0.0:8080/scim", 1),
+        ("http://[::ffff:127.0.0.1]/scim", 1),
+        ("http://127.1/scim", 1),
+        ("http://localhost.localdomain/scim", 1),
+        ("https://127.0.0.1.nip.io/scim", REMOTE_WORKERS),
     ],
 )
 def test_a_target_on_this_machine_gets_one_worker_and_another_several(url: str | None, workers: int) -> None:
@@ -176,6 +182,7 @@ def test_behind_latency_four_workers_judge_like_one(
     serial, parallel = ({(c["id"], c["dialect"]): c["status"] for c in o.summary["cases"]} for o in outcomes.values())
     assert len(serial) > 20 and parallel == serial
     assert outcomes["4"].code == outcomes["1"].code == 0, outcomes["4"].out
+    assert (outcomes["1"].summary["workers"], outcomes["4"].summary["workers"]) == (1, 4)
     # Each worker names its identities after itself (identities.py): gw0, gw1, …
     log = json.loads((tmp_path / "4.har").read_text())["log"]
     bodies = log["entries"]

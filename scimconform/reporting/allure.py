@@ -240,6 +240,7 @@ def write_run_files(results_dir: Path, record: RunRecord, environ: Mapping[str, 
         "profile": record.profile,
         "dialects": ", ".join(record.dialects),
         "seed": str(record.seed),
+        "workers": str(record.workers),
         "run_tag": record.run_tag,
         "harness_version": __version__,
     }

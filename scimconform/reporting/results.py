@@ -74,6 +74,7 @@ class RunRecord:
     dialects: tuple[str, ...]
     seed: int
     run_tag: str
+    workers: int = 1  # cases at once, and users of a case at once (`--workers`)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     results: list[CaseResult] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
@@ -195,6 +196,7 @@ class RunRecord:
             "profile": self.profile,
             "dialects": list(self.dialects),
             "seed": self.seed,
+            "workers": self.workers,
             "run_tag": self.run_tag,
             "started": self.started.isoformat(),
             "finished": datetime.now(UTC).isoformat(),
