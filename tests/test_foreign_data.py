@@ -512,10 +512,10 @@ def _json(body: bytes) -> dict[str, Any]:
 # -- `scimconform run` -------------------------------------------------------------------------------------
 
 
-def run(capsys: pytest.CaptureFixture[str], tmp_path: Path, world: World, timeout: float = 5) -> Outcome:
+def run(capsys: pytest.CaptureFixture[str], tmp_path: Path, world: World, timeout: float = 5, *more: str) -> Outcome:
     config = tmp_path / "scimconform.yaml"
     config.write_text(f"timeout: {timeout}\n")
-    return run_cli(capsys, tmp_path / "reports", "--url", world.url, "--config", str(config), *RUN)
+    return run_cli(capsys, tmp_path / "reports", "--url", world.url, "--config", str(config), *RUN, *more)
 
 
 def test_a_list_answer_that_ignores_the_filter_deletes_no_foreign_user(
@@ -534,6 +534,17 @@ def test_list_answers_padded_with_foreign_resources_delete_no_foreign_resource(
     with world(padding) as w:
         outcome = run(capsys, tmp_path, w)
         assert_safe(w, outcome)
+
+
+def test_with_workers_users_at_once_and_threaded_cleanup_delete_no_foreign_resource(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The same padded answers with two workers: a case's users at once and its cleanup in threads follow the
+    same ownership rule."""
+    with world(padding) as w:
+        outcome = run(capsys, tmp_path, w, 5, "--workers", "2")
+        assert_safe(w, outcome)
+        assert outcome.summary["workers"] == 2
 
 
 def test_requests_resent_in_a_plainer_form_touch_no_foreign_resource(
