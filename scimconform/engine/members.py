@@ -28,8 +28,6 @@ from scimconform.errors import MissingDependency, NotApplicable
 from scimconform.events import Event
 from scimconform.exchange import Exchange
 
-# Entra works on users in parallel: a public report of it doing so for one group's member additions is
-# https://github.com/scimmyjs/scimmy/issues/79.
 StepsFor = Callable[[Engine, str], Sequence[Step]]
 _NAMED = re.compile(r"\{(?:\w+:)?([A-Za-z_]\w*)")
 
@@ -59,6 +57,9 @@ def run_each(case: Case, members: Sequence[str], alias: str | None, steps_for: S
 
 class _AtOnce:
     """One run of members at once: each member's steps in a thread of a pool, then settled in member order."""
+
+    # Entra works on users in parallel: a public report of it doing so for one group's member additions is
+    # https://github.com/scimmyjs/scimmy/issues/79.
 
     def __init__(
         self, case: Case, members: Sequence[str], alias: str | None, plans: list[Sequence[Step]], setup: bool
