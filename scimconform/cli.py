@@ -400,6 +400,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         "no:terminal",
         # the suites judge through the engine, not `assert`: no module to rewrite at start-up
         "--assert=plain",
+        # pytest's watch for unraisable exceptions ends every session with five full garbage collections (about
+        # half a second after a full run); the suites run no code of the user's that it could blame
+        "-p",
+        "no:unraisableexception",
         f"--junitxml={report_dir / 'junit.xml'}",
         "-o",
         "junit_suite_name=scimconform",

@@ -7,8 +7,9 @@ loader that refuses aliases: a YAML file of a few hundred bytes can alias its wa
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -109,9 +110,35 @@ def parse_yaml(text: str, source: str | Path) -> tuple[Any, yaml.Node | None]:
 
 
 def load_document(path: Path, schema: str) -> Any:
-    """Read YAML from `path` and validate it against `schemas/<schema>`; nothing half-valid gets through."""
-    data, tree = parse_yaml(read_text(path, str(path)), path)
-    return validated(data, schema, path, tree)
+    """Read YAML from `path` and validate it against `schemas/<schema>`; nothing half-valid gets through.
+
+    A text already found valid against the same schema, here or by the pytest-xdist controller that started this
+    worker (`trust_validated`), is not validated again: validation is most of a worker's start-up."""
+    text = read_text(path, str(path))
+    data, tree = parse_yaml(text, path)
+    digest = _digest(schema, text)
+    if digest not in _VALID:
+        validated(data, schema, path, tree)
+        _VALID.add(digest)
+    return data
+
+
+# Digests (`_digest`) of the (schema, document text) pairs known to be valid in this process.
+_VALID: set[str] = set()
+
+
+def validated_digests() -> list[str]:
+    """What this process found valid, for the workers it starts."""
+    return sorted(_VALID)
+
+
+def trust_validated(digests: Iterable[str]) -> None:
+    """Take the digests of documents a parent process validated: the same text against the same schema."""
+    _VALID.update(digests)
+
+
+def _digest(schema: str, text: str) -> str:
+    return hashlib.sha256(f"{_schema_text(schema)}\0{text}".encode()).hexdigest()
 
 
 def validated(data: Any, schema: str, path: Path, tree: yaml.Node | None = None) -> Any:
@@ -127,7 +154,12 @@ def validated(data: Any, schema: str, path: Path, tree: yaml.Node | None = None)
 
 @cache
 def _validator(schema: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads((data_dir("schemas") / schema).read_text(encoding="utf-8")))
+    return Draft202012Validator(json.loads(_schema_text(schema)))
+
+
+@cache
+def _schema_text(schema: str) -> str:
+    return (data_dir("schemas") / schema).read_text(encoding="utf-8")
 
 
 def _line_of(node: yaml.Node | None, path: list[str | int]) -> int:

@@ -63,44 +63,11 @@ class IdentityFactory:
         worker = os.environ.get("PYTEST_XDIST_WORKER")
         self._prefix = f"{run_tag}-{worker}" if worker else run_tag
         own_seed = f"{seed}-{worker}" if worker else seed
-        self._faker = Faker(LOCALES)
-        self._faker.seed_instance(own_seed)
-        self._random = random.Random(own_seed)
+        self.faker = Faker(LOCALES)
+        self.faker.seed_instance(own_seed)
+        self.random = random.Random(own_seed)
         self._counter = 0
         self._lock = threading.Lock()  # members of a list may run at once (engine/members.py)
-        self._generators: dict[str, Callable[[dict[str, Any], str], Any]] = {
-            "upn": lambda v, label: f"{label}.{_ascii(v['_given'])}.{_ascii(v['_family'])}@example.com",
-            "email": lambda v, label: f"{label}.mail@example.com",
-            "other-email": lambda v, label: f"{label}.other@example.com",
-            "mail-nickname": lambda v, label: label,
-            "object-id": lambda v, label: f"{self.run_tag}-{uuid.UUID(int=self._random.getrandbits(128))}",
-            "active": lambda v, label: True,
-            "given-name": lambda v, label: v["_given"],
-            "family-name": lambda v, label: v["_family"],
-            "formatted-name": lambda v, label: f"{v['_given']} {v['_family']}",
-            "display-name": lambda v, label: f"{v['_given']} {v['_family']} ({self.run_tag})",
-            "group-name": lambda v, label: f"{label} {self._faker.bs().title()}",
-            "job-title": lambda v, label: self._faker.job(),
-            "language-tag": lambda v, label: self._faker.random_element(["en-US", "de-DE", "fr-FR", "pl-PL", "sv-SE"]),
-            "office": lambda v, label: (
-                f"Building {self._faker.random_int(1, 40)}, Room {self._faker.random_int(100, 999)}"
-            ),
-            "street-address": lambda v, label: self._faker.street_address(),
-            "city": lambda v, label: self._faker.city(),
-            "region": lambda v, label: self._faker.administrative_unit(),
-            "postal-code": lambda v, label: self._faker.postcode(),
-            "country-code": lambda v, label: self._faker.country_code(),
-            "phone": lambda v, label: self._faker.msisdn(),
-            "employee-number": lambda v, label: str(self._faker.random_number(digits=8, fix_len=True)),
-            "department": lambda v, label: self._faker.word().title(),
-            "text": lambda v, label: f"{label} {self._faker.word()}",
-            "boolean": lambda v, label: self._faker.boolean(),
-            "integer": lambda v, label: self._faker.random_int(1, 10**6),
-            "datetime": lambda v, label: self._faker.date_time(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-
-    def known_generators(self) -> list[str]:
-        return sorted(self._generators)
 
     def new(self, mapping: ObjectMapping) -> Identity:
         with self._lock:
@@ -109,7 +76,7 @@ class IdentityFactory:
     def _new(self, mapping: ObjectMapping) -> Identity:
         self._counter += 1
         label = f"{self._prefix}-{mapping.resource_type[0].lower()}{self._counter}"
-        seeds = {"_given": self._faker.first_name(), "_family": self._faker.last_name()}
+        seeds = {"_given": self.faker.first_name(), "_family": self.faker.last_name()}
         values = {a.path: self._generate(a.generate, seeds, label) for a in mapping.attributes if a.type != "reference"}
         return Identity(resource_type=mapping.resource_type, label=label, values=values)
 
@@ -122,27 +89,63 @@ class IdentityFactory:
     def _changed_value(self, identity: Identity, path: str, generate: str) -> Any:
         self._counter += 1
         label = f"{identity.label}-v{self._counter}"
-        seeds = {"_given": self._faker.first_name(), "_family": self._faker.last_name()}
+        seeds = {"_given": self.faker.first_name(), "_family": self.faker.last_name()}
         for _ in range(10):
             value = self._generate(generate, seeds, label)
             if value != identity.values.get(path):
                 return value
-            seeds = {"_given": self._faker.first_name(), "_family": self._faker.last_name()}
+            seeds = {"_given": self.faker.first_name(), "_family": self.faker.last_name()}
         raise RuntimeError(f"could not generate a fresh value for {path}")
 
     def _generate(self, generator: str, seeds: dict[str, Any], label: str) -> Any:
         try:
-            make = self._generators[generator]
+            make = _GENERATORS[generator]
         except KeyError:
             raise ValueError(
-                f"unknown value generator {generator!r}; known: {', '.join(self.known_generators())}"
+                f"unknown value generator {generator!r}; known: {', '.join(sorted(_GENERATORS))}"
             ) from None
-        return make(seeds, label)
+        return make(self, seeds, label)
+
+
+# What each profile attribute's `generate` names: a function of the factory, the identity's seed names and its
+# label. A table, not methods, so a profile's generators are checked without building a Faker (slow to make).
+_GENERATORS: dict[str, Callable[[IdentityFactory, dict[str, Any], str], Any]] = {
+    "upn": lambda factory, v, label: f"{label}.{_ascii(v['_given'])}.{_ascii(v['_family'])}@example.com",
+    "email": lambda factory, v, label: f"{label}.mail@example.com",
+    "other-email": lambda factory, v, label: f"{label}.other@example.com",
+    "mail-nickname": lambda factory, v, label: label,
+    "object-id": lambda factory, v, label: f"{factory.run_tag}-{uuid.UUID(int=factory.random.getrandbits(128))}",
+    "active": lambda factory, v, label: True,
+    "given-name": lambda factory, v, label: v["_given"],
+    "family-name": lambda factory, v, label: v["_family"],
+    "formatted-name": lambda factory, v, label: f"{v['_given']} {v['_family']}",
+    "display-name": lambda factory, v, label: f"{v['_given']} {v['_family']} ({factory.run_tag})",
+    "group-name": lambda factory, v, label: f"{label} {factory.faker.bs().title()}",
+    "job-title": lambda factory, v, label: factory.faker.job(),
+    "language-tag": lambda factory, v, label: factory.faker.random_element(
+        ["en-US", "de-DE", "fr-FR", "pl-PL", "sv-SE"]
+    ),
+    "office": lambda factory, v, label: (
+        f"Building {factory.faker.random_int(1, 40)}, Room {factory.faker.random_int(100, 999)}"
+    ),
+    "street-address": lambda factory, v, label: factory.faker.street_address(),
+    "city": lambda factory, v, label: factory.faker.city(),
+    "region": lambda factory, v, label: factory.faker.administrative_unit(),
+    "postal-code": lambda factory, v, label: factory.faker.postcode(),
+    "country-code": lambda factory, v, label: factory.faker.country_code(),
+    "phone": lambda factory, v, label: factory.faker.msisdn(),
+    "employee-number": lambda factory, v, label: str(factory.faker.random_number(digits=8, fix_len=True)),
+    "department": lambda factory, v, label: factory.faker.word().title(),
+    "text": lambda factory, v, label: f"{label} {factory.faker.word()}",
+    "boolean": lambda factory, v, label: factory.faker.boolean(),
+    "integer": lambda factory, v, label: factory.faker.random_int(1, 10**6),
+    "datetime": lambda factory, v, label: factory.faker.date_time(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+}
 
 
 def check_generators(profile: Profile) -> None:
     """Every attribute of the profile names a generator this module knows."""
-    known = IdentityFactory(seed=0, run_tag="scf000000").known_generators()
+    known = sorted(_GENERATORS)
     for mapping in filter(None, (profile.users, profile.groups)):
         for attribute in mapping.attributes:
             if attribute.generate not in known and attribute.type != "reference":

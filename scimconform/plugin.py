@@ -23,6 +23,7 @@ import pytest
 
 from scimconform.catalogue import SEQUENCE_SUITE, Case, catalogue_with
 from scimconform.client import RecordingClient
+from scimconform.documents import trust_validated, validated_digests
 from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
 from scimconform.engine.outcomes import ConformanceFailure
@@ -55,6 +56,7 @@ from scimconform.workers import MAIN_PID_ENV, CaseLocks, die_with_parent, shared
 STATE = pytest.StashKey["PluginState"]()
 NOT_APPLICABLE = pytest.StashKey[bool]()  # on an item: its case was skipped as not applicable to the profile
 SIGNALS = pytest.StashKey[ExitStack]()
+VALIDATED_INPUT = "scimconform_validated"  # pytest-xdist workerinput key: digests of documents found valid
 _WORKER_KEY = "scimconform-leftovers"
 
 
@@ -233,10 +235,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ResultCollector(config), "scimconform-results")
     if not hasattr(config, "workerinput"):  # before pytest-xdist starts any worker: `die_with_parent` reads it
         os.environ[MAIN_PID_ENV] = str(os.getpid())
+    else:
+        trust_validated(config.workerinput.get(VALIDATED_INPUT, ()))
     # Settle the settings now when this is a conformance run, so a bad option is one usage error
     # before collection, not a collection error per module.
     if config.getini("scim_suites") or any(config.getoption(name) is not None for name in _OPTIONS):
         _state(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist starts a worker: hand it what this process already validated, so it reads the same case
+    files without validating them again."""
+    node.workerinput[VALIDATED_INPUT] = validated_digests()
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

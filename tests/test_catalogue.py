@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from scimconform import documents
 from scimconform.catalogue import load_case, load_catalogue
 from scimconform.datafiles import data_dir
 from scimconform.dialects import DIALECTS, Change
@@ -157,3 +158,37 @@ def test_one_seed_gives_each_worker_values_of_its_own_and_a_serial_run_the_same_
         values = IdentityFactory(seed=7, run_tag="scf000000").new(groups).values
         by_worker.append({path: value for path, value in values.items() if path != "displayName"})
     assert by_worker[0] != by_worker[1] and all(by_worker), by_worker
+
+
+def test_a_text_found_valid_is_trusted_only_as_it_is_against_its_schema(tmp_path: Path) -> None:
+    """A pytest-xdist worker takes its controller's digests and skips validating what it already checked: the
+    same bytes against the same schema. Any edit, or another schema, is validated again."""
+    valid, invalid = tmp_path / "valid.yaml", tmp_path / "invalid.yaml"
+    valid.write_text(BASE + STEP)
+    invalid.write_text(BASE + STEP + "colour: red\n")
+    documents.load_document(valid, "sequence.json")
+    assert documents.validated_digests(), "a valid text is remembered"
+    with pytest.raises(ConfigError, match="'colour' was unexpected"):
+        documents.load_document(invalid, "sequence.json")  # nothing is remembered of an invalid text
+
+    documents.trust_validated(["0" * 64])  # digests of other texts change nothing
+    with pytest.raises(ConfigError, match="'colour' was unexpected"):
+        documents.load_document(invalid, "sequence.json")
+    with pytest.raises(ConfigError, match=re.escape(str(valid))):
+        documents.load_document(valid, "profile.json")  # the same text against another schema
+    valid.write_text(BASE.replace("title: x\n", "") + STEP)
+    with pytest.raises(ConfigError, match="'title' is a required property"):
+        documents.load_document(valid, "sequence.json")  # an edited file
+
+
+def test_a_worker_validates_nothing_its_controller_validated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `pytest_configure_node` hands a worker: every digest the controller holds after loading the catalogue."""
+    case = tmp_path / "case.yaml"
+    case.write_text(BASE + STEP)
+    documents.load_document(case, "sequence.json")
+    handed = documents.validated_digests()
+
+    monkeypatch.setattr(documents, "_VALID", set())  # a new worker process
+    documents.trust_validated(handed)
+    monkeypatch.setattr(documents, "validated", lambda *args: pytest.fail("validated again"))
+    assert documents.load_document(case, "sequence.json")["id"] == "ENTRA-TEST-001"
