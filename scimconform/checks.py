@@ -7,11 +7,13 @@ Checks know nothing of cases or reports: the replay engine wraps a `CheckFailure
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, TypeGuard
 
 from scimconform import attrpath
 from scimconform.client import SCIM_MEDIA_TYPE
@@ -20,6 +22,8 @@ from scimconform.exchange import Exchange, NotJsonError
 from scimconform.validation import schema_errors
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+# A ListResponse's own attributes (RFC 7644 §3.4.2).
+LIST_ATTRIBUTES = ("Resources", "totalResults", "startIndex", "itemsPerPage")
 
 
 # The kinds of problem reports group failures by (Allure's categories), named by the check that found them;
@@ -55,6 +59,23 @@ def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _integer(value: object) -> TypeGuard[int]:
+    """A JSON integer: Python reads `true` as an int and `1.0` as a float, and neither is one."""
+    return type(value) is int
+
+
+# A parsed JSON value's type, as a message names it.
+_JSON_KINDS = {
+    type(None): "null",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+}
+
+
 def body(exchange: Exchange, check: str) -> Any:
     """The parsed body, or a failure of `check` saying why there is none."""
     try:
@@ -64,19 +85,38 @@ def body(exchange: Exchange, check: str) -> Any:
 
 
 def resources(exchange: Exchange, check: str) -> list[Any]:
-    """The resources in a response: the `Resources` of a ListResponse, or the body itself."""
+    """The resources in a response. A list answer (the ListResponse URN or any of its attributes) holds those in
+    its `Resources`, and none when that is not an array or is left out, as RFC 7644 §3.4.2 allows when
+    totalResults is 0; any other body is itself the one resource."""
     document = body(exchange, check)
-    if isinstance(document, dict) and (key := attrpath.get(document, "Resources")) is not attrpath.MISSING:
-        return list(key) if isinstance(key, list) else []
-    if isinstance(document, dict) and LIST_RESPONSE in (document.get("schemas") or []):
-        return []
-    return [document]
+    if not isinstance(document, dict) or not _is_list(document):
+        return [document]
+    listed = attrpath.get(document, "Resources")
+    return list(listed) if isinstance(listed, list) else []
+
+
+def _is_list(document: dict[str, Any]) -> bool:
+    """A ListResponse, known by its URN or by any of its own attributes, which no resource carries."""
+    schemas = document.get("schemas")
+    if isinstance(schemas, list) and LIST_RESPONSE in schemas:
+        return True
+    return any(attrpath.get(document, name) is not attrpath.MISSING for name in LIST_ATTRIBUTES)
 
 
 def the_resource(exchange: Exchange, check: str) -> dict[str, Any]:
+    """The one resource an answer holds: the body itself, or the only one in a ListResponse's `Resources`."""
+    document = body(exchange, check)
+    if not isinstance(document, dict):
+        kind = _JSON_KINDS[type(document)]
+        raise CheckFailure(check, f"the response body is {kind}, not an object; answer with the resource as an object")
     found = resources(exchange, check)
-    if len(found) != 1 or not isinstance(found[0], dict):
+    if len(found) != 1:
         raise CheckFailure(check, f"expected exactly one resource in the response, found {len(found)}")
+    if not isinstance(found[0], dict):
+        kind = _JSON_KINDS[type(found[0])]
+        raise CheckFailure(
+            check, f"expected exactly one resource in the response, found {kind} in Resources, not an object"
+        )
     return found[0]
 
 
@@ -138,7 +178,7 @@ def json_schema(exchange: Exchange, ref: str, items: str | None = None) -> None:
 def total_results(exchange: Exchange, expected: int) -> None:
     document = body(exchange, "total_results")
     observed = document.get("totalResults", attrpath.MISSING) if isinstance(document, dict) else attrpath.MISSING
-    if observed != expected or not isinstance(observed, int) or isinstance(observed, bool):  # a JSON integer
+    if not _integer(observed) or observed != expected:
         message = f"expected totalResults {expected}, got {_show(observed)}"
         raise CheckFailure("total_results", message, expected=expected)
     listed = resources(exchange, "total_results")
@@ -173,8 +213,13 @@ def _difference(path: str, expected: Any, observed: Any) -> str:
 
 
 def _same_value(expected: Any, observed: Any) -> bool:
-    """Equal and of the same JSON type; two dateTimes are equal when they name the same instant
-    (RFC 7643 §2.3.5: xsd:dateTime, so 2020-01-01T00:00:00Z and 2020-01-01T00:00:00.000Z are one value)."""
+    """Equal and of the same JSON type, at every depth of an object or array (true is not 1, and 1.0 is not 1);
+    two dateTimes are equal when they name the same instant (RFC 7643 §2.3.5: xsd:dateTime, so
+    2020-01-01T00:00:00Z and 2020-01-01T00:00:00.000Z are one value)."""
+    if isinstance(expected, dict) and isinstance(observed, dict):
+        return expected.keys() == observed.keys() and all(_same_value(v, observed[k]) for k, v in expected.items())
+    if isinstance(expected, list) and isinstance(observed, list):
+        return len(expected) == len(observed) and all(map(_same_value, expected, observed))
     if type(observed) is type(expected) and observed == expected:
         return True
     if isinstance(expected, str) and isinstance(observed, str):
@@ -183,18 +228,39 @@ def _same_value(expected: Any, observed: Any) -> bool:
     return False
 
 
-def _instant(text: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+# The lexical form of xsd:dateTime (XML Schema Part 2 §3.2.7), which RFC 7643 §2.3.5 requires: extended format
+# only, seconds always, optional fractional seconds, and Z or an offset of at most 14:00 when a time zone is given.
+_DATETIME = re.compile(
+    r"(?P<date>\d{4}-\d\d-\d\d)T(?P<hour>\d\d):(?P<rest>\d\d:\d\d)(?P<fraction>\.\d+)?"
+    r"(?P<zone>Z|(?P<sign>[+-])(?P<zone_hours>\d\d):(?P<zone_minutes>\d\d))?",
+    re.ASCII,
+)
+
+
+def _instant(text: str) -> tuple[datetime, Decimal] | None:
+    """The instant an xsd:dateTime with a time zone names, down to its last fractional digit; None for any other
+    text, and for one without a zone, which names no instant. 24:00:00 starts the next day, as xsd:dateTime says."""
+    match = _DATETIME.fullmatch(text)
+    if match is None or match["zone"] is None:
         return None
-    return moment if moment.tzinfo is not None else None
+    zone_hours, zone_minutes = int(match["zone_hours"] or 0), int(match["zone_minutes"] or 0)
+    if zone_minutes > 59 or zone_hours * 60 + zone_minutes > 14 * 60:
+        return None
+    zone = timezone(timedelta(hours=zone_hours, minutes=zone_minutes) * (-1 if match["sign"] == "-" else 1))
+    fraction = Decimal(f"0{match['fraction'] or ''}")
+    end_of_day = match["hour"] == "24" and match["rest"] == "00:00" and fraction == 0
+    hour = "00" if end_of_day else match["hour"]
+    try:
+        moment = datetime.fromisoformat(f"{match['date']}T{hour}:{match['rest']}").replace(tzinfo=zone)
+        return moment + timedelta(days=1 if end_of_day else 0), fraction
+    except (ValueError, OverflowError):  # no such date or time (February 30, 25:00), or past the year 9999
+        return None
 
 
 def total_at_least(exchange: Exchange, minimum: int) -> None:
     document = body(exchange, "total_at_least")
-    observed = document.get("totalResults") if isinstance(document, dict) else None
-    if not isinstance(observed, int) or isinstance(observed, bool) or observed < minimum:
+    observed = document.get("totalResults", attrpath.MISSING) if isinstance(document, dict) else attrpath.MISSING
+    if not _integer(observed) or observed < minimum:
         raise CheckFailure("total_at_least", f"expected totalResults of at least {minimum}, got {_show(observed)}")
 
 
@@ -225,17 +291,17 @@ def list_page(exchange: Exchange, start: int, count: int) -> Page:
     document = body(exchange, "pagination")
     if not isinstance(document, dict):
         raise CheckFailure("pagination", "the response is not a ListResponse object")
-    echoed = document.get("startIndex")
-    if echoed != start:
+    echoed = document.get("startIndex", attrpath.MISSING)
+    if not _integer(echoed) or echoed != start:
         raise CheckFailure("pagination", f"asked for startIndex {start}, the response says {_show(echoed)}")
     listed = resources(exchange, "pagination")
     if len(listed) > count:
         raise CheckFailure("pagination", f"asked for count {count}, got {len(listed)} resources")
-    per_page = document.get("itemsPerPage", len(listed))
-    if per_page != len(listed):
+    per_page = document.get("itemsPerPage", len(listed))  # optional, but an integer when given
+    if not _integer(per_page) or per_page != len(listed):
         raise CheckFailure("pagination", f"itemsPerPage is {_show(per_page)} but the page holds {len(listed)}")
-    total = document.get("totalResults")
-    if not isinstance(total, int) or isinstance(total, bool):
+    total = document.get("totalResults", attrpath.MISSING)
+    if not _integer(total):
         raise CheckFailure("pagination", f"totalResults must be an integer, got {_show(total)}")
     return Page(total, [str(r.get("id")) for r in listed if isinstance(r, dict)])
 
@@ -244,11 +310,11 @@ def echoed_start(exchange: Exchange, start: int) -> int:
     """A page echoes the startIndex it was asked for (what the gallery's pagination tests check); returns its
     totalResults."""
     document = body(exchange, "pagination")
-    echoed = document.get("startIndex") if isinstance(document, dict) else None
-    if echoed != start or isinstance(echoed, bool):
+    echoed = document.get("startIndex", attrpath.MISSING) if isinstance(document, dict) else attrpath.MISSING
+    if not _integer(echoed) or echoed != start:
         raise CheckFailure("pagination", f"asked for startIndex {start}, the response says {_show(echoed)}")
-    total = document.get("totalResults")
-    if not isinstance(total, int) or isinstance(total, bool):
+    total = document.get("totalResults", attrpath.MISSING)
+    if not _integer(total):
         raise CheckFailure("pagination", f"totalResults must be an integer, got {_show(total)}")
     return total
 
@@ -281,14 +347,16 @@ def resource_id(exchange: Exchange, expected: str) -> None:
 
 def has_id(exchange: Exchange) -> None:
     """A non-empty string id that can stand in a URL path as it is: Entra appends it to the Tenant URL
-    (`/Users/{id}`, RFC 7644 §3.2), so `/`, `?`, `#` or a dot segment would send its requests elsewhere."""
-    observed = the_resource(exchange, "has_id").get("id")
+    (`/Users/{id}`, RFC 7644 §3.2), so `/`, `?`, `#` or a dot segment would send its requests elsewhere, and a
+    `%` would be read as an escape (RFC 3986 §2.1: `a%2Fb` arrives as `a/b`)."""
+    observed = the_resource(exchange, "has_id").get("id", attrpath.MISSING)
     if not isinstance(observed, str) or not observed:
         raise CheckFailure("has_id", f"expected a non-empty string id, got {_show(observed)}")
-    if observed in (".", "..") or any(c in observed for c in "/?#"):
+    if observed in (".", "..") or any(c in observed for c in "/?#%"):
         raise CheckFailure(
             "has_id",
-            f"the id {_show(observed)} would point a request for this resource elsewhere unless percent-encoded",
+            f"the id {_show(observed)} would point a request for this resource elsewhere once appended to a URL "
+            'path as it is; issue ids that hold none of /, ?, # and % and are not "." or ".." (GUIDs, for instance)',
         )
 
 

@@ -3,9 +3,6 @@
 One table per check. A row is an answer, the check's further arguments, and either nothing (the row must
 pass, and the check return `gives`) or `fails`: a fragment of the `CheckFailure` message naming what was
 observed (a `Whole` fragment is the entire message). The failure's `.check` must name the check.
-
-Rows marked xfail show a check that looks wrong; their reasons are the `WRONG_*` texts. They are strict,
-so a fix turns them into failures that ask for the mark to go.
 """
 
 from __future__ import annotations
@@ -30,29 +27,6 @@ SCIM_JSON = {"content-type": "application/scim+json"}
 DEEP = "[" * 100_000 + "]" * 100_000
 DEEP_OBJECT = '{"a":' * 100_000 + "1" + "}" * 100_000
 ROW = ("exchange", "args", "fails", "gives")
-
-WRONG_BODY_AS_RESOURCE = (
-    "resources() counts the body itself as a resource when a list answer has neither Resources nor the "
-    "ListResponse URN: total_results(1) passes {'totalResults': 1}, and list_page says an empty page 'holds 1'"
-)
-WRONG_LAX_DATETIME = (
-    "_instant reads any ISO 8601 text datetime.fromisoformat accepts (basic 20200101T000000Z, week dates, a space "
-    "for T, no seconds), so forms that are not xsd:dateTime pass as the same instant"
-)
-WRONG_NESTED_TYPE = "_same_value compares JSON types only at the top: inside an object or list, 1 equals true and 1.0"
-WRONG_ABSENT_AS_NULL = (
-    "an absent value is shown as 'null' (total_at_least, list_page's startIndex, has_id), where total_results "
-    "and resource_id say 'absent'"
-)
-WRONG_BOOL_START = "list_page compares startIndex with != only, so true (and 1.0) pass as startIndex 1"
-WRONG_PERCENT = (
-    "has_id lets '%' through, yet appended as it is, /Users/a%2Fb is read by many servers as /Users/a/b; the "
-    "docstring promises an id that can stand in a URL path as it is"
-)
-WRONG_FOUND_ONE = (
-    "the_resource rejects a lone non-object as 'expected exactly one resource in the response, found 1', which "
-    "contradicts itself (the fragment 'not an object' is a guess at a fix)"
-)
 
 
 class Whole(str):
@@ -90,11 +64,8 @@ def answer(
     )
 
 
-def row(
-    name: str, exchange: Exchange, *args: Any, fails: str | None = None, gives: Any = None, xfail: str | None = None
-) -> ParameterSet:
-    marks = [pytest.mark.xfail(strict=True, reason=xfail)] if xfail else []
-    return pytest.param(exchange, args, fails, gives, id=name, marks=marks)
+def row(name: str, exchange: Exchange, *args: Any, fails: str | None = None, gives: Any = None) -> ParameterSet:
+    return pytest.param(exchange, args, fails, gives, id=name)
 
 
 def judge(name: str, fails: str | None, check: Callable[..., Any], *args: Any) -> Any:
@@ -259,7 +230,8 @@ TOTAL_RESULTS = [
     row("not-json", HTML, 0, fails="not JSON"),
     row("no-body", NO_BODY, 0, fails="the response has no body"),
     row("float-1.0-is-not-1", answer(200, listing({}, totalResults=1.0)), 1, fails="got 1.0"),
-    row("no-Resources-no-urn", answer(200, {"totalResults": 1}), 1, fails="holds 0", xfail=WRONG_BODY_AS_RESOURCE),
+    row("no-Resources-no-urn", answer(200, {"totalResults": 1}), 1, fails="is 1 but Resources holds 0"),
+    row("zero-no-Resources-no-urn", answer(200, {"totalResults": 0}), 0),
 ]
 
 
@@ -326,9 +298,24 @@ ATTRIBUTE_VALUES = [
     row("no-resource", EMPTY, BJENSEN, fails=Whole("expected exactly one resource in the response, found 0")),
     row("two-resources", TWO, BJENSEN, fails="found 2"),
     row("not-json", HTML, BJENSEN, fails="not JSON"),
-    row("datetime-basic", created("20200101T000000Z"), {"meta.created": Z}, fails="got", xfail=WRONG_LAX_DATETIME),
-    row("datetime-week", created("2020-W01-3T00:00:00Z"), {"meta.created": Z}, fails="got", xfail=WRONG_LAX_DATETIME),
-    row("nested-type", holding(x={"primary": 1}), {"x": {"primary": True}}, fails="got", xfail=WRONG_NESTED_TYPE),
+    row("datetime-negative-offset", created("2019-12-31T23:00:00-01:00"), {"meta.created": Z}),
+    row("datetime-fourteen-hours-ahead", created("2020-01-01T14:00:00+14:00"), {"meta.created": Z}),
+    row("datetime-24-ends-the-day", created("2019-12-31T24:00:00Z"), {"meta.created": Z}),
+    row("datetime-basic", created("20200101T000000Z"), {"meta.created": Z}, fails='got "20200101T000000Z"'),
+    row("datetime-week", created("2020-W01-3T00:00:00Z"), {"meta.created": Z}, fails='got "2020-W01-3T00:00:00Z"'),
+    row("datetime-space-for-T", created("2020-01-01 00:00:00Z"), {"meta.created": Z}, fails='got "2020-01-01 00'),
+    row("datetime-no-seconds", created("2020-01-01T00:00Z"), {"meta.created": Z}, fails='got "2020-01-01T00:00Z"'),
+    row("datetime-lowercase-t", created("2020-01-01t00:00:00Z"), {"meta.created": Z}, fails='got "2020-01-01t00'),
+    row("datetime-offset-past-14", created("2020-01-01T15:00:00+15:00"), {"meta.created": Z}, fails='got "2020-01'),
+    row("datetime-24-past-midnight", created("2019-12-31T24:00:01Z"), {"meta.created": Z}, fails='got "2019-12-31'),
+    row("datetime-no-such-day", created("2019-02-29T00:00:00Z"), {"meta.created": Z}, fails='got "2019-02-29'),
+    row("datetime-every-digit-counts", created(f"{Z[:-1]}.0000001Z"), {"meta.created": Z}, fails='got "2020-01'),
+    row("nested-same", holding(emails=EMAILS), {"emails": EMAILS}),
+    row("nested-datetime", holding(x={"at": "2020-01-01T00:00:00.000Z"}), {"x": {"at": Z}}),
+    row("nested-int-as-bool", holding(x={"primary": 1}), {"x": {"primary": True}}, fails='got {"primary": 1}'),
+    row("nested-float-as-int", holding(x=[{"n": 1.0}]), {"x": [{"n": 1}]}, fails='got [{"n": 1.0}]'),
+    row("nested-extra-key", holding(x={"a": 1, "b": 2}), {"x": {"a": 1}}, fails='x: expected {"a": 1}, got {"a": 1, '),
+    row("nested-shorter-list", holding(x=[1]), {"x": [1, 2]}, fails="x: expected [1, 2], got [1]"),
 ]
 
 
@@ -355,7 +342,7 @@ TOTAL_AT_LEAST = [
     row("null", total(None), 0, fails="got null"),
     row("a-json-array", answer(200, [1, 2, 3]), 0, fails="expected totalResults of at least 0"),
     row("not-json", HTML, 0, fails="not JSON"),
-    row("absent", answer(200, {"Resources": []}), 0, fails="got absent", xfail=WRONG_ABSENT_AS_NULL),
+    row("absent", answer(200, {"Resources": []}), 0, fails=Whole("expected totalResults of at least 0, got absent")),
 ]
 
 
@@ -438,15 +425,39 @@ LIST_PAGE = [
     row("totalResults-a-float", page(A, totalResults=3.0), 1, 2, fails="got 3.0"),
     row("a-json-array", answer(200, [A, B]), 1, 2, fails=Whole("the response is not a ListResponse object")),
     row("not-json", HTML, 1, 2, fails="not JSON"),
-    row("startIndex-true-is-not-1", page(A, startIndex=True), 1, 2, fails="says true", xfail=WRONG_BOOL_START),
-    row("startIndex-absent", page(A, startIndex=None), 1, 2, fails="says absent", xfail=WRONG_ABSENT_AS_NULL),
-    row("bare-empty-page", BARE_EMPTY_PAGE, 1, 2, gives=Page(3, []), xfail=WRONG_BODY_AS_RESOURCE),
+    row("startIndex-true-is-not-1", page(A, startIndex=True), 1, 2, fails="says true"),
+    row("startIndex-a-float", page(A, startIndex=1.0), 1, 2, fails="says 1.0"),
+    row("startIndex-absent", page(A, startIndex=None), 1, 2, fails="the response says absent"),
+    row("itemsPerPage-true-is-not-1", page(A, itemsPerPage=True), 1, 2, fails="itemsPerPage is true but the page"),
+    row("totalResults-absent", page(A, totalResults=None), 1, 2, fails="totalResults must be an integer, got absent"),
+    row("bare-empty-page", BARE_EMPTY_PAGE, 1, 2, gives=Page(3, [])),
 ]
 
 
 @pytest.mark.parametrize(ROW, LIST_PAGE)
 def test_list_page(exchange: Exchange, args: tuple[Any, ...], fails: str | None, gives: Any) -> None:
     assert judge("pagination", fails, checks.list_page, exchange, *args) == gives
+
+
+# ------------------------------------------------------------------------------------------ echoed_start
+
+ECHOED_START = [
+    row("first-page", page(A), 1, gives=3),
+    row("a-later-page", page(startIndex=6), 6, gives=3),
+    row("not-echoed", page(startIndex=2), 1, fails=Whole("asked for startIndex 1, the response says 2")),
+    row("true-is-not-1", page(startIndex=True), 1, fails="the response says true"),
+    row("a-float", page(startIndex=1.0), 1, fails="the response says 1.0"),
+    row("absent", page(startIndex=None), 1, fails="the response says absent"),
+    row("a-json-array", answer(200, [A]), 1, fails="the response says absent"),
+    row("totalResults-absent", page(totalResults=None), 1, fails=Whole("totalResults must be an integer, got absent")),
+    row("totalResults-true", page(totalResults=True), 1, fails="got true"),
+    row("not-json", HTML, 1, fails="not JSON"),
+]
+
+
+@pytest.mark.parametrize(ROW, ECHOED_START)
+def test_echoed_start(exchange: Exchange, args: tuple[Any, ...], fails: str | None, gives: Any) -> None:
+    assert judge("pagination", fails, checks.echoed_start, exchange, *args) == gives
 
 
 # ---------------------------------------------------------------------------------------- paging_problem
@@ -540,8 +551,16 @@ HAS_ID = [
     row("dot-dot", holding(id=".."), fails='the id ".." would point'),
     row("none-found", EMPTY, fails="found 0"),
     row("not-json", HTML, fails="not JSON"),
-    row("absent", answer(200, {"userName": "b"}), fails="got absent", xfail=WRONG_ABSENT_AS_NULL),
-    row("percent-sign", holding(id="a%2Fb"), fails="would point", xfail=WRONG_PERCENT),
+    row("absent", answer(200, {"userName": "b"}), fails=Whole("expected a non-empty string id, got absent")),
+    row(
+        "percent-sign",
+        holding(id="a%2Fb"),
+        fails=Whole(
+            'the id "a%2Fb" would point a request for this resource elsewhere once appended to a URL path as it is; '
+            'issue ids that hold none of /, ?, # and % and are not "." or ".." (GUIDs, for instance)'
+        ),
+    ),
+    row("lone-percent-sign", holding(id="50%"), fails='the id "50%" would point'),
 ]
 
 
@@ -746,6 +765,9 @@ RESOURCES = [
     row("Resources-an-object", answer(200, listing(Resources=A)), "mine", gives=[]),
     row("a-bare-resource", answer(200, A), "mine", gives=[A]),
     row("a-json-array-is-one-value", answer(200, [A]), "mine", gives=[[A]]),
+    row("a-list-by-its-totalResults", answer(200, {"totalResults": 0}), "mine", gives=[]),
+    row("a-list-by-its-startIndex", answer(200, {"StartIndex": 1, "itemsPerPage": 0}), "mine", gives=[]),
+    row("schemas-not-a-list", answer(200, {"schemas": 5, "id": "a"}), "mine", gives=[{"schemas": 5, "id": "a"}]),
     row("not-json", HTML, "mine", fails="not JSON"),
 ]
 
@@ -754,9 +776,21 @@ THE_RESOURCE = [
     row("a-list-of-one", answer(200, listing(A)), "mine", gives=A),
     row("none", EMPTY, "mine", fails=Whole("expected exactly one resource in the response, found 0")),
     row("two", answer(200, listing(A, B)), "mine", fails="found 2"),
-    row("a-string-resource", answer(200, listing("a")), "mine", fails="expected exactly one resource in the response"),
+    row(
+        "a-string-resource",
+        answer(200, listing("a")),
+        "mine",
+        fails=Whole("expected exactly one resource in the response, found a string in Resources, not an object"),
+    ),
     row("not-json", HTML, "mine", fails="not JSON"),
-    row("a-json-array", answer(200, [A]), "mine", fails="not an object", xfail=WRONG_FOUND_ONE),
+    row(
+        "a-json-array",
+        answer(200, [A]),
+        "mine",
+        fails=Whole("the response body is an array, not an object; answer with the resource as an object"),
+    ),
+    row("json-null", answer(200, text="null"), "mine", fails="the response body is null, not an object"),
+    row("a-list-without-Resources", answer(200, {"totalResults": 1}), "mine", fails="found 0"),
 ]
 
 
@@ -785,6 +819,7 @@ DEEP_BODY = [
     pytest.param("total_at_least", lambda x: checks.total_at_least(x, 1), id="total_at_least"),
     pytest.param("returned_count", lambda x: checks.returned_count(x, 1), id="returned_count"),
     pytest.param("pagination", lambda x: checks.list_page(x, 1, 1), id="list_page"),
+    pytest.param("pagination", lambda x: checks.echoed_start(x, 1), id="echoed_start"),
     pytest.param("attributes_absent", lambda x: checks.attributes_absent(x, ["password"]), id="attributes_absent"),
     pytest.param("resource_id", lambda x: checks.resource_id(x, "1"), id="resource_id"),
     pytest.param("has_id", checks.has_id, id="has_id"),
