@@ -14,7 +14,7 @@ import os
 import shlex
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -395,6 +395,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     remove_abandoned(report_dir)
     pytest_args = [
         str(data_dir("suites")),
+        # Only the plugins a run needs (`_named_plugins_only`): one installed beside scimconform, such as
+        # pytest-randomly or pytest-rerunfailures, would reorder or repeat what is sent to the target.
+        *("-p", "scimconform", "-p", "allure_pytest", "-p", "xdist"),
         # the run's console (reporting/progress.py) replaces pytest's: no dots, no summary of its own
         "-p",
         "no:terminal",
@@ -422,7 +425,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     pytest_args += [f"{option.plugin_option}={path}" for option, path in reports.items()]
     with own_stdout(sys.stdout) as out:
         handoff = Handoff(settings, Display(out, args.level))
-        status = pytest.main(pytest_args, plugins=[handoff])
+        with _named_plugins_only():
+            status = pytest.main(pytest_args, plugins=[handoff])
     if handoff.uncollected:  # pytest ends such a session as "interrupted": it was not
         where = ", ".join(handoff.uncollected)
         print(
@@ -446,6 +450,23 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         except HarnessError as exc:  # the verdict stands without the HTML page
             print(f"scimconform: no HTML report: {exc}", file=sys.stderr)
     return record.exit_code()
+
+
+@contextlib.contextmanager
+def _named_plugins_only() -> Iterator[None]:
+    """pytest, and the pytest-xdist workers it starts, load no plugin that is not named with -p."""
+    earlier = os.environ.get(NO_AUTOLOAD)
+    os.environ[NO_AUTOLOAD] = "1"
+    try:
+        yield
+    finally:
+        if earlier is None:
+            del os.environ[NO_AUTOLOAD]
+        else:
+            os.environ[NO_AUTOLOAD] = earlier
+
+
+NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 def _load(args: argparse.Namespace) -> int:

@@ -213,3 +213,37 @@ def test_a_suite_that_cannot_be_loaded_is_an_error_not_an_interrupt(
     err = capsys.readouterr().err
     assert code == 2, err
     assert "cannot load the suite test_broken.py" in err and "interrupted" not in err
+
+
+FOREIGN_PLUGIN = """
+from pathlib import Path
+
+def pytest_configure(config):
+    Path(__file__).with_name("loaded").touch()
+
+def pytest_collection_modifyitems(items):
+    items.reverse()  # as pytest-randomly would: the order Entra sends in is lost
+"""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_run_loads_no_pytest_plugin_installed_beside_scimconform(tmp_path: Path, workers: str) -> None:
+    """A plugin that reorders or repeats tests would change what is sent: `scimconform run`, and the workers it
+    starts, load only the plugins it names. The same plugin is loaded by pytest itself, so it was findable."""
+    site = tmp_path / "site"
+    (site / "foreign-1.0.dist-info").mkdir(parents=True)
+    (site / "foreign-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: foreign\nVersion: 1.0\n")
+    (site / "foreign-1.0.dist-info" / "entry_points.txt").write_text("[pytest11]\nforeign = foreign_plugin\n")
+    (site / "foreign_plugin.py").write_text(FOREIGN_PLUGIN)
+    env = {**os.environ, "PYTHONPATH": str(site), "SCIM_TOKEN": TOKEN}
+    env.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    subprocess.run([sys.executable, "-m", "pytest", "--collect-only", str(empty)], env=env, capture_output=True)
+    assert (site / "loaded").exists(), "the foreign plugin is installed"
+    (site / "loaded").unlink()
+
+    run = [sys.executable, "-m", "scimconform.cli", "run", "--report-dir", str(tmp_path / "reports"), "-q"]
+    done = subprocess.run([*run, "--workers", workers, "-k", "ENTRA-USER-001"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (site / "loaded").exists()
