@@ -10,12 +10,13 @@ import re
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 
-from scimconform import attrpath
-from scimconform.checks import CheckFailure
+from scimconform import attrpath, checks
+from scimconform.checks import LIST_RESPONSE, CheckFailure
 from scimconform.events import CaseEnded, CaseStarted, ExchangeRecorded, RunStarted, StepFinished, StepStarted
 from scimconform.exchange import Exchange
 from scimconform.reporting import repro_judge
@@ -142,9 +143,33 @@ def test_the_scripts_read_attributes_as_the_harness_does(path: str) -> None:
     assert ours == theirs or (ours is repro_judge.MISSING and theirs is attrpath.MISSING)
 
 
+# Each dateTime the harness does not take for 2020-01-01T00:00:00Z (RFC 7643 §2.3.5: xsd:dateTime with a zone),
+# though Python's fromisoformat reads it as that instant: basic, week, space-separated, without seconds, a
+# two-digit zone, a zone past 14:00, and a seventh fractional digit.
+NOT_MIDNIGHT = (
+    "20200101T000000Z",
+    "2020-W01-3T00:00:00Z",
+    "2020-01-01 00:00:00Z",
+    "2020-01-01T00:00Z",
+    "2020-01-01T00:00:00+00",
+    "2020-01-01T15:00:00+15:00",
+    "2020-01-01T00:00:00.0000001Z",
+)
+
+
+def _judged_by_the_harness(check: str, status: int, document: Any, *arguments: Any) -> list[str]:
+    """The harness's own check on the same answer: its failure message, or nothing when it holds."""
+    try:
+        getattr(checks, check)(_exchange("GET", "/Users", None, status, document), *arguments)
+    except CheckFailure as failure:
+        return [failure.message]
+    return []
+
+
 def test_the_scripts_judge_what_each_check_expected() -> None:
     user = {"active": "False", "members": [{"value": "1"}]}
     listing = {"totalResults": 1, "Resources": [user]}
+    midnight = "2020-01-01T00:00:00Z"
     failures: list[tuple[str, Any, int, Any, list[str]]] = [
         ("status_code", [200, 204], 400, user, ["expected HTTP 200 or 204, got 400"]),
         ("status_code", [200, 204], 204, None, []),
@@ -152,13 +177,79 @@ def test_the_scripts_judge_what_each_check_expected() -> None:
         ("attribute_values", {"title": None}, 200, user, []),
         ("member_values", ["1", "2"], 200, user, ['expected members ["1", "2"], got ["1"]']),
         ("total_results", 1, 200, listing, []),
-        ("total_results", 2, 200, listing, ["expected totalResults 2 (and as many Resources), got 1"]),
+        ("total_results", 2, 200, listing, ["expected totalResults 2, got 1"]),
+        # A list answer holds only what its Resources array holds; one without any list attribute is a resource.
+        ("total_results", 1, 200, {"totalResults": 1}, ["totalResults is 1 but Resources holds 0"]),
+        ("attribute_values", {"title": None}, 200, {"startIndex": 1}, ["the answer is not one resource"]),
+        ("attribute_values", {"title": None}, 200, {"schemas": LIST_RESPONSE}, []),
+        # One JSON type at every depth: true is not 1, 1.0 is not 1.
+        (
+            "attribute_values",
+            {"emails": [{"value": "a", "primary": True}]},
+            200,
+            {"emails": [{"value": "a", "primary": 1}]},
+            ['emails: expected [{"value": "a", "primary": true}], got [{"value": "a", "primary": 1}]'],
+        ),
+        (
+            "attribute_values",
+            {"urn:x:User:level": {"value": 1}},
+            200,
+            {"urn:x:User": {"level": {"value": 1.0}}},
+            ['urn:x:User:level: expected {"value": 1}, got {"value": 1.0}'],
+        ),
+        # dateTimes: the same instant at any depth, to the last fractional digit; 24:00:00 is the next day.
+        (
+            "attribute_values",
+            {"meta": {"lastModified": midnight}},
+            200,
+            {"meta": {"lastModified": midnight[:-1] + ".0Z"}},
+            [],
+        ),
+        (
+            "attribute_values",
+            {"meta.lastModified": midnight},
+            200,
+            {"meta": {"lastModified": "2019-12-31T24:00:00Z"}},
+            [],
+        ),
+        *(
+            (
+                "attribute_values",
+                {"meta.lastModified": midnight},
+                200,
+                {"meta": {"lastModified": stamp}},
+                [f'meta.lastModified: expected "{midnight}", got "{stamp}"'],
+            )
+            for stamp in NOT_MIDNIGHT
+        ),
+        (
+            "attribute_values",
+            {"meta.lastModified": "2020-01-01T00:00:00.1234561Z"},
+            200,
+            {"meta": {"lastModified": "2020-01-01T00:00:00.1234562Z"}},
+            ['meta.lastModified: expected "2020-01-01T00:00:00.1234561Z", got "2020-01-01T00:00:00.1234562Z"'],
+        ),
         ("json_schema", None, 200, user, ["judged by its status alone, as the run's (200); look in the answer for: m"]),
         ("json_schema", None, 404, user, []),
     ]
     for check, expected, status, document, problems in failures:
         failure = {"check": check, "message": "m", "expected": expected}
-        assert repro_judge.problems(failure, 200, status, document) == problems, check
+        assert repro_judge.problems(failure, 200, status, document) == problems, (check, document)
+        if expected is not None:  # with no structured expectation the run's status stands for the failure
+            assert bool(_judged_by_the_harness(check, status, document, expected)) == bool(problems), (check, document)
+
+
+# Ids the harness's has_id refuses, which the scripts took before (and one both take): a % escape is read as
+# the character it names (a%2Fb arrives as a/b), and / ? # end the path segment.
+@pytest.mark.parametrize("found", ["a%2Fb", "100%", "a/b", "a?b", "a#b", "2819c223 é"])
+def test_the_scripts_take_the_created_ids_the_harness_takes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], found: str
+) -> None:
+    answer = tmp_path / "answer"
+    answer.write_text(json.dumps({"id": found}), encoding="utf-8")
+    taken = not _judged_by_the_harness("has_id", 201, {"id": found})
+    assert repro_judge.created_id(str(answer)) == (0 if taken else 1)
+    assert capsys.readouterr().out == (f"{json.dumps(found)[1:-1]}\n{quote(found, safe='')}\n" if taken else "")
 
 
 def test_a_refusal_the_verdict_does_not_name_gets_no_script(tmp_path: Path) -> None:

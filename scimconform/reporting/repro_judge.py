@@ -1,8 +1,8 @@
 """The Python half of a reproducer (`reporting.repro`): its whole source is embedded in each script and run
 with `python3 -c`, so it uses the standard library only and imports nothing from scimconform — the script
 must work where scimconform is not installed. It reads the answers curl saved the way the harness reads
-them (`attrpath.get`, `checks.the_resource`, `checks.attribute_values`); tests/test_repro.py holds the two
-to the same results.
+them (`attrpath.get`, `checks.the_resource`, `checks.attribute_values`, `checks.total_results`, `checks.has_id`),
+by the rules copied here; tests/test_repro.py holds the two to the same results.
 
 `python3 -c "$JUDGE" id ANSWER` prints the id of the resource a POST answered with, as it goes into a JSON
 string and as one URL path segment. `python3 -c "$JUDGE" judge STATUS ANSWER < EXPECTED` judges the answer
@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import re
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
 MISSING = object()
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+LIST_ATTRIBUTES = ("Resources", "totalResults", "startIndex", "itemsPerPage")  # a ListResponse's, no resource's
 _VALUE_FILTER = re.compile(r'^(?P<attr>[A-Za-z$][\w$-]*)\[(?P<key>\w+) eq "(?P<value>[^"]*)"\](?:\.(?P<sub>[\w$]+))?$')
 
 
@@ -56,18 +58,48 @@ def get(resource: Any, text: str) -> Any:
     return value
 
 
-def _instant(text: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+# xsd:dateTime (RFC 7643 §2.3.5) as `checks` reads it: extended format, seconds always, Z or an offset of at most
+# 14:00. Python's fromisoformat also takes basic, week, space-separated and minute-only forms the harness refuses.
+_DATETIME = re.compile(
+    r"(?P<date>\d{4}-\d\d-\d\d)T(?P<hour>\d\d):(?P<rest>\d\d:\d\d)(?P<fraction>\.\d+)?"
+    r"(?P<zone>Z|(?P<sign>[+-])(?P<zone_hours>\d\d):(?P<zone_minutes>\d\d))?",
+    re.ASCII,
+)
+
+
+def _instant(text: str) -> tuple[datetime, Decimal] | None:
+    """The instant a zoned xsd:dateTime names, down to its last fractional digit (a datetime keeps six);
+    24:00:00 starts the next day. None for any other text: without a zone it names no instant."""
+    match = _DATETIME.fullmatch(text)
+    if match is None or match["zone"] is None:
         return None
-    return moment if moment.tzinfo is not None else None
+    zone_hours, zone_minutes = int(match["zone_hours"] or 0), int(match["zone_minutes"] or 0)
+    if zone_minutes > 59 or zone_hours * 60 + zone_minutes > 14 * 60:
+        return None
+    zone = timezone(timedelta(hours=zone_hours, minutes=zone_minutes) * (-1 if match["sign"] == "-" else 1))
+    fraction = Decimal(f"0{match['fraction'] or ''}")
+    end_of_day = match["hour"] == "24" and match["rest"] == "00:00" and fraction == 0
+    try:
+        moment = datetime.fromisoformat(f"{match['date']}T{'00' if end_of_day else match['hour']}:{match['rest']}")
+        return moment.replace(tzinfo=zone) + timedelta(days=1 if end_of_day else 0), fraction
+    except (ValueError, OverflowError):  # no such date or time, or past the year 9999
+        return None
 
 
 def holds(expected: Any, observed: Any) -> bool:
-    """None: cleared (absent, null or empty); otherwise the same JSON value, or the same dateTime instant."""
+    """None: cleared (absent, null or empty); otherwise the same JSON value (`_same`)."""
     if expected is None:
         return observed is MISSING or observed in (None, "", [], {})
+    return _same(expected, observed)
+
+
+def _same(expected: Any, observed: Any) -> bool:
+    """Of one JSON type and equal at every depth, where Python's == takes true for 1 and 1.0 for 1; two
+    dateTimes, at any depth, are equal when they name the same instant."""
+    if isinstance(expected, dict) and isinstance(observed, dict):
+        return expected.keys() == observed.keys() and all(_same(v, observed[k]) for k, v in expected.items())
+    if isinstance(expected, list) and isinstance(observed, list):
+        return len(expected) == len(observed) and all(map(_same, expected, observed))
     if type(observed) is type(expected) and observed == expected:
         return True
     if isinstance(expected, str) and isinstance(observed, str):
@@ -77,14 +109,17 @@ def holds(expected: Any, observed: Any) -> bool:
 
 
 def resources(document: Any) -> list[Any]:
-    """The resources of an answer: a ListResponse's `Resources`, or the body itself."""
-    if isinstance(document, dict):
-        listed = get(document, "Resources")
-        if listed is not MISSING:
-            return list(listed) if isinstance(listed, list) else []
-        if LIST_RESPONSE in (document.get("schemas") or []):
-            return []
-    return [document]
+    """The resources of an answer: a list answer (the ListResponse URN or any of its attributes) holds its
+    `Resources` array's, and none without one (RFC 7644 §3.4.2 leaves it out when totalResults is 0); any
+    other body is itself the one resource."""
+    if not isinstance(document, dict):
+        return [document]
+    schemas = document.get("schemas")
+    by_urn = isinstance(schemas, list) and LIST_RESPONSE in schemas
+    if not by_urn and all(get(document, name) is MISSING for name in LIST_ATTRIBUTES):
+        return [document]
+    listed = get(document, "Resources")
+    return list(listed) if isinstance(listed, list) else []
 
 
 def _show(value: Any) -> str:
@@ -99,10 +134,10 @@ def problems(failure: dict[str, Any], observed: int, status: int, document: Any)
         return [] if status in expected else [f"expected HTTP {' or '.join(map(str, expected))}, got {status}"]
     if check == "total_results" and expected is not None:
         total = document.get("totalResults", MISSING) if isinstance(document, dict) else MISSING
-        listed = len(resources(document)) if isinstance(document, dict) else None
-        if total == expected and type(total) is int and listed == total:
-            return []
-        return [f"expected totalResults {expected} (and as many Resources), got {_show(total)}"]
+        if type(total) is not int or total != expected:  # a JSON integer: Python reads true and 1.0 as equal to 1
+            return [f"expected totalResults {expected}, got {_show(total)}"]
+        listed = len(resources(document))
+        return [] if listed == total else [f"totalResults is {total} but Resources holds {listed}"]
     if check in ("attribute_values", "member_values") and expected is not None:
         found = resources(document)
         if len(found) != 1 or not isinstance(found[0], dict):
@@ -142,13 +177,15 @@ def judge(status: int, answer: str, expected: dict[str, Any]) -> int:
 
 
 def created_id(answer: str) -> int:
+    """Prints the created id; exits 1 where `checks.has_id` fails the run: an id holding / ? # or %, or a dot
+    segment, does not stand in a URL path as it is (a server reads %2F as /), so the script does not use it."""
     try:
         with open(answer, encoding="utf-8") as file:
             document = json.load(file)
     except (OSError, ValueError):
         return 1
     found = document.get("id") if isinstance(document, dict) else None
-    if not isinstance(found, str) or found in ("", ".", ".."):
+    if not isinstance(found, str) or found in ("", ".", "..") or any(c in found for c in "/?#%"):
         return 1
     sys.stdout.write(f"{json.dumps(found)[1:-1]}\n{quote(found, safe='')}\n")
     return 0
