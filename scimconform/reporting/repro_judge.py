@@ -177,17 +177,21 @@ def judge(status: int, answer: str, expected: dict[str, Any]) -> int:
 
 
 def created_id(answer: str) -> int:
-    """Prints the created id; exits 1 where `checks.has_id` fails the run: an id holding / ? # or %, or a dot
-    segment, does not stand in a URL path as it is (a server reads %2F as /), so the script does not use it."""
+    """Prints the created id as a JSON string holds it and as one percent-encoded path segment, as the run sent it
+    (`target.path_segment`); exits 1 for an id no path segment can carry: empty, a dot segment, a lone surrogate."""
     try:
         with open(answer, encoding="utf-8") as file:
             document = json.load(file)
     except (OSError, ValueError):
         return 1
     found = document.get("id") if isinstance(document, dict) else None
-    if not isinstance(found, str) or found in ("", ".", "..") or any(c in found for c in "/?#%"):
+    if not isinstance(found, str) or found in ("", ".", ".."):
         return 1
-    sys.stdout.write(f"{json.dumps(found)[1:-1]}\n{quote(found, safe='')}\n")
+    try:
+        segment = quote(found, safe="")
+    except UnicodeEncodeError:
+        return 1
+    sys.stdout.write(f"{json.dumps(found)[1:-1]}\n{segment}\n")
     return 0
 
 
