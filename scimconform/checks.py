@@ -64,6 +64,11 @@ def _integer(value: object) -> TypeGuard[int]:
     return type(value) is int
 
 
+def _not_integer(value: Any) -> str:
+    """Why `true` or `1.0` fails where a JSON integer is due, though Python reads it as equal."""
+    return " (not a JSON integer: RFC 7643 §2.3.4 allows no fraction)" if isinstance(value, bool | float) else ""
+
+
 # A parsed JSON value's type, as a message names it.
 _JSON_KINDS = {
     type(None): "null",
@@ -96,11 +101,20 @@ def resources(exchange: Exchange, check: str) -> list[Any]:
 
 
 def _is_list(document: dict[str, Any]) -> bool:
-    """A ListResponse, known by its URN or by any of its own attributes, which no resource carries."""
+    """A ListResponse: its URN, or a `Resources`; with neither, an answer whose `schemas` names another URN is a
+    resource (which may hold an attribute named like a ListResponse's), and one without is known by the
+    ListResponse's other attributes."""
     schemas = document.get("schemas")
-    if isinstance(schemas, list) and LIST_RESPONSE in schemas:
+    if (isinstance(schemas, list) and LIST_RESPONSE in schemas) or _top(document, "Resources") is not attrpath.MISSING:
         return True
-    return any(attrpath.get(document, name) is not attrpath.MISSING for name in LIST_ATTRIBUTES)
+    if isinstance(schemas, list) and schemas:
+        return False
+    return any(_top(document, name) is not attrpath.MISSING for name in LIST_ATTRIBUTES)
+
+
+def _top(document: Any, name: str) -> Any:
+    """A top-level attribute of an answer, its name in any case (RFC 7643 §2.1); MISSING when there is none."""
+    return attrpath.get(document, name) if isinstance(document, dict) else attrpath.MISSING
 
 
 def the_resource(exchange: Exchange, check: str) -> dict[str, Any]:
@@ -177,9 +191,9 @@ def json_schema(exchange: Exchange, ref: str, items: str | None = None) -> None:
 
 def total_results(exchange: Exchange, expected: int) -> None:
     document = body(exchange, "total_results")
-    observed = document.get("totalResults", attrpath.MISSING) if isinstance(document, dict) else attrpath.MISSING
+    observed = _top(document, "totalResults")
     if not _integer(observed) or observed != expected:
-        message = f"expected totalResults {expected}, got {_show(observed)}"
+        message = f"expected totalResults {expected}, got {_show(observed)}{_not_integer(observed)}"
         raise CheckFailure("total_results", message, expected=expected)
     listed = resources(exchange, "total_results")
     if len(listed) != expected:
@@ -209,7 +223,21 @@ def _holds(expected: Any, observed: Any) -> bool:
 
 def _difference(path: str, expected: Any, observed: Any) -> str:
     wanted = "it cleared" if expected is None else _show(expected)
-    return f"{path}: expected {wanted}, got {_show(observed)}"
+    return f"{path}: expected {wanted}, got {_show(observed)}{_not_xsd_note(expected, observed)}"
+
+
+def _not_xsd_note(expected: Any, observed: Any) -> str:
+    """Why a dateTime that names the expected instant in another ISO 8601 form (`+0000`, a space for T) differs."""
+    wanted = _instant(expected) if isinstance(expected, str) else None
+    if wanted is None or not isinstance(observed, str) or _instant(observed) is not None:
+        return ""
+    try:
+        lax = datetime.fromisoformat(observed.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return ""
+    if lax.tzinfo is None or lax != wanted[0] + timedelta(microseconds=int(wanted[1] * 10**6)):
+        return ""
+    return " (the same instant, but not written as xsd:dateTime, which RFC 7643 §2.3.5 requires: 2008-01-23T04:56:22Z)"
 
 
 def _same_value(expected: Any, observed: Any) -> bool:
@@ -259,9 +287,10 @@ def _instant(text: str) -> tuple[datetime, Decimal] | None:
 
 def total_at_least(exchange: Exchange, minimum: int) -> None:
     document = body(exchange, "total_at_least")
-    observed = document.get("totalResults", attrpath.MISSING) if isinstance(document, dict) else attrpath.MISSING
+    observed = _top(document, "totalResults")
     if not _integer(observed) or observed < minimum:
-        raise CheckFailure("total_at_least", f"expected totalResults of at least {minimum}, got {_show(observed)}")
+        message = f"expected totalResults of at least {minimum}, got {_show(observed)}{_not_integer(observed)}"
+        raise CheckFailure("total_at_least", message)
 
 
 def returned_count(exchange: Exchange, expected: int) -> None:
@@ -291,18 +320,21 @@ def list_page(exchange: Exchange, start: int, count: int) -> Page:
     document = body(exchange, "pagination")
     if not isinstance(document, dict):
         raise CheckFailure("pagination", "the response is not a ListResponse object")
-    echoed = document.get("startIndex", attrpath.MISSING)
+    echoed = _top(document, "startIndex")
     if not _integer(echoed) or echoed != start:
-        raise CheckFailure("pagination", f"asked for startIndex {start}, the response says {_show(echoed)}")
+        message = f"asked for startIndex {start}, the response says {_show(echoed)}{_not_integer(echoed)}"
+        raise CheckFailure("pagination", message)
     listed = resources(exchange, "pagination")
     if len(listed) > count:
         raise CheckFailure("pagination", f"asked for count {count}, got {len(listed)} resources")
-    per_page = document.get("itemsPerPage", len(listed))  # optional, but an integer when given
+    per_page = _top(document, "itemsPerPage")  # optional, but an integer when given
+    per_page = len(listed) if per_page is attrpath.MISSING else per_page
     if not _integer(per_page) or per_page != len(listed):
-        raise CheckFailure("pagination", f"itemsPerPage is {_show(per_page)} but the page holds {len(listed)}")
-    total = document.get("totalResults", attrpath.MISSING)
+        message = f"itemsPerPage is {_show(per_page)} but the page holds {len(listed)}{_not_integer(per_page)}"
+        raise CheckFailure("pagination", message)
+    total = _top(document, "totalResults")
     if not _integer(total):
-        raise CheckFailure("pagination", f"totalResults must be an integer, got {_show(total)}")
+        raise CheckFailure("pagination", f"totalResults must be an integer, got {_show(total)}{_not_integer(total)}")
     return Page(total, [str(r.get("id")) for r in listed if isinstance(r, dict)])
 
 
@@ -310,12 +342,13 @@ def echoed_start(exchange: Exchange, start: int) -> int:
     """A page echoes the startIndex it was asked for (what the gallery's pagination tests check); returns its
     totalResults."""
     document = body(exchange, "pagination")
-    echoed = document.get("startIndex", attrpath.MISSING) if isinstance(document, dict) else attrpath.MISSING
+    echoed = _top(document, "startIndex")
     if not _integer(echoed) or echoed != start:
-        raise CheckFailure("pagination", f"asked for startIndex {start}, the response says {_show(echoed)}")
-    total = document.get("totalResults", attrpath.MISSING)
+        message = f"asked for startIndex {start}, the response says {_show(echoed)}{_not_integer(echoed)}"
+        raise CheckFailure("pagination", message)
+    total = _top(document, "totalResults")
     if not _integer(total):
-        raise CheckFailure("pagination", f"totalResults must be an integer, got {_show(total)}")
+        raise CheckFailure("pagination", f"totalResults must be an integer, got {_show(total)}{_not_integer(total)}")
     return total
 
 
@@ -348,15 +381,17 @@ def resource_id(exchange: Exchange, expected: str) -> None:
 def has_id(exchange: Exchange) -> None:
     """A non-empty string id that can stand in a URL path as it is: Entra appends it to the Tenant URL
     (`/Users/{id}`, RFC 7644 §3.2), so `/`, `?`, `#` or a dot segment would send its requests elsewhere, and a
-    `%` would be read as an escape (RFC 3986 §2.1: `a%2Fb` arrives as `a/b`)."""
+    `%` would be read as an escape (RFC 3986 §2.1: `a%2Fb` arrives as `a/b`), and a `\\` as a `/` (WHATWG URL
+    Standard, path state: a backslash in an http(s) URL ends the segment)."""
     observed = the_resource(exchange, "has_id").get("id", attrpath.MISSING)
     if not isinstance(observed, str) or not observed:
         raise CheckFailure("has_id", f"expected a non-empty string id, got {_show(observed)}")
-    if observed in (".", "..") or any(c in observed for c in "/?#%"):
+    if observed in (".", "..") or any(c in observed for c in "/?#%\\"):
         raise CheckFailure(
             "has_id",
             f"the id {_show(observed)} would point a request for this resource elsewhere once appended to a URL "
-            'path as it is; issue ids that hold none of /, ?, # and % and are not "." or ".." (GUIDs, for instance)',
+            'path as it is; issue ids that hold none of /, ?, #, % and \\ and are not "." or ".." (GUIDs, for '
+            "instance)",
         )
 
 

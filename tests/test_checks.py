@@ -232,6 +232,10 @@ TOTAL_RESULTS = [
     row("float-1.0-is-not-1", answer(200, listing({}, totalResults=1.0)), 1, fails="got 1.0"),
     row("no-Resources-no-urn", answer(200, {"totalResults": 1}), 1, fails="is 1 but Resources holds 0"),
     row("zero-no-Resources-no-urn", answer(200, {"totalResults": 0}), 0),
+    row(
+        "totalResults-any-case", answer(200, {"schemas": [LIST_RESPONSE], "TotalResults": 1, "Resources": [user()]}), 1
+    ),
+    row("float-says-why", answer(200, listing({}, totalResults=1.0)), 1, fails="got 1.0 (not a JSON integer"),
 ]
 
 
@@ -302,6 +306,16 @@ ATTRIBUTE_VALUES = [
     row("datetime-fourteen-hours-ahead", created("2020-01-01T14:00:00+14:00"), {"meta.created": Z}),
     row("datetime-24-ends-the-day", created("2019-12-31T24:00:00Z"), {"meta.created": Z}),
     row("datetime-basic", created("20200101T000000Z"), {"meta.created": Z}, fails='got "20200101T000000Z"'),
+    row(
+        "datetime-java-offset-says-why",
+        created("2020-01-01T01:00:00+0100"),
+        {"meta.created": Z},
+        fails=Whole(
+            'meta.created: expected "2020-01-01T00:00:00Z", got "2020-01-01T01:00:00+0100" (the same instant, but not '
+            "written as xsd:dateTime, which RFC 7643 §2.3.5 requires: 2008-01-23T04:56:22Z)"
+        ),
+    ),
+    row("datetime-other-instant-no-why", created("2020-01-01T01:00:00+0000"), {"meta.created": Z}, fails='0000"'),
     row("datetime-week", created("2020-W01-3T00:00:00Z"), {"meta.created": Z}, fails='got "2020-W01-3T00:00:00Z"'),
     row("datetime-space-for-T", created("2020-01-01 00:00:00Z"), {"meta.created": Z}, fails='got "2020-01-01 00'),
     row("datetime-no-seconds", created("2020-01-01T00:00Z"), {"meta.created": Z}, fails='got "2020-01-01T00:00Z"'),
@@ -426,7 +440,8 @@ LIST_PAGE = [
     row("a-json-array", answer(200, [A, B]), 1, 2, fails=Whole("the response is not a ListResponse object")),
     row("not-json", HTML, 1, 2, fails="not JSON"),
     row("startIndex-true-is-not-1", page(A, startIndex=True), 1, 2, fails="says true"),
-    row("startIndex-a-float", page(A, startIndex=1.0), 1, 2, fails="says 1.0"),
+    row("startIndex-a-float", page(A, startIndex=1.0), 1, 2, fails="says 1.0 (not a JSON integer: RFC 7643 §2.3.4"),
+    row("startIndex-any-case", page(A, startIndex=None, StartIndex=1), 1, 2, gives=Page(3, ["a"])),
     row("startIndex-absent", page(A, startIndex=None), 1, 2, fails="the response says absent"),
     row("itemsPerPage-true-is-not-1", page(A, itemsPerPage=True), 1, 2, fails="itemsPerPage is true but the page"),
     row("totalResults-absent", page(A, totalResults=None), 1, 2, fails="totalResults must be an integer, got absent"),
@@ -504,6 +519,7 @@ ATTRIBUTES_ABSENT = [
     row("in-the-second-resource", EMAILED, ["emails"], fails="emails was returned"),
     row("not-json", HTML, ["emails"], fails="not JSON"),
     row("paths-an-iterator", EMAILED, iter(["emails"]), fails="emails was returned"),
+    row("a-resource-with-totalResults", holding(emails=[], totalResults=1), ["emails"], fails="emails was returned"),
 ]
 
 
@@ -557,10 +573,11 @@ HAS_ID = [
         holding(id="a%2Fb"),
         fails=Whole(
             'the id "a%2Fb" would point a request for this resource elsewhere once appended to a URL path as it is; '
-            'issue ids that hold none of /, ?, # and % and are not "." or ".." (GUIDs, for instance)'
+            'issue ids that hold none of /, ?, #, % and \\ and are not "." or ".." (GUIDs, for instance)'
         ),
     ),
     row("lone-percent-sign", holding(id="50%"), fails='the id "50%" would point'),
+    row("backslash", holding(id="a\\b"), fails='the id "a\\\\b" would point'),
 ]
 
 
@@ -768,6 +785,9 @@ RESOURCES = [
     row("a-list-by-its-totalResults", answer(200, {"totalResults": 0}), "mine", gives=[]),
     row("a-list-by-its-startIndex", answer(200, {"StartIndex": 1, "itemsPerPage": 0}), "mine", gives=[]),
     row("schemas-not-a-list", answer(200, {"schemas": 5, "id": "a"}), "mine", gives=[{"schemas": 5, "id": "a"}]),
+    # A resource may hold an attribute named like a ListResponse's: its schemas say what it is.
+    row("a-resource-with-itemsPerPage", answer(200, user(itemsPerPage=1)), "mine", gives=[user(itemsPerPage=1)]),
+    row("a-resource-with-Resources-is-a-list", answer(200, user(Resources=[A])), "mine", gives=[A]),
     row("not-json", HTML, "mine", fails="not JSON"),
 ]
 

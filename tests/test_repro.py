@@ -183,6 +183,9 @@ def test_the_scripts_judge_what_each_check_expected() -> None:
         ("total_results", 1, 200, {"totalResults": 1}, ["totalResults is 1 but Resources holds 0"]),
         ("attribute_values", {"title": None}, 200, {"startIndex": 1}, ["the answer is not one resource"]),
         ("attribute_values", {"title": None}, 200, {"schemas": LIST_RESPONSE}, []),
+        # A resource's own schemas say it is one, whatever attributes it holds; totalResults is read in any case.
+        ("attribute_values", {"title": None}, 200, {"schemas": ["urn:x:User"], "itemsPerPage": 1}, []),
+        ("total_results", 1, 200, {"schemas": [LIST_RESPONSE], "TotalResults": 1, "Resources": [user]}, []),
         # One JSON type at every depth: true is not 1, 1.0 is not 1.
         (
             "attribute_values",

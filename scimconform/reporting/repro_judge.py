@@ -109,17 +109,19 @@ def _same(expected: Any, observed: Any) -> bool:
 
 
 def resources(document: Any) -> list[Any]:
-    """The resources of an answer: a list answer (the ListResponse URN or any of its attributes) holds its
-    `Resources` array's, and none without one (RFC 7644 §3.4.2 leaves it out when totalResults is 0); any
-    other body is itself the one resource."""
+    """The resources of an answer. A list answer (the ListResponse URN or a `Resources`; without either and
+    without a `schemas` naming another URN, any ListResponse attribute) holds its `Resources` array's, and none
+    without one (RFC 7644 §3.4.2 leaves it out when totalResults is 0); any other body is the one resource."""
     if not isinstance(document, dict):
         return [document]
     schemas = document.get("schemas")
-    by_urn = isinstance(schemas, list) and LIST_RESPONSE in schemas
-    if not by_urn and all(get(document, name) is MISSING for name in LIST_ATTRIBUTES):
-        return [document]
+    named = schemas if isinstance(schemas, list) else []  # a resource's schemas say it is one
     listed = get(document, "Resources")
-    return list(listed) if isinstance(listed, list) else []
+    if LIST_RESPONSE in named or listed is not MISSING:
+        return list(listed) if isinstance(listed, list) else []
+    if named or all(get(document, name) is MISSING for name in LIST_ATTRIBUTES):
+        return [document]
+    return []
 
 
 def _show(value: Any) -> str:
@@ -133,7 +135,7 @@ def problems(failure: dict[str, Any], observed: int, status: int, document: Any)
     if check == "status_code" and expected is not None:
         return [] if status in expected else [f"expected HTTP {' or '.join(map(str, expected))}, got {status}"]
     if check == "total_results" and expected is not None:
-        total = document.get("totalResults", MISSING) if isinstance(document, dict) else MISSING
+        total = get(document, "totalResults")
         if type(total) is not int or total != expected:  # a JSON integer: Python reads true and 1.0 as equal to 1
             return [f"expected totalResults {expected}, got {_show(total)}"]
         listed = len(resources(document))
