@@ -454,19 +454,26 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 @contextlib.contextmanager
 def _named_plugins_only() -> Iterator[None]:
-    """pytest, and the pytest-xdist workers it starts, load no plugin that is not named with -p."""
-    earlier = os.environ.get(NO_AUTOLOAD)
-    os.environ[NO_AUTOLOAD] = "1"
+    """pytest, and the pytest-xdist workers it starts, load no plugin that is not named with -p, and take no
+    options from the environment: those are for the user's own test suites, whose plugins the run does not load."""
+    earlier = {name: os.environ.get(name) for name in PYTEST_ENVIRONMENT}
+    _set_environment(PYTEST_ENVIRONMENT)
     try:
         yield
     finally:
-        if earlier is None:
-            del os.environ[NO_AUTOLOAD]
+        _set_environment(earlier)
+
+
+# What a run sets in pytest's environment (None: unset): no plugin autoload, no extra options, no extra plugins.
+PYTEST_ENVIRONMENT = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": None, "PYTEST_PLUGINS": None}
+
+
+def _set_environment(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
         else:
-            os.environ[NO_AUTOLOAD] = earlier
-
-
-NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+            os.environ[name] = value
 
 
 def _load(args: argparse.Namespace) -> int:

@@ -221,15 +221,31 @@ from pathlib import Path
 def pytest_configure(config):
     Path(__file__).with_name("loaded").touch()
 
+def pytest_addoption(parser):
+    parser.addoption("--foreign-timeout")
+
 def pytest_collection_modifyitems(items):
     items.reverse()  # as pytest-randomly would: the order Entra sends in is lost
 """
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_run_loads_no_pytest_plugin_installed_beside_scimconform(tmp_path: Path, workers: str) -> None:
+@pytest.mark.parametrize(
+    ("workers", "environment"),
+    [
+        ("1", {}),
+        ("2", {}),
+        ("1", {"PYTEST_PLUGINS": "foreign_plugin"}),
+        ("2", {"PYTEST_ADDOPTS": "-p foreign"}),
+        ("1", {"PYTEST_ADDOPTS": "--foreign-timeout=5"}),  # an option only the foreign plugin knows
+    ],
+    ids=["serial", "workers", "PYTEST_PLUGINS", "PYTEST_ADDOPTS-plugin", "PYTEST_ADDOPTS-option"],
+)
+def test_a_run_loads_no_pytest_plugin_installed_beside_scimconform(
+    tmp_path: Path, workers: str, environment: dict[str, str]
+) -> None:
     """A plugin that reorders or repeats tests would change what is sent: `scimconform run`, and the workers it
-    starts, load only the plugins it names. The same plugin is loaded by pytest itself, so it was findable."""
+    starts, load only the plugins it names, and take no pytest options or plugins from the environment (a CI
+    job's are for its own test suites). The same plugin is loaded by pytest itself, so it was findable."""
     site = tmp_path / "site"
     (site / "foreign-1.0.dist-info").mkdir(parents=True)
     (site / "foreign-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: foreign\nVersion: 1.0\n")
@@ -244,6 +260,7 @@ def test_a_run_loads_no_pytest_plugin_installed_beside_scimconform(tmp_path: Pat
     (site / "loaded").unlink()
 
     run = [sys.executable, "-m", "scimconform.cli", "run", "--report-dir", str(tmp_path / "reports"), "-q"]
-    done = subprocess.run([*run, "--workers", workers, "-k", "ENTRA-USER-001"], env=env, capture_output=True, text=True)
+    args = [*run, "--workers", workers, "-k", "ENTRA-USER-001"]
+    done = subprocess.run(args, env={**env, **environment}, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (site / "loaded").exists()
