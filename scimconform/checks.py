@@ -243,9 +243,12 @@ def _not_xsd_note(expected: Any, observed: Any) -> str:
 def _same_value(expected: Any, observed: Any) -> bool:
     """Equal and of the same JSON type, at every depth of an object or array (true is not 1, and 1.0 is not 1);
     two dateTimes are equal when they name the same instant (RFC 7643 §2.3.5: xsd:dateTime, so
-    2020-01-01T00:00:00Z and 2020-01-01T00:00:00.000Z are one value)."""
+    2020-01-01T00:00:00Z and 2020-01-01T00:00:00.000Z are one value). A complex value holds every expected
+    sub-attribute, its name in any case (RFC 7643 §2.1); a server may add its own, such as a reference's
+    `display` and `$ref` (RFC 7643 §2.3.7, §4.1.2)."""
     if isinstance(expected, dict) and isinstance(observed, dict):
-        return expected.keys() == observed.keys() and all(_same_value(v, observed[k]) for k, v in expected.items())
+        named = {k.lower(): v for k, v in observed.items()}
+        return all(_same_value(v, named.get(k.lower(), attrpath.MISSING)) for k, v in expected.items())
     if isinstance(expected, list) and isinstance(observed, list):
         return len(expected) == len(observed) and all(map(_same_value, expected, observed))
     if type(observed) is type(expected) and observed == expected:

@@ -328,7 +328,18 @@ ATTRIBUTE_VALUES = [
     row("nested-datetime", holding(x={"at": "2020-01-01T00:00:00.000Z"}), {"x": {"at": Z}}),
     row("nested-int-as-bool", holding(x={"primary": 1}), {"x": {"primary": True}}, fails='got {"primary": 1}'),
     row("nested-float-as-int", holding(x=[{"n": 1.0}]), {"x": [{"n": 1}]}, fails='got [{"n": 1.0}]'),
-    row("nested-extra-key", holding(x={"a": 1, "b": 2}), {"x": {"a": 1}}, fails='x: expected {"a": 1}, got {"a": 1, '),
+    row(
+        "nested-server-adds-sub-attributes",
+        holding(x={"value": "m", "$ref": "../Users/m", "display": "M"}),
+        {"x": {"value": "m"}},
+    ),
+    row("nested-sub-attribute-any-case", holding(name={"GivenName": "B"}), {"name": {"givenName": "B"}}),
+    row(
+        "nested-sub-attribute-missing",
+        holding(x={"a": 1}),
+        {"x": {"a": 1, "b": 2}},
+        fails='x: expected {"a": 1, "b": 2}',
+    ),
     row("nested-shorter-list", holding(x=[1]), {"x": [1, 2]}, fails="x: expected [1, 2], got [1]"),
 ]
 

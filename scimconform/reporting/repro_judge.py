@@ -97,7 +97,8 @@ def _same(expected: Any, observed: Any) -> bool:
     """Of one JSON type and equal at every depth, where Python's == takes true for 1 and 1.0 for 1; two
     dateTimes, at any depth, are equal when they name the same instant."""
     if isinstance(expected, dict) and isinstance(observed, dict):
-        return expected.keys() == observed.keys() and all(_same(v, observed[k]) for k, v in expected.items())
+        named = {k.lower(): v for k, v in observed.items()}  # every expected sub-attribute, in any case
+        return all(_same(v, named.get(k.lower(), MISSING)) for k, v in expected.items())
     if isinstance(expected, list) and isinstance(observed, list):
         return len(expected) == len(observed) and all(map(_same, expected, observed))
     if type(observed) is type(expected) and observed == expected:
