@@ -32,3 +32,11 @@ def _room(folder: str) -> int:
         return 0
     stats = os.statvfs(folder)
     return stats.f_bavail * stats.f_frsize
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first (real servers, then whole runs): pytest-xdist hands out tests in this order, so
+    the session ends on short ones instead of one worker finishing a long test while the other waits."""
+    items.sort(
+        key=lambda item: 0 if item.get_closest_marker("thirdparty") else 1 if item.get_closest_marker("slow") else 2
+    )

@@ -9,6 +9,8 @@ from scimconform.cli import main
 from scimconform.traffic.recording import read_har
 from scimconform.traffic.shapes import bundled_shapes_file, shape_document
 
+pytestmark = pytest.mark.slow  # whole conformance runs: listed first (conftest.py)
+
 
 def test_the_bundled_shapes_are_those_of_a_default_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     har = tmp_path / "run.har"

@@ -16,6 +16,8 @@ from scimconform.server.errors import ScimError
 from scimconform.server.resources import RESOURCE_TYPES
 from tests.harness import TOKEN, Outcome, expand, reference_server, run_cli
 
+pytestmark = pytest.mark.slow  # whole conformance runs: listed first (conftest.py)
+
 EXPECTED: dict[str, Any] = yaml.safe_load((data_dir("fixtures") / "faults.yaml").read_text())
 REFUSAL = "unknown-schema-uri-refused"  # Entra's Create Group body refused, as scim2-server does
 GROUP_FAULTS = [

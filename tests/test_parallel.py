@@ -17,6 +17,8 @@ from scimconform.datafiles import data_dir
 from scimconform.server import ReferenceServer, serve_in_thread
 from tests.harness import TOKEN
 
+pytestmark = pytest.mark.slow  # whole conformance runs: listed first (conftest.py)
+
 # Paging over /Users while the other worker creates and deletes users may end undecided, an error
 # (RFC 7644 §3.4.2.4: results may differ when the collection changes); it must never end failed.
 CHURNED = "the collection changed while paging"

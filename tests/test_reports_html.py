@@ -21,6 +21,8 @@ from scimconform.cli import main
 from scimconform.reporting import html
 from tests.harness import TOKEN, run_against, run_cli
 
+pytestmark = pytest.mark.slow  # whole conformance runs: listed first (conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 BROWSER_SCRIPT = Path(__file__).with_name("report_in_browser.mjs")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

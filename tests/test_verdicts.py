@@ -13,6 +13,8 @@ from scimconform.dialects import DIALECTS
 from scimconform.server import FAULTS, ReferenceServer, serve_in_thread
 from tests.harness import TOKEN, expand, reference_server, run_cli
 
+pytestmark = pytest.mark.slow  # whole conformance runs: listed first (conftest.py)
+
 EXPECTED: dict[str, Any] = yaml.safe_load((data_dir("fixtures") / "faults.yaml").read_text())
 
 
