@@ -26,7 +26,7 @@ from scimconform import __version__
 from scimconform.catalogue import catalogue_with, load_catalogue
 from scimconform.datafiles import data_dir
 from scimconform.errors import ConfigError, HarnessError
-from scimconform.identities import check_generators
+from scimconform.identities import RUN_TAG_ENV, check_generators
 from scimconform.plugin import Handoff
 from scimconform.profile_import import profile_from_export, read_export
 from scimconform.profiles import load_profile
@@ -457,15 +457,22 @@ def _named_plugins_only() -> Iterator[None]:
     """pytest, and the pytest-xdist workers it starts, load no plugin that is not named with -p, and take no
     options from the environment: those are for the user's own test suites, whose plugins the run does not load."""
     earlier = {name: os.environ.get(name) for name in PYTEST_ENVIRONMENT}
-    _set_environment(PYTEST_ENVIRONMENT)
     try:
+        _set_environment(PYTEST_ENVIRONMENT)
         yield
     finally:
         _set_environment(earlier)
 
 
-# What a run sets in pytest's environment (None: unset): no plugin autoload, no extra options, no extra plugins.
-PYTEST_ENVIRONMENT = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": None, "PYTEST_PLUGINS": None}
+# What a run sets in pytest's environment (None: unset): no plugin autoload, no extra options, no extra plugins;
+# and it is no pytest-xdist worker of an outer session, nor holds an earlier run's tag (each run makes its own).
+PYTEST_ENVIRONMENT = {
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    "PYTEST_ADDOPTS": None,
+    "PYTEST_PLUGINS": None,
+    "PYTEST_XDIST_WORKER": None,
+    RUN_TAG_ENV: None,
+}
 
 
 def _set_environment(values: dict[str, str | None]) -> None:

@@ -222,7 +222,10 @@ TOTAL_RESULTS = [
     row("null", answer(200, listing(totalResults=None)), 0, fails="got null"),
     row("a-string", answer(200, listing(user(), totalResults="1")), 1, fails='got "1"'),
     row("true-is-not-1", answer(200, listing(user(), totalResults=True)), 1, fails="got true"),
-    row("false-is-not-0", answer(200, listing(totalResults=False)), 0, fails="got false"),
+    row(
+        "false-is-not-0", answer(200, listing(totalResults=False)), 0, fails="got false (a boolean, not a JSON integer)"
+    ),
+    row("urn-in-any-case", answer(200, {"schemas": [LIST_RESPONSE.upper()], "totalResults": 0}), 0),
     row("Resources-short", answer(200, listing(user(), totalResults=2)), 2, fails="is 2 but Resources holds 1"),
     row("Resources-an-object", answer(200, listing(totalResults=1, Resources={})), 1, fails="Resources holds 0"),
     row("non-list-answer", answer(200, user()), 1, fails=Whole("expected totalResults 1, got absent")),
@@ -316,6 +319,18 @@ ATTRIBUTE_VALUES = [
         ),
     ),
     row("datetime-other-instant-no-why", created("2020-01-01T01:00:00+0000"), {"meta.created": Z}, fails='0000"'),
+    row(
+        "datetime-past-microseconds-no-why",
+        created("2020-01-01 00:00:00.0000009+00:00"),
+        {"meta.created": Z},
+        fails=Whole('meta.created: expected "2020-01-01T00:00:00Z", got "2020-01-01 00:00:00.0000009+00:00"'),
+    ),
+    row(
+        "nested-first-of-two-names",
+        holding(name={"givenName": "Wrong", "GivenName": "Right"}),
+        {"name": {"givenName": "Right"}},
+        fails="name: expected",
+    ),
     row("datetime-week", created("2020-W01-3T00:00:00Z"), {"meta.created": Z}, fails='got "2020-W01-3T00:00:00Z"'),
     row("datetime-space-for-T", created("2020-01-01 00:00:00Z"), {"meta.created": Z}, fails='got "2020-01-01 00'),
     row("datetime-no-seconds", created("2020-01-01T00:00Z"), {"meta.created": Z}, fails='got "2020-01-01T00:00Z"'),
@@ -799,6 +814,12 @@ RESOURCES = [
     # A resource may hold an attribute named like a ListResponse's: its schemas say what it is.
     row("a-resource-with-itemsPerPage", answer(200, user(itemsPerPage=1)), "mine", gives=[user(itemsPerPage=1)]),
     row("a-resource-with-Resources-is-a-list", answer(200, user(Resources=[A])), "mine", gives=[A]),
+    row(
+        "Schemas-in-any-case",
+        answer(200, {"Schemas": [USER], "itemsPerPage": 5}),
+        "mine",
+        gives=[{"Schemas": [USER], "itemsPerPage": 5}],
+    ),
     row("not-json", HTML, "mine", fails="not JSON"),
 ]
 

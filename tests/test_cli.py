@@ -262,3 +262,18 @@ def test_a_run_loads_no_pytest_plugin_installed_beside_scimconform(
     done = subprocess.run(args, env={**env, **environment}, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (site / "loaded").exists()
+
+
+def test_each_run_in_one_process_has_its_own_tag_even_inside_a_pytest_xdist_worker(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI job that calls `scimconform.cli.main` from its own xdist worker: the run is no worker of that session,
+    takes no earlier run's tag (so no earlier run's values), and leaves the job's environment as it found it."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw7")
+    with reference_server() as url:
+        first = run_cli(capsys, tmp_path / "first", "--url", url, "-k", "ENTRA-USER-001", "--har", str(tmp_path / "h"))
+        second = run_cli(capsys, tmp_path / "second", "--url", url, "-k", "ENTRA-USER-001")
+    assert first.code == second.code == 0, first.out + second.out
+    assert first.summary["run_tag"] != second.summary["run_tag"]
+    assert f"{first.summary['run_tag']}-u1" in (tmp_path / "h").read_text()  # labels name no worker (-gw7-u1)
+    assert os.environ["PYTEST_XDIST_WORKER"] == "gw7" and "SCIMCONFORM_RUN_TAG" not in os.environ

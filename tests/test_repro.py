@@ -183,6 +183,7 @@ def test_the_scripts_judge_what_each_check_expected() -> None:
         ("total_results", 1, 200, {"totalResults": 1}, ["totalResults is 1 but Resources holds 0"]),
         ("attribute_values", {"title": None}, 200, {"startIndex": 1}, ["the answer is not one resource"]),
         ("attribute_values", {"title": None}, 200, {"schemas": LIST_RESPONSE}, []),
+        ("total_results", 0, 200, {"schemas": [LIST_RESPONSE.lower()], "totalResults": 0}, []),  # a URN in any case
         # A complex value holds the expected sub-attributes, in any case; the server may add its own.
         ("attribute_values", {"manager": {"value": "m"}}, 200, {"Manager": {"Value": "m", "$ref": "../Users/m"}}, []),
         # A resource's own schemas say it is one, whatever attributes it holds; totalResults is read in any case.

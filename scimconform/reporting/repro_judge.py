@@ -97,7 +97,9 @@ def _same(expected: Any, observed: Any) -> bool:
     """Of one JSON type and equal at every depth, where Python's == takes true for 1 and 1.0 for 1; two
     dateTimes, at any depth, are equal when they name the same instant."""
     if isinstance(expected, dict) and isinstance(observed, dict):
-        named = {k.lower(): v for k, v in observed.items()}  # every expected sub-attribute, in any case
+        named: dict[str, Any] = {}
+        for key, value in observed.items():  # every expected sub-attribute, in any case; the first of two names
+            named.setdefault(key.lower(), value)
         return all(_same(v, named.get(k.lower(), MISSING)) for k, v in expected.items())
     if isinstance(expected, list) and isinstance(observed, list):
         return len(expected) == len(observed) and all(map(_same, expected, observed))
@@ -115,10 +117,10 @@ def resources(document: Any) -> list[Any]:
     without one (RFC 7644 §3.4.2 leaves it out when totalResults is 0); any other body is the one resource."""
     if not isinstance(document, dict):
         return [document]
-    schemas = document.get("schemas")
-    named = schemas if isinstance(schemas, list) else []  # a resource's schemas say it is one
+    schemas = get(document, "schemas")
+    named = [str(urn).lower() for urn in schemas] if isinstance(schemas, list) else []  # a resource's say it is one
     listed = get(document, "Resources")
-    if LIST_RESPONSE in named or listed is not MISSING:
+    if LIST_RESPONSE.lower() in named or listed is not MISSING:
         return list(listed) if isinstance(listed, list) else []
     if named or all(get(document, name) is MISSING for name in LIST_ATTRIBUTES):
         return [document]
