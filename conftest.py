@@ -35,8 +35,9 @@ def _room(folder: str) -> int:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest tests first (real servers, then whole runs): pytest-xdist hands out tests in this order, so
-    the session ends on short ones instead of one worker finishing a long test while the other waits."""
+    """The longest tests first (real servers, then whole runs), so the session ends on short ones instead of one
+    worker finishing a long test while the other waits. pytest-xdist hands the first worker a block of them;
+    `--dist worksteal` (pyproject.toml) lets the other take half of what waits there once it runs out."""
     items.sort(
         key=lambda item: 0 if item.get_closest_marker("thirdparty") else 1 if item.get_closest_marker("slow") else 2
     )
