@@ -107,10 +107,10 @@ def _is_list(document: dict[str, Any]) -> bool:
     resource (which may hold an attribute named like a ListResponse's), and one without is known by the
     ListResponse's other attributes."""
     schemas = _top(document, "schemas")
-    named = [str(urn).lower() for urn in schemas] if isinstance(schemas, list) else []  # URNs in any case
-    if LIST_RESPONSE.lower() in named or _top(document, "Resources") is not attrpath.MISSING:
+    named = [urn.lower() for urn in schemas if isinstance(urn, str)] if isinstance(schemas, list) else []
+    if LIST_RESPONSE.lower() in named or _top(document, "Resources") is not attrpath.MISSING:  # URNs in any case
         return True
-    if named:
+    if isinstance(schemas, list) and schemas:
         return False
     return any(_top(document, name) is not attrpath.MISSING for name in LIST_ATTRIBUTES)
 
@@ -495,4 +495,5 @@ def body_fields(exchange: Exchange, expected: dict[str, Any]) -> None:
     for path, value in expected.items():
         observed = attrpath.get(document, path) if isinstance(document, dict) else attrpath.MISSING
         if not _same_value(value, observed):
-            raise CheckFailure("fields", _difference(path, value, observed))
+            message = f"{path}: expected {_show(value)}, got {_show(observed)}{_not_xsd_note(value, observed)}"
+            raise CheckFailure("fields", message)

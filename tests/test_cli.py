@@ -270,6 +270,7 @@ def test_each_run_in_one_process_has_its_own_tag_even_inside_a_pytest_xdist_work
     """A CI job that calls `scimconform.cli.main` from its own xdist worker: the run is no worker of that session,
     takes no earlier run's tag (so no earlier run's values), and leaves the job's environment as it found it."""
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw7")
+    monkeypatch.delenv("SCIMCONFORM_RUN_TAG", raising=False)  # left by an earlier session in this process
     with reference_server() as url:
         first = run_cli(capsys, tmp_path / "first", "--url", url, "-k", "ENTRA-USER-001", "--har", str(tmp_path / "h"))
         second = run_cli(capsys, tmp_path / "second", "--url", url, "-k", "ENTRA-USER-001")

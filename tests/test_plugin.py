@@ -72,6 +72,20 @@ def test_the_plugin_leaves_other_test_suites_alone(pytester: pytest.Pytester) ->
     assert not (pytester.path / "reports").exists()
 
 
+def test_another_suites_failures_keep_their_tracebacks_and_outcomes(pytester: pytest.Pytester) -> None:
+    """Only a case's typed failure is reported by its message alone: another suite's test that raises one of the
+    harness's errors keeps its frames, and its NotApplicable is a failure, not a skip."""
+    pytester.makepyfile(
+        "from scimconform.errors import ConfigError, NotApplicable\n"
+        "def helper_that_raises():\n    raise ConfigError('x')\n"
+        "def test_config():\n    helper_that_raises()\n"
+        "def test_not_applicable():\n    raise NotApplicable('y')\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    assert "helper_that_raises" in result.stdout.str()
+
+
 def test_a_bad_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(str(data_dir("suites")), "--scim-dialect", "klingon")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -58,6 +58,18 @@ META = [
     ("a-millisecond-later", answer(user({"lastModified": "2024-05-01T10:00:00.001Z"})), LAST_MODIFIED, "expected"),
     ("plural-resource-type", answer(user({"resourceType": "Users"})), {"meta.resourceType": "User"}, 'got "Users"'),
     ("resource-type-absent", answer(user({})), {"meta.resourceType": "User"}, "got absent"),
+    (
+        "expected-null-said-so",
+        answer(user({"lastModified": CREATED})),
+        {"meta.lastModified": None},
+        "expected null, got",
+    ),
+    (
+        "same-instant-in-another-form",
+        answer(user({"lastModified": "2024-05-01T12:00:00+0200"})),
+        LAST_MODIFIED,
+        "(the same instant",
+    ),
 ]
 
 

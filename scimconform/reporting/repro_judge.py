@@ -118,11 +118,11 @@ def resources(document: Any) -> list[Any]:
     if not isinstance(document, dict):
         return [document]
     schemas = get(document, "schemas")
-    named = [str(urn).lower() for urn in schemas] if isinstance(schemas, list) else []  # a resource's say it is one
+    named = [urn.lower() for urn in schemas if isinstance(urn, str)] if isinstance(schemas, list) else []
     listed = get(document, "Resources")
     if LIST_RESPONSE.lower() in named or listed is not MISSING:
         return list(listed) if isinstance(listed, list) else []
-    if named or all(get(document, name) is MISSING for name in LIST_ATTRIBUTES):
+    if (isinstance(schemas, list) and schemas) or all(get(document, name) is MISSING for name in LIST_ATTRIBUTES):
         return [document]
     return []
 
