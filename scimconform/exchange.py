@@ -70,6 +70,8 @@ class Exchange:
                 raise NotJsonError(f"the response body is not JSON ({exc.msg}): {snippet!r}") from None
             except RecursionError:  # a hostile answer such as [[[[…]]]] must cost a verdict, not the run
                 raise NotJsonError("the response body is nested too deeply to read") from None
+            except ValueError:  # Python reads no integer of more than 4,300 digits (sys.get_int_max_str_digits)
+                raise NotJsonError("the response body holds a number too long to read (over 4,300 digits)") from None
             self._parsed = True
         return self._json
 

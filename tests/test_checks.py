@@ -798,6 +798,7 @@ BODY = [
     row("truncated", answer(200, text="{}", truncated=True), "mine", fails="larger than 1024 KiB; scimconform reads"),
     row("deep-arrays", answer(200, text=DEEP), "mine", fails=Whole("the response body is nested too deeply to read")),
     row("deep-objects", answer(200, text=DEEP_OBJECT), "mine", fails="nested too deeply"),
+    row("a-number-of-5000-digits", answer(200, text='{"id": ' + "9" * 5000 + "}"), "mine", fails="number too long"),
 ]
 
 RESOURCES = [
