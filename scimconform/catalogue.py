@@ -59,6 +59,11 @@ class Case:
         """A case whose steps send PATCH bodies runs once per dialect; the rest run once."""
         return any(step.sends_patch() for step in self.steps)
 
+    @property
+    def member_lists(self) -> bool:
+        """Whether it makes lists of identities: its steps run for each member, the longest cases of a run."""
+        return any(isinstance(spec, dict) for spec in self.identities.values())
+
     def runs_alone(self, users: int) -> bool:
         """Whether its steps run with no other case sending, in a run with `users` users per cycle."""
         return self.alone is True or (self.alone == "at-scale" and users > DEFAULT_USERS)

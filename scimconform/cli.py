@@ -397,7 +397,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         str(data_dir("suites")),
         # Only the plugins a run needs (`_named_plugins_only`): one installed beside scimconform, such as
         # pytest-randomly or pytest-rerunfailures, would reorder or repeat what is sent to the target.
-        *("-p", "scimconform", "-p", "allure_pytest", "-p", "xdist"),
+        *("-p", "scimconform", "-p", "allure_pytest"),
         # the run's console (reporting/progress.py) replaces pytest's: no dots, no summary of its own
         "-p",
         "no:terminal",
@@ -418,10 +418,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     ]
     if args.select:
         pytest_args += ["-k", args.select]
-    # pytest-xdist; loadgroup keeps a case's dialect runs on one worker, in order, except under pytest 9.2, where
-    # it runs each alone (https://github.com/pytest-dev/pytest-xdist/issues/1386): every run still keeps its order.
-    if settings.workers is not None and settings.workers > 1:
-        pytest_args += ["-n", str(settings.workers), "--dist", "loadgroup"]
     pytest_args += [f"{option.plugin_option}={path}" for option, path in reports.items()]
     with own_stdout(sys.stdout) as out:
         handoff = Handoff(settings, Display(out, args.level))
@@ -454,8 +450,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 @contextlib.contextmanager
 def _named_plugins_only() -> Iterator[None]:
-    """pytest, and the pytest-xdist workers it starts, load no plugin that is not named with -p, and take no
-    options from the environment: those are for the user's own test suites, whose plugins the run does not load."""
+    """pytest loads no plugin that is not named with -p, and takes no options from the environment: those are for
+    the user's own test suites, whose plugins the run does not load."""
     earlier = {name: os.environ.get(name) for name in PYTEST_ENVIRONMENT}
     try:
         _set_environment(PYTEST_ENVIRONMENT)

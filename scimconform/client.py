@@ -42,6 +42,7 @@ from scimconform.target import Target
 from scimconform.workers import flocked
 
 SCIM_MEDIA_TYPE = "application/scim+json"
+KEPT_CONNECTIONS = 100  # idle connections to the target kept for the next requests
 REDACTED = "***"
 REDACTED_PREFIX = "REDACTED-"  # numbered placeholders: REDACTED-1, REDACTED-2, …
 SHORTEST_LEARNT = 8  # a numbered redactor learns no shorter secret from a header
@@ -200,6 +201,11 @@ class RecordingClient:
             "transport": transport,
             "proxy": target.proxy,
             "follow_redirects": False,
+            # Cases and members run at once (`--workers`): keep connections for the next requests, as a new one
+            # costs a TCP (and TLS) handshake, round trips to a remote target (httpx keeps 20 by default). No cap
+            # on how many are open: the run's threads bound them, and a request waiting for a free one could
+            # time out and read as the target's failure.
+            "limits": httpx.Limits(max_connections=None, max_keepalive_connections=KEPT_CONNECTIONS),
         }
         self._http = httpx.Client(verify=tls or tls_context(target), **self._options)
         self._tls12_http: dict[str, httpx.Client] = {}  # cipher string -> its pool

@@ -95,8 +95,9 @@ class Journal:
                 return
             self._file.write(line)
             self._file.flush()
-            if sync:
-                os.fsync(self._file.fileno())
+            descriptor = self._file.fileno()
+        if sync:  # outside the lock: cases running at once (`engine.ahead`) need not wait for each other's disk
+            os.fsync(descriptor)
 
     def close(self, *, keep: bool) -> None:
         """Close it; a run that left nothing removes its journal, so only unfinished ones remain."""

@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 import shutil
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, fields
 from itertools import zip_longest
@@ -24,6 +24,7 @@ import pytest
 from scimconform.catalogue import SEQUENCE_SUITE, Case, catalogue_with
 from scimconform.client import RecordingClient
 from scimconform.documents import trust_validated, validated_digests
+from scimconform.engine.ahead import CasesAhead, Planned, RanAhead
 from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
 from scimconform.engine.outcomes import ConformanceFailure
@@ -37,6 +38,7 @@ from scimconform.events import (
     RunFinished,
     RunStarted,
 )
+from scimconform.exchange import Exchange
 from scimconform.identities import RUN_TAG_ENV, IdentityFactory
 from scimconform.interrupts import interrupts_as_keyboard_interrupt
 from scimconform.ledger import Journal, Ledger
@@ -307,12 +309,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _alone_last(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In pytest-xdist's workers, the cases that must run alone go last: each waits for every other worker to
-    finish its case and holds them back while it runs, so spread among the others they would stall them all,
-    once per alone case. Every worker sorts alike (xdist requires one order); a serial run keeps the suites'."""
-    if hasattr(config, "workerinput"):
-        users = _state(config).settings.users
-        items.sort(key=lambda item: (param := _param(item)) is not None and param.case.runs_alone(users))
+    """With cases at once, the cases that must run alone go last: each waits for every other case in flight to
+    finish and holds the others back while it runs, so spread among them they would stall the run, once per alone
+    case. The longest cases (lists of users) come just before them: they begin first (`engine.ahead`), and the
+    others are reported while they run. pytest-xdist's workers sort alike (xdist requires one order); a serial
+    run keeps the suites' order."""
+    settings = _state(config).settings
+    if hasattr(config, "workerinput") or (settings.workers or 1) > 1:
+        users = settings.users
+
+        def order(item: pytest.Item) -> tuple[bool, bool]:
+            param = _param(item)
+            return (param.case.runs_alone(users), param.case.member_lists) if param else (False, False)
+
+        items.sort(key=order)
 
 
 def _nearest(expression: str, params: list[CaseParam]) -> list[str]:
@@ -351,11 +361,8 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     if problem is not None or controller:  # the workers have clients of their own
         state.preflight.client.close()
     if problem is None:
-        if controller:  # no case holds these exchanges (Allure has no test for them); the HAR holds every one
-            har: list[Reporter] = [r for r in state.events.reporters if isinstance(r, HarRecorder)]
-            stream = EventStream(har, state.preflight.client.redact, errors=state.record.report_errors)
-            for exchange in state.preflight.exchanges:
-                stream.exchange(exchange)
+        if controller:  # the workers' sessions report their own preflight's exchanges, not these
+            _to_har(state, state.preflight.exchanges, state.preflight.client.redact)
         return None
     state.record.target_error = str(problem)
     handoff = _handoff(config)
@@ -394,6 +401,7 @@ class Session:
     context: RunContext
     target_error: str | None
     events: EventStream
+    ahead: CasesAhead | None = None  # cases run ahead of pytest, several at once (`--workers N`, one process)
 
 
 @pytest.fixture(scope="session")
@@ -411,6 +419,7 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
             events.exchange(exchange)
         client.listeners.append(events.exchange)
         ledger = Ledger(run_tag=state.run_tag, journal=None if target.embedded else _journal(state, target))
+        at_once, alone_at_once = _members_at_once(request.config, state.settings.workers or 1)
         context = RunContext(
             client=client,
             profile=state.profile,
@@ -421,18 +430,54 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
             dialect=state.dialects[0],
             settings=state.settings,
             alone=state.case_locks.alone if state.case_locks is not None else nullcontext,
-            at_once=state.settings.workers or 1,
+            at_once=at_once,
+            alone_at_once=alone_at_once,
         )
         problem = None if judged else preflight(client).problem  # a judged target had none, or no case runs
         session = Session(context=context, target_error=str(problem) if problem else None, events=events)
         state.record.target_error = session.target_error
+        session.ahead = _cases_ahead(request, state, context)
+        if session.ahead is not None:
+            context.alone = session.ahead.quiet.alone
+            session.ahead.begin()
         try:
             yield session
         finally:
+            if session.ahead is not None:  # no case may still be sending when the sweep begins
+                state.record.leftovers += session.ahead.close()
+                _to_har(state, session.ahead.unreported(), client.redact)
             state.record.leftovers += ledger.clean(client)
             ledger.close()
             if ledger.journal is not None and ledger.journal.path.exists():
                 state.record.journals.append(str(ledger.journal.path))
+
+
+def _members_at_once(config: pytest.Config, workers: int) -> tuple[int, int]:
+    """How many members of a list a case runs at once, in its steps and in the steps of a case that runs alone.
+    In one process `workers` cases run at once, each up to `workers` of its members; the longest case of a run,
+    a cycle, is mostly its users' requests (bench/results.md, "Latency"). A pytest-xdist worker is one of
+    `workers` processes, one case at a time: there an alone case takes the share of all of them, N²."""
+    if hasattr(config, "workerinput"):
+        return workers, workers**2
+    return workers, workers
+
+
+def _cases_ahead(request: pytest.FixtureRequest, state: PluginState, context: RunContext) -> CasesAhead | None:
+    """With more than one worker in one process (no pytest-xdist), the cases selected, begun ahead of pytest."""
+    width = state.settings.workers or 1
+    if width <= 1 or hasattr(request.config, "workerinput") or state.record.target_error:
+        return None
+    items = request.session.items
+    planned = [Planned(item.nodeid, p.case, p.dialect) for item in items if (p := _param(item)) is not None]
+    return CasesAhead(context, planned, width)
+
+
+def _to_har(state: PluginState, exchanges: list[Exchange], redact: Callable[[str], str]) -> None:
+    """Exchanges no case reports (Allure has no test for them), to the HAR, which holds every one the run sent."""
+    har: list[Reporter] = [r for r in state.events.reporters if isinstance(r, HarRecorder)]
+    stream = EventStream(har, redact, errors=state.record.report_errors)
+    for exchange in exchanges:
+        stream.exchange(exchange)
 
 
 def _journal(state: PluginState, target: Target) -> Journal:
@@ -443,11 +488,22 @@ def _journal(state: PluginState, target: Target) -> Journal:
 
 
 @pytest.fixture
-def scim_case(request: pytest.FixtureRequest, scim_session: Session) -> Iterator[CaseRun]:
+def scim_case(request: pytest.FixtureRequest, scim_session: Session) -> Iterator[CaseRun | RanAhead]:
     param: CaseParam = request.param
     state = _state(request.config)
     if scim_session.target_error:
         raise TargetError(scim_session.target_error)
+    ahead = scim_session.ahead.take(request.node.nodeid) if scim_session.ahead is not None else None
+    if ahead is not None:  # it ran beside the cases before it: now reported, as if it ran now
+        scim_session.events.release(ahead.started)
+        try:
+            yield ahead
+        finally:
+            scim_session.events.release(ahead.ended)
+            state.record.leftovers += ahead.leftovers
+        if ahead.cleanup_error is not None:
+            raise ahead.cleanup_error
+        return
     run = CaseRun(param.case, param.dialect, scim_session.context)
     scim_session.events.emit(CaseStarted(case_id=param.case.id, dialect=param.dialect, title=param.case.title))
     try:
@@ -510,12 +566,12 @@ def pytest_runtest_makereport(
             severity=error.severity if isinstance(error, ConformanceFailure) else case.severity,
             source=case.source,
             message=message,
-            duration=report.duration,
+            duration=run.seconds if isinstance(run, RanAhead) else report.duration,
             fix=error.fix if isinstance(error, ConformanceFailure) else case.fix,
             feature=case.feature,
             gallery_test=case.gallery_test,
             failures=[f.summary() for f in error.failures] if isinstance(error, ConformanceFailure) else [],
-            fallbacks=list(run.findings.fallbacks) if isinstance(run, CaseRun) else [],
+            fallbacks=list(run.findings.fallbacks) if isinstance(run, CaseRun | RanAhead) else [],
             not_applicable=item.stash.get(NOT_APPLICABLE, False),
         )
         report.user_properties.append(("scim_result", asdict(result)))

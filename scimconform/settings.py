@@ -30,7 +30,7 @@ from scimconform.documents import parse_yaml, read_text
 from scimconform.errors import ConfigError
 
 DEFAULT_USERS = 12  # users of a provisioning cycle; a run with more runs the cycles "at scale"
-REMOTE_WORKERS = 4  # workers for a target on another machine, unless --workers says otherwise
+REMOTE_WORKERS = 16  # cases at once against a target on another machine, unless --workers says otherwise
 
 CONFIG_FILE_NAME = "scimconform.yaml"
 DIALECT_NAMES = tuple(idp.provider().dialects)  # the provider says which dialects it speaks
@@ -127,15 +127,15 @@ class Settings:
     throughput_p95_ms: float = field(
         default=2000.0, metadata=_help("p95 latency bound of the throughput case, in milliseconds")
     )
-    # None: `scimconform run` sizes them from the Tenant URL (`workers.sized`): each worker is a process of about
-    # 70 MB, and on this machine they gain little; against a remote target they do (bench/results.md, "Latency").
+    # None: `scimconform run` sizes them from the Tenant URL (`workers.sized`): against a remote target most of a
+    # run is waiting, which cases at once overlap (bench/results.md, "Latency"); on this machine they gain little.
     workers: int | None = field(
         default=None,
         metadata=_help(
-            "cases run at once, each worker a process (under pytest itself: -n N --dist loadgroup), and a case's "
-            "users N at once (N² in the steps of a case that runs alone); 1 runs them one after another "
-            f"(default in scimconform run: {REMOTE_WORKERS} for a Tenant URL on another machine, 1 for one on this "
-            "machine and the embedded server; under pytest: 1)"
+            "cases run at once, in threads (engine/ahead.py), each with up to N of its users at once; under "
+            "pytest-xdist (-n N --dist loadgroup), a case's users N at once in each worker process (N² in the steps "
+            f"of a case that runs alone); 1 runs them one after another (default in scimconform run: {REMOTE_WORKERS} "
+            "for a Tenant URL on another machine, 1 for one on this machine and the embedded server; under pytest: 1)"
         ),
     )
     sequences: tuple[Path, ...] = field(

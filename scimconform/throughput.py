@@ -77,7 +77,12 @@ def sustain(send: Callable[[int], Exchange], rate: float, seconds: float) -> Mea
         return send(index), time.monotonic() - due
 
     with ThreadPoolExecutor(max_workers=min(total, MAX_IN_FLIGHT), thread_name_prefix="scimconform-load") as pool:
-        done = list(pool.map(slot, range(total)))
+        slots = [pool.submit(slot, index) for index in range(total)]
+        try:
+            done = [each.result() for each in slots]
+        except BaseException:  # a failed send (a stop): the slots not begun are not sent
+            pool.shutdown(cancel_futures=True)
+            raise
     seconds = max(time.monotonic() - start, total / rate)
     return Measured([exchange for exchange, _ in done], [late for _, late in done], rate, seconds)
 

@@ -1,4 +1,5 @@
-"""Keeping the worker processes of one run (`scimconform run --workers N`) out of each other's way.
+"""Keeping the worker processes of one run under pytest-xdist (`pytest -n N`) out of each other's way; and how many
+cases `scimconform run` runs at once (`sized`), in threads of its one process (`engine/ahead.py`).
 
 Cases are independent (each creates its own identities), so most can run at once; the steps of a case marked
 `alone` (the throughput case, the cycles at scale, paging through a whole collection) must see no other case's
@@ -45,10 +46,11 @@ def flocked(fd: int) -> Iterator[None]:
 
 
 def sized(settings: Settings) -> int:
-    """Workers for a run that did not say how many: `REMOTE_WORKERS` for a target on another machine, 1 for one
-    on this machine or the embedded server, where more processes gain a quarter at most (bench/results.md).
-    Decided from the Tenant URL's host alone, with no lookup and no connection (a proxy does not count): a bad
-    selection must still be refused before anything reaches the target."""
+    """Cases at once for a run that did not say how many: `REMOTE_WORKERS` for a target on another machine, whose
+    round trips they overlap, and 1 for one on this machine or the embedded server, where they gain little: the
+    harness and the server share its cores (bench/results.md). Decided from the Tenant URL's host alone, with
+    no lookup and no connection (a proxy does not count): a bad selection must still be refused before anything
+    reaches the target."""
     if not settings.url:  # as `target.configured_target`: no URL is the embedded server
         return 1
     return 1 if on_this_machine(urlsplit(settings.url).hostname or "") else REMOTE_WORKERS

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from scimconform.datafiles import data_dir
 from scimconform.server import ReferenceServer, serve_in_thread
 from tests.harness import TOKEN, child_processes
 
@@ -74,24 +75,18 @@ def test_a_stopped_run_cleans_up_and_writes_partial_reports_that_judge_nothing(
     assert not (tmp_path / "ledger").exists() or not list((tmp_path / "ledger").iterdir()), "nothing left to clean"
 
 
-@pytest.mark.parametrize(
-    ("signals", "delay", "created"),
-    [(1, 0.5, 3), (2, 0.2, 1)],  # one stop: cleanup slow enough for xdist to cut it off
-    ids=["one-stop", "a-second-stop-while-workers-stop"],
-)
-def test_with_workers_what_a_cut_off_cleanup_left_is_reported(
-    tmp_path: Path, signals: int, delay: float, created: int
-) -> None:
-    """pytest-xdist gives stopping workers seconds to finish: on a slow target their cleanup is cut off before
-    they report. What they left must still be in summary.json, each one, with its ledger for `cleanup`; a
-    second stop signal while the workers stop ends the wait, and the reports are still written."""
+@pytest.mark.parametrize("signals", [1, 2], ids=["one-stop", "a-second-stop-during-cleanup"])
+def test_with_workers_what_a_cut_off_cleanup_left_is_reported(tmp_path: Path, signals: int) -> None:
+    """A stop with several cases in flight: each stops at its next request and cleans up after itself, on a slow
+    target too; a second stop while they do cuts their cleanup off, and what they left must still be in
+    summary.json, each one, with its ledger for `cleanup`."""
     server = ReferenceServer(token=TOKEN)
-    with serve_in_thread(Slow(server, delay)) as url:  # type: ignore[arg-type]
-        process = run_in_background(tmp_path, url, "--workers", "2")
-        holds(server, created, within=60)
+    with serve_in_thread(Slow(server, 0.5)) as url:  # type: ignore[arg-type]
+        process = run_in_background(tmp_path, url, "--workers", "4")
+        holds(server, 3, within=60)
         process.send_signal(signal.SIGTERM)
         if signals == 2:
-            time.sleep(1)
+            time.sleep(0.3)  # the requests in flight take 0.5 s: their cases' cleanup has not ended
             process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=90)
         left = sum(server.resource_count().values())
@@ -99,17 +94,24 @@ def test_with_workers_what_a_cut_off_cleanup_left_is_reported(
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert len(summary["leftovers"]) >= left, (left, summary["leftovers"])
     assert all(name.endswith(".jsonl") for name in summary["ledgers"]) and (left == 0 or summary["ledgers"])
+    if signals == 1:
+        assert left == 0 and summary["leftovers"] == []
 
 
 def test_a_worker_killed_mid_case_leaves_no_case_without_one_verdict_and_what_it_created_is_reported(
     tmp_path: Path,
 ) -> None:
-    """The kernel's OOM killer or a runner's kill can take one worker. pytest-xdist runs the case it was running
-    again on a new worker: every case still has exactly one verdict, and what the dead worker created, which
-    nothing deleted, is listed as possibly left from its ledger and fails the run."""
+    """Under pytest with pytest-xdist, the kernel's OOM killer or a runner's kill can take one worker. xdist runs
+    the case it was running again on a new worker: every case still has exactly one verdict, and what the dead
+    worker created, which nothing deleted, is listed as possibly left from its ledger and fails the run."""
     server = ReferenceServer(token=TOKEN)
     with serve_in_thread(Slow(server, 0.02)) as url:  # type: ignore[arg-type]
-        process = run_in_background(tmp_path, url, "--workers", "2", "-k", "ENTRA-GROUP-00")
+        command = [sys.executable, "-m", "pytest", str(data_dir("suites")), "-p", "no:cacheprovider", "-q"]
+        command += ["--scim-url", url, "--scim-report-dir", str(tmp_path), "-n", "2", "--dist", "loadgroup"]
+        env = {**os.environ, "SCIM_TOKEN": TOKEN}
+        process = subprocess.Popen(
+            [*command, "-k", "ENTRA-GROUP-00"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         assert holds(server, 1, within=30), "no worker created anything"
         workers = child_processes(process.pid)
         assert workers
@@ -120,5 +122,5 @@ def test_a_worker_killed_mid_case_leaves_no_case_without_one_verdict_and_what_it
     names = [(case["id"], case["dialect"]) for case in summary["cases"]]
     assert len(names) == len(set(names)) > 10 and summary["verdict"]["unreported"] == []
     assert len(summary["leftovers"]) >= left, (left, summary["leftovers"])
-    assert process.returncode == (1 if summary["leftovers"] else 0), out + err
-    assert "Traceback" not in out + err
+    # pytest counts the crash report of the killed worker's case as a failure, though xdist runs it again.
+    assert process.returncode == 1 or (process.returncode == 0 and not summary["leftovers"]), out + err

@@ -60,14 +60,22 @@ class CaseRun:
         self.at_once = context.at_once  # members of an identity list run at once (`engine.members`)
 
     def run(self) -> None:
+        self.prepare()
+        self.replay()
+
+    def prepare(self) -> None:
+        """Skip a case that does not apply; make its identities (before any request: in the run's order)."""
         check_applicable(self.case, self.context)
         make_identities(self.case, self.context, self.names)
+
+    def replay(self) -> None:
+        """Send the case's setup and steps, judge them, and raise its verdict."""
         self.run_steps(self.case.setup, setup=True)
         try:
             alone = self.case.runs_alone(self.context.users)
             with self.context.alone() if alone else nullcontext():
-                # No other case sends now: its members may take the whole run's share (N cases of N members).
-                self.at_once = self.context.at_once ** (2 if alone else 1)
+                # No other case sends now: its members may take the whole run's share.
+                self.at_once = self.context.alone_at_once if alone else self.context.at_once
                 self.run_steps(self.case.steps, setup=False)
         except (CaseSkipped, PreconditionFailed) as stopped:
             if not self.findings.failures:
@@ -340,6 +348,8 @@ def _send(
 ) -> Exchange:
     """Send one request with the credentials the step's `auth` asks for: the run's, none, a wrong token, or the
     expired token the settings name."""
+    if context.stopping.is_set():  # the run stops: a case running beside pytest's sends nothing more
+        raise KeyboardInterrupt
     if auth == "wrong":
         headers = {"Authorization": f"Bearer {uuid.uuid4().hex}", **headers}
     if auth == "expired":

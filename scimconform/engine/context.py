@@ -3,6 +3,7 @@ and the stream of events that reporters read."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -30,3 +31,6 @@ class RunContext:
     # Around the steps of an `alone` case: no other worker's case sends anything meanwhile (`workers.CaseLocks`).
     alone: Callable[[], AbstractContextManager[None]] = nullcontext
     at_once: int = 1  # members of an identity list whose steps may run at once (`engine.members`)
+    alone_at_once: int = 1  # the same in the steps of an `alone` case, which have the target to themselves
+    # Set when the run stops: cases running ahead of pytest (`engine.ahead`) send nothing more.
+    stopping: threading.Event = field(default_factory=threading.Event)

@@ -448,8 +448,15 @@ class Throughput(Step):
             body = engine.dialect.render([Change("replace", {attribute.path: value})])
             requests.append(("PATCH", resource_path(identity.resource_type, names.id_of(person)), None, body))
         title = f"Sustain {GALLERY_RATE:g} requests/s for {seconds:g} s: match queries and PATCHes"
+        stopping = engine.context.stopping
+
+        def send(index: int) -> Exchange:
+            if stopping.is_set():  # the run stops (`engine.ahead`): the rest of the window is not sent
+                raise KeyboardInterrupt
+            return client.send(*requests[index], retries=0, record=False)
+
         with engine.judging(title, setup, seconds) as judge:
-            measured = sustain(lambda i: client.send(*requests[i], retries=0, record=False), GALLERY_RATE, seconds)
+            measured = sustain(send, GALLERY_RATE, seconds)
             engine.context.events.note(measured.summary())
             problem = shortfall(measured, GALLERY_RATE, settings.throughput_p95_ms)
             if problem is not None:

@@ -1,0 +1,151 @@
+"""`scimconform run --workers N`: cases run at once in threads of one process (`engine/ahead.py`) — the same
+verdicts, failures and reports as one after another, `alone` steps by themselves, and a stop that leaves
+nothing running, nothing behind and nothing unrecorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scimconform.engine.ahead import Quiet
+from scimconform.server import ReferenceServer, serve_in_thread
+from tests.harness import TOKEN, run_cli
+
+
+def test_alone_steps_wait_for_every_case_and_hold_back_new_ones() -> None:
+    quiet = Quiet()
+    seen: list[str] = []
+    running, alone_waits = threading.Event(), threading.Event()
+
+    def case(name: str, hold: float) -> None:
+        with quiet.case():
+            seen.append(f"{name} starts")
+            running.set()
+            time.sleep(hold)
+            seen.append(f"{name} ends")
+
+    def alone_case() -> None:
+        with quiet.case():
+            running.wait()
+            alone_waits.set()
+            with quiet.alone():
+                seen.append("alone starts")
+                time.sleep(0.2)
+                seen.append("alone ends")
+
+    first = threading.Thread(target=case, args=("first", 0.3))
+    first.start()
+    alone = threading.Thread(target=alone_case)
+    alone.start()
+    alone_waits.wait()
+    time.sleep(0.05)  # the alone case now holds the gate, waiting for the first case
+    later = threading.Thread(target=case, args=("later", 0))
+    later.start()
+    for thread in (first, alone, later):
+        thread.join(5)
+    assert seen == ["first starts", "first ends", "alone starts", "alone ends", "later starts", "later ends"]
+
+
+def test_two_alone_cases_never_wait_for_each_other() -> None:
+    quiet, order = Quiet(), []
+    both_in = threading.Barrier(2)
+
+    def alone_case(name: str) -> None:
+        with quiet.case():
+            both_in.wait()
+            with quiet.alone():
+                order.append(name)
+                time.sleep(0.05)
+                order.append(name)
+
+    threads = [threading.Thread(target=alone_case, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in threads), "two alone cases deadlocked"
+    assert order in (["a", "a", "b", "b"], ["b", "b", "a", "a"]), order
+
+
+def _judged(summary: dict[str, Any]) -> dict[tuple[str, str | None], tuple[str, list[tuple[str, str]]]]:
+    """Each case's status and the rules its failures name, with the step that failed."""
+    return {
+        (case["id"], case["dialect"]): (case["status"], [(f["step"], f["rule"]) for f in case["failures"]])
+        for case in summary["cases"]
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["member-remove-list-removes-all", "pathless-dotted-keys-ignored"])
+def test_a_broken_server_is_judged_alike_with_cases_at_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    """Which cases fail, on which step and rule, does not depend on whether they ran at once."""
+    monkeypatch.setenv("SCIM_TOKEN", TOKEN)
+    judged = {}
+    for workers in ("1", "6"):
+        server = ReferenceServer(token=TOKEN, faults=[fault])
+        with serve_in_thread(server) as url:
+            outcome = run_cli(capsys, tmp_path / workers, "--url", url, "--users", "3", "--workers", workers)
+        assert server.resource_count() == {"User": 0, "Group": 0}
+        assert outcome.summary["workers"] == int(workers) and outcome.summary["leftovers"] == []
+        judged[workers] = _judged(outcome.summary)
+    assert any(status == "failed" for status, _ in judged["1"].values()), "the fault went unnoticed"
+    assert judged["6"] == judged["1"]
+
+
+class Counting:
+    """Counts (and slows) every request the server is sent."""
+
+    def __init__(self, app: ReferenceServer, delay: float) -> None:
+        self.app, self.delay, self.base_path = app, delay, app.base_path
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        with self._lock:
+            self.requests += 1
+        time.sleep(self.delay)
+        return self.app(environ, start_response)
+
+
+@pytest.mark.parametrize("stops", [1, 2], ids=["one-stop", "a-second-stop-during-cleanup"])
+def test_a_stop_with_cases_ahead_stops_them_all_and_the_har_holds_every_request(tmp_path: Path, stops: int) -> None:
+    """Ctrl-C while cases pytest has not reported yet are running: each stops at its next request and cleans up
+    after itself before the run's final sweep; what they sent is in the HAR though no report shows their case."""
+    server = ReferenceServer(token=TOKEN)
+    counting = Counting(server, 0.05)
+    har = tmp_path / "run.har"
+    with serve_in_thread(counting) as url:  # type: ignore[arg-type]
+        command = [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--report-dir", str(tmp_path)]
+        command += ["--workers", "8", "--har", str(har)]
+        env = {**os.environ, "SCIM_TOKEN": TOKEN}
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while sum(server.resource_count().values()) < 8 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for _ in range(stops):
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.3)
+        out, err = process.communicate(timeout=90)
+        left = sum(server.resource_count().values())
+        sent = counting.requests
+    assert process.returncode == 130, out + err
+    assert "Traceback" not in out + err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["interrupted"] is True
+    assert len(summary["leftovers"]) >= left, (left, summary["leftovers"])
+    if stops == 1:
+        assert left == 0 and summary["leftovers"] == []
+    entries = json.loads(har.read_text())["log"]["entries"]
+    assert len(entries) == sent, "every request the target was sent is in the HAR"
