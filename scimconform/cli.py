@@ -14,6 +14,7 @@ import os
 import shlex
 import shutil
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
@@ -34,6 +35,7 @@ from scimconform.reporting.catalogue import catalogue_json, catalogue_markdown
 from scimconform.reporting.html import build_html
 from scimconform.reporting.progress import Display, own_stdout
 from scimconform.reporting.registry import ReportOption, report_options
+from scimconform.reporting.results import EXIT_INTERRUPTED
 from scimconform.reporting.rfc_coverage import load_requirements, rfc_coverage_markdown
 from scimconform.server import DEFAULT_TOKEN
 from scimconform.settings import (
@@ -387,8 +389,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             f"({earlier[0]}…): run `scimconform cleanup --report-dir {report_dir}`",
             file=sys.stderr,
         )
-    # Never --clean-alluredir: with pytest-xdist a restarted worker wipes every result
-    # (docs/allure-notes.md, "Results directory").
+    # The run empties its results folder itself, as pytest-xdist users must (docs/allure-notes.md, "Results
+    # directory"): allure-pytest's --clean-alluredir is never used.
     shutil.rmtree(report_dir / "allure-results", ignore_errors=True)
     shutil.rmtree(report_dir / "allure-report", ignore_errors=True)  # a page from an earlier run would mislead
     summary.unlink(missing_ok=True)
@@ -411,8 +413,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         "-o",
         "junit_suite_name=scimconform",
         f"--alluredir={report_dir / 'allure-results'}",
-        # The settings are handed over as built; the options repeat them for processes that cannot be
-        # handed an object, and no settings file is read a second time.
+        # The settings are handed over as built (`Handoff`); the options repeat them, as `pytest --scim-*` would
+        # give them, and no settings file is read a second time.
         *plugin_args(settings),
         "--scim-no-config",
     ]
@@ -645,5 +647,17 @@ def _serve_banner(url: str, token: str) -> str:
     )
 
 
+def entry() -> NoReturn:
+    """The `scimconform` command: `main`, then the process ends. After a second stop, a request a hanging target
+    never answers may still hold one of the run's threads (a case's cleanup): the reports and the ledger are
+    written by then, and the process ends without waiting for it, as a serial run ends on a second Ctrl-C."""
+    code = main()
+    if code == EXIT_INTERRUPTED and any(t.name.startswith("scimconform-") for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

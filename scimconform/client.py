@@ -12,9 +12,9 @@ of times after the server's `Retry-After`, each attempt recorded as its own exch
 
 With OAuth client credentials the token comes from a `TokenKeeper`, renewed before it expires and once
 more when the target answers 401. TLS is verified (against `--ca-bundle` when given) unless `--insecure`;
-a proxy comes from `--proxy` or the usual environment variables; `--rate` spaces requests out. The worker
-processes of one run (`--workers`) share one `Pacer` through a file: `--rate` caps their total, and a
-Retry-After one of them meets holds them all back.
+a proxy comes from `--proxy` or the usual environment variables; `--rate` spaces requests out. All the
+threads of a run (`--workers`: cases at once) share one `Pacer`, and so do pytest-xdist's worker processes,
+through a file: `--rate` caps their total, and a Retry-After one of them meets holds them all back.
 """
 
 from __future__ import annotations
@@ -351,8 +351,8 @@ class Pacer:
 
     Given a `shared` file, the schedule lives there, under an flock, so that the worker processes of one run
     pace as one: `--rate` caps their total, and `hold` (a 429 or 503's Retry-After) delays every worker's next
-    request, not only the retry of the one that met it. Without a file, a retry pauses its own thread only,
-    as it always has. Times are time.monotonic(): a wall clock stepped back would stall every request, and on
+    request, not only the retry of the one that met it; without a file it delays every thread's. Times are
+    time.monotonic(): a wall clock stepped back would stall every request, and on
     Linux the monotonic clock is one for all processes of the host, so the workers' file can hold it too."""
 
     _WIDTH = 32  # the shared file holds one fixed-width timestamp, rewritten in place
@@ -365,7 +365,7 @@ class Pacer:
 
     def __call__(self) -> None:
         """Wait for this request's slot, and book the next one."""
-        if not self._interval and self._file is None:
+        if not self._interval and self._file is None and self._next <= time.monotonic():
             return
         with self._lock, self._locked():
             now = time.monotonic()
@@ -376,9 +376,7 @@ class Pacer:
             time.sleep(slot - now)
 
     def hold(self, seconds: float) -> None:
-        """No worker sends before `seconds` from now (a server's Retry-After); nothing to share without a file."""
-        if self._file is None:
-            return
+        """No thread or worker sends before `seconds` from now (a server's Retry-After)."""
         with self._lock, self._locked():
             until = time.monotonic() + seconds
             if until > self._earliest():

@@ -145,6 +145,8 @@ class Ledger:
     interrupted: bool = False  # an interrupt arrived during a sweep: the run must stop once it is done
     _interrupts: int = field(default=0, repr=False)
     _owning: threading.Lock = field(default_factory=threading.Lock, repr=False)  # creates answered at once
+    # `entries` is read and changed by cases running at once (`engine.ahead`) and their cleanups.
+    _entries_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _keys: Iterator[int] = field(default_factory=lambda: iter(range(1, 1 << 62)), repr=False)
 
     def survey(self, client: RecordingClient, resource_type: str, match: str) -> list[str] | None:
@@ -164,7 +166,8 @@ class Ledger:
             sent=sent,
             before=before,
         )
-        self.entries.append(entry)
+        with self._entries_lock:
+            self.entries.append(entry)
         if self.journal is not None:
             fields = {k: v for k, v in vars(entry).items() if k not in ("outcome", "status", "id", "delete_sent")}
             self.journal.write({"intend": fields})
@@ -210,7 +213,7 @@ class Ledger:
         found nothing): an id that then reads 404 is settled, not looked up under another, also by
         `scimconform cleanup` after a kill. Whether any create's entry changed."""
         changed = False
-        for entry in self.entries:
+        for entry in self._snapshot():
             if entry.resource_type == resource_type and entry.id == resource_id and entry.delete_sent != sent:
                 entry.delete_sent, changed = sent, True
                 if self.journal is not None:
@@ -219,7 +222,17 @@ class Ledger:
 
     def owns(self, resource_type: str, resource_id: str) -> bool:
         """Whether a create of this run is known to have made this resource."""
-        return any(e.resource_type == resource_type and e.id == resource_id for e in self.entries)
+        return any(e.resource_type == resource_type and e.id == resource_id for e in self._snapshot())
+
+    def _snapshot(self) -> list[Created]:
+        with self._entries_lock:
+            return list(self.entries)
+
+    def _drop(self, entries: list[Created]) -> None:
+        """Take these entries out, whatever other threads added or took meanwhile."""
+        gone = {id(entry) for entry in entries}
+        with self._entries_lock:
+            self.entries[:] = [entry for entry in self.entries if id(entry) not in gone]
 
     def part(self, entries: list[Created]) -> Ledger:
         """A ledger over some of these entries, sharing the journal, for one of several cleaning workers."""
@@ -239,10 +252,11 @@ class Ledger:
         The first interrupt lets the sweep finish (then `interrupted` tells the caller to stop the run); a
         second one stops it at once, and everything not yet handled is reported as left, not lost.
         """
-        todo = [e for e in reversed(self.entries) if scope is None or e.scope == scope]
+        todo = [e for e in reversed(self._snapshot()) if scope is None or e.scope == scope]
         if at_once > 1 and len(todo) > 1:
             return _clean_at_once(self, client, todo, at_once, each_thread)
         stayed: list[str] = []
+        handled_entries: list[Created] = []
         try:
             for entry in todo:
                 if self.stop.is_set():
@@ -251,12 +265,14 @@ class Ledger:
                 if not handled:
                     break
                 stayed += [problem] if problem is not None else []
-                self.entries.remove(entry)
+                handled_entries.append(entry)
         finally:
-            for entry in todo:
-                if entry in self.entries and self.stop.is_set():
+            if self.stop.is_set():
+                done = {id(entry) for entry in handled_entries}
+                for entry in (entry for entry in todo if id(entry) not in done):
                     stayed.append(f"{entry.resource_type} {entry.label}: not cleaned up, interrupted ({entry.finder})")
-                    self.entries.remove(entry)
+                    handled_entries.append(entry)
+            self._drop(handled_entries)
             self.leftovers += stayed
         return stayed
 
@@ -411,8 +427,7 @@ def _clean_at_once(
                 if max(interrupts.received(), ledger._interrupts) >= 2:
                     ledger.stop.set()
     stayed = [line for future in futures for line in future.result()]
-    handled = {id(entry) for entry in todo}
-    ledger.entries = [entry for entry in ledger.entries if id(entry) not in handled]
+    ledger._drop(todo)
     ledger.leftovers += stayed
     return stayed
 

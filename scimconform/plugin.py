@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 import shutil
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, fields
 from itertools import zip_longest
@@ -24,7 +24,7 @@ import pytest
 from scimconform.catalogue import SEQUENCE_SUITE, Case, catalogue_with
 from scimconform.client import RecordingClient
 from scimconform.documents import trust_validated, validated_digests
-from scimconform.engine.ahead import CasesAhead, Planned, RanAhead
+from scimconform.engine.ahead import CasesAhead, Planned, RanAhead, release
 from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
 from scimconform.engine.outcomes import ConformanceFailure
@@ -33,12 +33,13 @@ from scimconform.events import (
     CaseEnded,
     CaseFinished,
     CaseStarted,
+    Event,
     EventStream,
+    ExchangeRecorded,
     Reporter,
     RunFinished,
     RunStarted,
 )
-from scimconform.exchange import Exchange
 from scimconform.identities import RUN_TAG_ENV, IdentityFactory
 from scimconform.interrupts import interrupts_as_keyboard_interrupt
 from scimconform.ledger import Journal, Ledger
@@ -105,7 +106,7 @@ class PluginState:
         self.preflight: Preflight | None = None  # a configured target, judged before the first case
         self.selected: dict[str, CaseParam] = {}  # node id -> the case and dialect, of every case selected
         self.crashed: dict[str, CaseResult] = {}  # a case whose worker died, until it runs again on another
-        # pytest-xdist workers (`run --workers N`) share the target: one pace, and the run held around each case.
+        # pytest-xdist workers (`pytest -n N`) share the target: one pace, and the run held around each case.
         worker = hasattr(config, "workerinput")
         if worker:
             die_with_parent()
@@ -132,9 +133,7 @@ class PluginState:
 
 class Handoff:
     """What `scimconform run` hands the plugin in its own process — the settings it built once, and the
-    console that shows the run in place of pytest's output — and gets back: the run's record. pytest-xdist
-    workers, in processes of their own, read the same settings from the `--scim-*` options
-    (`settings.plugin_args`)."""
+    console that shows the run in place of pytest's output — and gets back: the run's record."""
 
     def __init__(self, settings: Settings, display: Display | None = None) -> None:
         self.settings = settings
@@ -362,7 +361,7 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         state.preflight.client.close()
     if problem is None:
         if controller:  # the workers' sessions report their own preflight's exchanges, not these
-            _to_har(state, state.preflight.exchanges, state.preflight.client.redact)
+            _to_har(state, [ExchangeRecorded(e) for e in state.preflight.exchanges], state.preflight.client.redact)
         return None
     state.record.target_error = str(problem)
     handoff = _handoff(config)
@@ -437,16 +436,18 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         session = Session(context=context, target_error=str(problem) if problem else None, events=events)
         state.record.target_error = session.target_error
         session.ahead = _cases_ahead(request, state, context)
-        if session.ahead is not None:
-            context.alone = session.ahead.quiet.alone
-            session.ahead.begin()
         try:
+            if session.ahead is not None:
+                context.alone = session.ahead.quiet.alone
+                session.ahead.begin()
             yield session
         finally:
-            if session.ahead is not None:  # no case may still be sending when the sweep begins
-                state.record.leftovers += session.ahead.close()
-                _to_har(state, session.ahead.unreported(), client.redact)
-            state.record.leftovers += ledger.clean(client)
+            try:
+                if session.ahead is not None:  # no case may still be sending when the sweep begins
+                    state.record.leftovers += session.ahead.close()
+                    _to_har(state, session.ahead.unreported(), client.redact)
+            finally:
+                state.record.leftovers += ledger.clean(client)
             ledger.close()
             if ledger.journal is not None and ledger.journal.path.exists():
                 state.record.journals.append(str(ledger.journal.path))
@@ -472,12 +473,12 @@ def _cases_ahead(request: pytest.FixtureRequest, state: PluginState, context: Ru
     return CasesAhead(context, planned, width)
 
 
-def _to_har(state: PluginState, exchanges: list[Exchange], redact: Callable[[str], str]) -> None:
+def _to_har(state: PluginState, events: Sequence[Event], redact: Callable[[str], str]) -> None:
     """Exchanges no case reports (Allure has no test for them), to the HAR, which holds every one the run sent."""
     har: list[Reporter] = [r for r in state.events.reporters if isinstance(r, HarRecorder)]
     stream = EventStream(har, redact, errors=state.record.report_errors)
-    for exchange in exchanges:
-        stream.exchange(exchange)
+    for event in events:
+        stream.emit(event)
 
 
 def _journal(state: PluginState, target: Target) -> Journal:
@@ -495,15 +496,23 @@ def scim_case(request: pytest.FixtureRequest, scim_session: Session) -> Iterator
         raise TargetError(scim_session.target_error)
     ahead = scim_session.ahead.take(request.node.nodeid) if scim_session.ahead is not None else None
     if ahead is not None:  # it ran beside the cases before it: now reported, as if it ran now
-        scim_session.events.release(ahead.started)
+        state.record.leftovers += ahead.take_leftovers()
         try:
+            release(scim_session.events, ahead.started)
             yield ahead
         finally:
-            scim_session.events.release(ahead.ended)
-            state.record.leftovers += ahead.leftovers
+            release(scim_session.events, ahead.ended)
         if ahead.cleanup_error is not None:
             raise ahead.cleanup_error
         return
+    # Run here, in pytest's thread; beside cases running ahead (a case pytest runs again) it shares the run.
+    with scim_session.ahead.quiet.case() if scim_session.ahead is not None else nullcontext():
+        yield from _run_here(request, scim_session, state, param)
+
+
+def _run_here(
+    request: pytest.FixtureRequest, scim_session: Session, state: PluginState, param: CaseParam
+) -> Iterator[CaseRun]:
     run = CaseRun(param.case, param.dialect, scim_session.context)
     scim_session.events.emit(CaseStarted(case_id=param.case.id, dialect=param.dialect, title=param.case.title))
     try:

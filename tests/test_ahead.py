@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from scimconform.engine.ahead import Quiet
+from scimconform.client import Pacer
+from scimconform.engine.ahead import GRACE_SECONDS, Quiet
 from scimconform.server import ReferenceServer, serve_in_thread
 from tests.harness import TOKEN, run_cli
 
@@ -149,3 +150,61 @@ def test_a_stop_with_cases_ahead_stops_them_all_and_the_har_holds_every_request(
         assert left == 0 and summary["leftovers"] == []
     entries = json.loads(har.read_text())["log"]["entries"]
     assert len(entries) == sent, "every request the target was sent is in the HAR"
+
+
+class HangingDeletes:
+    """Answers every request but a DELETE, which it holds for a minute: a cleanup that does not end by itself."""
+
+    def __init__(self, app: ReferenceServer) -> None:
+        self.app, self.base_path = app, app.base_path
+        self.deletes = threading.Event()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ["REQUEST_METHOD"] == "DELETE":
+            self.deletes.set()
+            time.sleep(60)
+        return self.app(environ, start_response)
+
+
+def test_a_second_stop_ends_the_run_though_requests_hang(tmp_path: Path) -> None:
+    """A second stop cuts cleanup short: requests in flight get `GRACE_SECONDS`, then the run lists what is left
+    and ends, as a serial run ends on its second Ctrl-C, however long the target takes to answer."""
+    server = ReferenceServer(token=TOKEN)
+    hanging = HangingDeletes(server)
+    with serve_in_thread(hanging) as url:  # type: ignore[arg-type]
+        command = [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--report-dir", str(tmp_path)]
+        env = {**os.environ, "SCIM_TOKEN": TOKEN}
+        process = subprocess.Popen(
+            [*command, "--workers", "4"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert hanging.deletes.wait(60), "no case reached its cleanup"
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        stopped = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        took = time.monotonic() - stopped
+    assert took < GRACE_SECONDS + 10, took
+    assert process.returncode == 130, out + err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["leftovers"] and summary["ledgers"], "what stayed is listed, with its ledger for cleanup"
+
+
+def test_a_retry_after_holds_back_every_thread_of_the_run() -> None:
+    """One case meets a 429 with Retry-After: the other cases running at once wait too (`Pacer.hold`)."""
+    pacer = Pacer(rate=None)
+    pacer.hold(0.3)
+    waited: list[float] = []
+
+    def another_case() -> None:
+        started = time.monotonic()
+        pacer()
+        waited.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=another_case)
+    thread.start()
+    thread.join(5)
+    assert waited and waited[0] >= 0.25, waited
+    started = time.monotonic()
+    pacer()
+    assert time.monotonic() - started < 0.05, "once the hold is over, nothing waits"

@@ -2,6 +2,10 @@
 sending credentials), token revocation (RFC 7009), token renewal on expiry and on 401, a static token from a
 file, custom headers, one clear line for every misconfiguration, and no secret in any output."""
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -301,3 +305,17 @@ def test_serve_needs_the_client_secret_in_the_environment(
     monkeypatch.delenv("SCIM_CLIENT_SECRET")
     assert main(["serve", "--oauth-client-id", CLIENT_ID]) == 2
     assert_one_line_error(capsys.readouterr().err, "environment variable SCIM_CLIENT_SECRET is not set")
+
+
+def test_cases_at_once_that_end_before_sending_anything_do_not_stall_the_run(tmp_path: Path) -> None:
+    """Without an expired token three token cases end before they send a request: with cases at once, their
+    threads may be done before the run has finished beginning them."""
+    with oauth_server() as (url, token_url, _):
+        command = [sys.executable, "-m", "scimconform.cli", "run", "--url", url, "--oauth-token-url", token_url]
+        command += ["--oauth-client-id", CLIENT_ID, "--report-dir", str(tmp_path), "--workers", "4", "-k", "ENTRA-AUTH"]
+        env = {key: value for key, value in os.environ.items() if key != "SCIM_EXPIRED_TOKEN"}
+        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    skipped = {case["id"] for case in summary["cases"] if case["status"] == "skipped"}
+    assert {"ENTRA-AUTH-003", "ENTRA-AUTH-004", "ENTRA-AUTH-005"} <= skipped, summary["cases"]

@@ -10,8 +10,10 @@ the cases had run one after another.
 The steps of a case marked `alone` run with no other case sending (`Quiet`), as with worker processes.
 
 A stop (Ctrl-C, SIGTERM) reaches only pytest's thread. `close` then stops every case still running at its next
-request, lets each clean up after itself (a second stop cuts that short, as in a serial run), and waits for
-every thread, so that the run's final sweep never runs beside a case that may still create something.
+request, lets each clean up after itself, and waits for every thread, so that the run's final sweep never runs
+beside a case that may still create something. A second stop cuts the cases' cleanup short, as in a serial run,
+and waits `GRACE_SECONDS` at most for requests still in flight: the sweep then only lists what is left (a case
+still sending writes its creates into the journal before it sends them), and the threads end with the process.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -29,8 +31,9 @@ from scimconform.catalogue import Case
 from scimconform.engine.case_run import CaseRun
 from scimconform.engine.context import RunContext
 from scimconform.engine.findings import Findings
-from scimconform.events import CaseEnded, CaseStarted, Event, ExchangeRecorded
-from scimconform.exchange import Exchange
+from scimconform.events import CaseEnded, CaseStarted, Event, EventStream, ExchangeRecorded
+
+GRACE_SECONDS = 2.0  # after a second stop, for requests in flight to end before the final sweep lists what is left
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class RanAhead:
     ended: list[Event] = field(default_factory=list)
     error: BaseException | None = None
     cleanup_error: BaseException | None = None  # raised in the case's teardown; the final sweep takes what is left
-    leftovers: list[str] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)  # what its cleanup could not delete, until handed over
     seconds: float = 0.0  # how long its steps took, for its report (pytest only times the wait)
     future: Future[None] | None = None
 
@@ -64,9 +67,20 @@ class RanAhead:
 
     def run(self) -> None:
         """What pytest's call of the case sees: its steps reported, then its verdict raised, as if it ran now."""
-        self.case_run.context.events.release(self.steps)
+        release(self.case_run.context.events, self.steps)
         if self.error is not None:
             raise self.error
+
+    def take_leftovers(self) -> list[str]:
+        """What its cleanup left, handed over once."""
+        left, self.leftovers = self.leftovers, []
+        return left
+
+
+def release(events: EventStream, held: list[Event]) -> None:
+    """Emit the held events, each taken off the list first: a stop in the middle leaves only the rest held."""
+    while held:
+        events.emit(held.pop(0))
 
 
 class CasesAhead:
@@ -83,59 +97,70 @@ class CasesAhead:
         self.context = context
         self.width = width
         self.quiet = Quiet()  # `alone` steps against the other cases' (`RunContext.alone`)
-        self._cases = {p.key: self._prepared(p) for p in planned}  # not yet taken by pytest
+        self._cases = {p.key: self._prepared(p) for p in planned}
         users = context.users
         self._queue = deque(sorted(planned, key=lambda p: (p.case.runs_alone(users), not p.case.member_lists)))
-        self._begun = 0  # begun and not yet taken
+        self._queued = set(self._cases)
+        self._taken: set[str] = set()
+        self._waiting = 0  # begun and not yet taken by pytest
         self._running = 0
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="scimconform-case")
 
     def take(self, key: str) -> RanAhead | None:
-        """The case `key`, once it has run (None when it is not planned, or was taken already)."""
+        """The case `key`, once it has run; None when it is not planned or was taken already (pytest runs it again:
+        it runs in pytest's thread then, as in a serial run, sharing the run with the cases in flight)."""
         with self._lock:
             ahead = self._cases.get(key)
-            if ahead is None:
+            if ahead is None or key in self._taken:
                 return None
-            if ahead.planned in self._queue:  # pytest reached it before its turn to begin: it begins now
+            if key in self._queued:  # pytest reached it before its turn to begin: it begins now
                 self._queue.remove(ahead.planned)
                 self._begin(ahead)
+            self._taken.add(key)
         if ahead.future is not None:
             wait([ahead.future])  # an interrupt here stops the run: `close` stops the rest, this one too
         with self._lock:
-            del self._cases[key]
-            self._begun -= 1
+            self._waiting -= 1
             self._fill()
         return ahead
-
-    def close(self) -> list[str]:
-        """Stop every case still running at its next request and wait for each to clean up after itself (a
-        second stop cuts cleanup short, as in a serial run); returns what they left. The exchanges of cases
-        pytest never reached are in `unreported`."""
-        self.context.stopping.set()
-        interrupted = 0
-        while True:
-            try:
-                wait(self._futures())
-                break
-            except KeyboardInterrupt:
-                interrupted += 1
-                self.context.ledger.interrupted = True
-                if max(interrupts.received(), interrupted) >= 2:
-                    self.context.ledger.stop.set()
-        self._pool.shutdown(wait=True)
-        return [left for ahead in self._cases.values() for left in ahead.leftovers]
-
-    def unreported(self) -> list[Exchange]:
-        """The exchanges of cases begun but never reported (the run stopped first), for the HAR: it holds
-        every exchange the run sent."""
-        held = [event for a in self._cases.values() for event in (*a.started, *a.steps, *a.ended)]
-        return [event.exchange for event in held if isinstance(event, ExchangeRecorded)]
 
     def begin(self) -> None:
         """Begin the first cases (before pytest takes any)."""
         with self._lock:
             self._fill()
+
+    def close(self) -> list[str]:
+        """Stop every case still running at its next request and wait for each to clean up after itself; returns
+        what they left that no report has listed. The events no report released are in `unreported`."""
+        self.context.stopping.set()
+        with self._lock:
+            self._queue.clear()
+        stops, deadline = 0, None
+        while True:
+            try:
+                _, running = wait(self._futures(), timeout=None if deadline is None else deadline - time.monotonic())
+                if not running or deadline is not None:
+                    break
+            except KeyboardInterrupt:
+                stops += 1
+                self.context.ledger.interrupted = True
+                if max(interrupts.received(), stops) >= 2:  # cleanup stops; requests in flight get a grace
+                    self.context.ledger.stop.set()
+                    if deadline is not None:  # a third: no more waiting
+                        break
+                    deadline = time.monotonic() + GRACE_SECONDS
+        return [left for ahead in self._cases.values() for left in ahead.take_leftovers()]
+
+    def unreported(self) -> list[Event]:
+        """For the HAR, which holds every exchange the run sent: each case's exchanges no report released, after
+        its start (so that the HAR gives it a page of its own)."""
+        events: list[Event] = []
+        for ahead in self._cases.values():
+            held = [e for e in (*ahead.started, *ahead.steps, *ahead.ended) if isinstance(e, ExchangeRecorded)]
+            if held:
+                case = ahead.planned.case
+                events += [CaseStarted(case_id=case.id, dialect=ahead.planned.dialect, title=case.title), *held]
+        return events
 
     def _futures(self) -> list[Future[None]]:
         with self._lock:
@@ -147,16 +172,10 @@ class CasesAhead:
         while (
             self._queue
             and self._running < self.width
-            and self._begun < self.width * self.LOOKAHEAD
+            and self._waiting < self.width * self.LOOKAHEAD
             and not self.context.stopping.is_set()
         ):
             self._begin(self._cases[self._queue.popleft().key])
-
-    def _ended(self, _: Future[None]) -> None:
-        """A case's thread is done (run and cleanup): its place goes to the next planned case."""
-        with self._lock:
-            self._running -= 1
-            self._fill()
 
     def _prepared(self, planned: Planned) -> RanAhead:
         """The case with its identities made, or the skip (or profile problem) its call will raise."""
@@ -171,29 +190,39 @@ class CasesAhead:
         return ahead
 
     def _begin(self, ahead: RanAhead) -> None:
-        self._begun += 1
+        """Under the lock: start the case's thread (a daemon: after a second stop the process ends without it)."""
+        self._queued.discard(ahead.planned.key)
+        self._waiting += 1
         if ahead.error is not None:  # nothing to send
             return
         self._running += 1
-        ahead.future = self._pool.submit(self._run, ahead)
-        ahead.future.add_done_callback(self._ended)
+        ahead.future = Future()
+        name = f"scimconform-case-{ahead.planned.key}"
+        threading.Thread(target=self._run, args=(ahead, ahead.future), name=name, daemon=True).start()
 
-    def _run(self, ahead: RanAhead) -> None:
-        events, case_run, began = self.context.events, ahead.case_run, time.monotonic()
-        with self.quiet.case():
-            with events.holding(ahead.steps):
-                try:
-                    case_run.replay()
-                except BaseException as error:  # handed to pytest's thread, which raises it in the case's call
-                    ahead.error = error
-            ahead.seconds = time.monotonic() - began
-            with events.holding(ahead.ended):
-                failed = tuple(failure.exchange for failure in case_run.findings.failures)
-                events.emit(CaseEnded(case_id=ahead.planned.case.id, dialect=ahead.planned.dialect, failed=failed))
-                try:
-                    ahead.leftovers = case_run.cleanup()
-                except BaseException as error:  # a harness fault: the case's teardown raises it
-                    ahead.cleanup_error = error
+    def _run(self, ahead: RanAhead, done: Future[None]) -> None:
+        events, case_run = self.context.events, ahead.case_run
+        try:
+            with self.quiet.case():
+                began = time.monotonic()
+                with events.holding(ahead.steps):
+                    try:
+                        case_run.replay()
+                    except BaseException as error:  # handed to pytest's thread, which raises it in the case's call
+                        ahead.error = error
+                ahead.seconds = time.monotonic() - began
+                with events.holding(ahead.ended):
+                    failed = tuple(failure.exchange for failure in case_run.findings.failures)
+                    events.emit(CaseEnded(case_id=ahead.planned.case.id, dialect=ahead.planned.dialect, failed=failed))
+                    try:
+                        ahead.leftovers = case_run.cleanup()
+                    except BaseException as error:  # a harness fault: the case's teardown raises it
+                        ahead.cleanup_error = error
+        finally:
+            with self._lock:  # its place goes to the next planned case
+                self._running -= 1
+                self._fill()
+            done.set_result(None)
 
 
 class Quiet:

@@ -204,6 +204,8 @@ class CaseRun:
 
     # -- sending, falling back -----------------------------------------------------------------------
     def _request(self, step: Request, setup: bool) -> Exchange:
+        if self.context.stopping.is_set():  # the run stops: no survey, no intent, nothing sent
+            raise KeyboardInterrupt
         names = self.names
         with self.judging(names.text(step.title), setup) as judge:
             # A create re-sent to see it refused (409) asks this case's own question, whoever owns creates.

@@ -1,10 +1,10 @@
 """Steps run for each member of an identity list: one member after another, or several at once.
 
-With workers (`scimconform run --workers N`) up to N members run at once, N² in the steps of an `alone` case
-(no other case sends then), as an identity provider's provisioning service itself works on several users in
-parallel. Each member's own requests keep their order. Members run at once only when their steps change no
-identity but the member (`member_local`): each then runs in a branch of the case with its own view of the
-identities, its own findings and its events held back. The branches are merged in member order, so reports,
+With workers (`scimconform run --workers N`) up to N members run at once (under pytest-xdist, N² in the steps
+of an `alone` case, when no other worker sends), as an identity provider's provisioning service itself works on
+several users in parallel. Each member's own requests keep their order. Members run at once only when their
+steps change no identity but the member (`member_local`): each then runs in a branch of the case with its own
+view of the identities, its own findings and its events held back. The branches are merged in member order, so reports,
 findings and the verdict read as if the members had run one after another; the first member, in that order,
 whose steps end the case ends it, as it would have then. The events of a member after it are still reported:
 its requests were sent.

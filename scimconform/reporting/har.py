@@ -66,8 +66,9 @@ def har_entry(exchange: Exchange, started: datetime) -> dict[str, Any]:
 
 
 def har_document(entries: list[dict[str, Any]], pages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The archive: pages in the order their cases started, each page's entries together and in the order they
-    were sent; entries of no page (the preflight, the final sweep) by time among them."""
+    """The archive: pages in the order their cases were reported (with `--workers`, cases ran at once before), each
+    page's entries together and in the order they were sent; entries of no page (the preflight, the final sweep)
+    by time among them."""
     pages = sorted(pages or [], key=lambda page: str(page["startedDateTime"]))
     began = {page["id"]: str(page["startedDateTime"]) for page in pages}
 
