@@ -653,8 +653,9 @@ def entry() -> NoReturn:
     written by then, and the process ends without waiting for it, as a serial run ends on a second Ctrl-C."""
     code = main()
     if code == EXIT_INTERRUPTED and any(t.name.startswith("scimconform-") for t in threading.enumerate()):
-        sys.stdout.flush()
-        sys.stderr.flush()
+        with contextlib.suppress(OSError, ValueError):  # a reader gone (`| head`) must not stop the exit
+            sys.stdout.flush()
+            sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
 

@@ -185,8 +185,7 @@ class RecordingClient:
         `shared_pace` is the file through which the clients of a run's worker processes share one `Pacer`."""
         self.target = target
         self.rate = rate
-        self._pause = pause
-        self._pacer = Pacer(rate, shared_pace)
+        self._pacer = Pacer(rate, shared_pace, sleep=pause)
         self.redact = Redactor(target.secrets, target.headers)
         # Who hears of each recorded exchange: the run's event stream, which keeps a failing reporter from
         # stopping the run and notes its failure once (scimconform.events.EventStream).
@@ -255,8 +254,7 @@ class RecordingClient:
             exchange = self._attempt(http, request, 2, record)
         while exchange.status in RETRY_STATUSES and exchange.attempt <= retries:
             delay = retry_delay(exchange.header("retry-after"))
-            self._pacer.hold(delay)
-            self._pause(delay)
+            self._pacer.hold(delay)  # every thread waits, this one too: its next attempt waits for the pace
             exchange = self._attempt(http, request, exchange.attempt + 1, record)
         return exchange
 
@@ -357,8 +355,11 @@ class Pacer:
 
     _WIDTH = 32  # the shared file holds one fixed-width timestamp, rewritten in place
 
-    def __init__(self, rate: float | None, shared: Path | None = None) -> None:
+    def __init__(
+        self, rate: float | None, shared: Path | None = None, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self._interval = 1.0 / rate if rate else 0.0
+        self._sleep = sleep
         self._next = 0.0  # without a shared file: the earliest time.monotonic() the next request may go
         self._lock = threading.Lock()
         self._file = os.open(shared, os.O_RDWR | os.O_CREAT, 0o600) if shared is not None else None
@@ -373,7 +374,7 @@ class Pacer:
             if self._interval:
                 self._book(slot + self._interval)
         if slot > now:
-            time.sleep(slot - now)
+            self._sleep(slot - now)
 
     def hold(self, seconds: float) -> None:
         """No thread or worker sends before `seconds` from now (a server's Retry-After)."""

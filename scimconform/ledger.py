@@ -191,7 +191,7 @@ class Ledger:
             new_id is not None
             and new_id not in (entry.before or ())
             and not self.owns(entry.resource_type, new_id)
-            and self._read(client, entry.resource_type, new_id) == OURS
+            and _read(client, self.run_tag, entry.resource_type, new_id) == OURS
             and self._own(entry, new_id)
         ):
             entry.outcome = OWNED
@@ -222,7 +222,8 @@ class Ledger:
 
     def owns(self, resource_type: str, resource_id: str) -> bool:
         """Whether a create of this run is known to have made this resource."""
-        return any(e.resource_type == resource_type and e.id == resource_id for e in self._snapshot())
+        found = (e for e in self._snapshot() if e.resource_type == resource_type and e.id == resource_id)
+        return any(entry.outcome not in (GONE, REFUSED) for entry in found)  # a gone one's id may be given again
 
     def _snapshot(self) -> list[Created]:
         with self._entries_lock:
@@ -362,7 +363,7 @@ class Ledger:
             path = resource_path(entry.resource_type, resource_id)
         except UnsafeIdError:
             return f"{entry.resource_type} {resource_id!r} ({entry.label}): its id cannot be put in a URL"
-        verdict = self._read(client, entry.resource_type, resource_id)
+        verdict = _read(client, self.run_tag, entry.resource_type, resource_id)
         if verdict == NOT_OURS or (verdict == NOT_THERE and entry.delete_sent):
             self._gone(entry)  # deleted by its case, or its id now names someone else's resource
             return None
@@ -373,22 +374,6 @@ class Ledger:
             self._gone(entry)
             return None
         return f"{entry.resource_type} {resource_id} ({entry.label}) could not be deleted"
-
-    def _read(self, client: RecordingClient, resource_type: str, resource_id: str) -> str:
-        """What a read by id says about a resource: OURS unless the answer contradicts it — NOT_THERE (404,
-        410) or NOT_OURS (that very resource, readable, without the run tag). An answer that cannot be read
-        proves nothing either way, so the proof already held stands."""
-        read = client.send("GET", resource_path(resource_type, resource_id))
-        if read.status in (404, 410):
-            return NOT_THERE
-        try:
-            resource = read.json() if read.status == 200 else None
-        except ValueError:
-            return OURS
-        if isinstance(resource, dict) and resource.get("id") == resource_id:
-            carries_tag = self.run_tag.casefold() in json.dumps(resource, ensure_ascii=False).casefold()
-            return OURS if carries_tag else NOT_OURS
-        return OURS
 
     def _gone(self, entry: Created) -> None:
         entry.outcome = GONE
@@ -430,6 +415,23 @@ def _clean_at_once(
     ledger._drop(todo)
     ledger.leftovers += stayed
     return stayed
+
+
+def _read(client: RecordingClient, run_tag: str, resource_type: str, resource_id: str) -> str:
+    """What a read by id says about a resource: OURS unless the answer contradicts it — NOT_THERE (404,
+    410) or NOT_OURS (that very resource, readable, without the run tag). An answer that cannot be read
+    proves nothing either way, so the proof already held stands."""
+    read = client.send("GET", resource_path(resource_type, resource_id))
+    if read.status in (404, 410):
+        return NOT_THERE
+    try:
+        resource = read.json() if read.status == 200 else None
+    except ValueError:
+        return OURS
+    if isinstance(resource, dict) and resource.get("id") == resource_id:
+        carries_tag = run_tag.casefold() in json.dumps(resource, ensure_ascii=False).casefold()
+        return OURS if carries_tag else NOT_OURS
+    return OURS
 
 
 def _created_id(exchange: Exchange) -> str | None:

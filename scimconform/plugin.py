@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from scimconform import interrupts
 from scimconform.catalogue import SEQUENCE_SUITE, Case, catalogue_with
 from scimconform.client import RecordingClient
 from scimconform.documents import trust_validated, validated_digests
@@ -36,7 +37,6 @@ from scimconform.events import (
     Event,
     EventStream,
     ExchangeRecorded,
-    Reporter,
     RunFinished,
     RunStarted,
 )
@@ -435,22 +435,42 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         problem = None if judged else preflight(client).problem  # a judged target had none, or no case runs
         session = Session(context=context, target_error=str(problem) if problem else None, events=events)
         state.record.target_error = session.target_error
-        session.ahead = _cases_ahead(request, state, context)
         try:
+            session.ahead = _cases_ahead(request, state, context)
             if session.ahead is not None:
                 context.alone = session.ahead.quiet.alone
                 session.ahead.begin()
             yield session
         finally:
             try:
-                if session.ahead is not None:  # no case may still be sending when the sweep begins
-                    state.record.leftovers += session.ahead.close()
-                    _to_har(state, session.ahead.unreported(), client.redact)
+                _finish_ahead(state, session.ahead, client)
             finally:
-                state.record.leftovers += ledger.clean(client)
-            ledger.close()
-            if ledger.journal is not None and ledger.journal.path.exists():
-                state.record.journals.append(str(ledger.journal.path))
+                _sweep(state, ledger, client)
+
+
+def _finish_ahead(state: PluginState, ahead: CasesAhead | None, client: RecordingClient) -> None:
+    """No case may still be sending when the final sweep begins: stop them and wait (`CasesAhead.close`); a stop
+    that breaks the wait off leaves the sweep only listing what is left."""
+    if ahead is None:
+        return
+    try:
+        state.record.leftovers += ahead.close()
+        _to_har(state, ahead.unreported(), client.redact)
+    except BaseException:
+        ahead.context.ledger.stop.set()
+        raise
+
+
+def _sweep(state: PluginState, ledger: Ledger, client: RecordingClient) -> None:
+    """The final sweep; then what any cleanup listed and no report has yet (a case's, after a second stop)."""
+    try:
+        state.record.leftovers += ledger.clean(client)
+    finally:
+        known = set(state.record.leftovers)
+        state.record.leftovers += [line for line in ledger.leftovers if line not in known]
+        ledger.close()
+        if ledger.journal is not None and ledger.journal.path.exists():
+            state.record.journals.append(str(ledger.journal.path))
 
 
 def _members_at_once(config: pytest.Config, workers: int) -> tuple[int, int]:
@@ -475,10 +495,12 @@ def _cases_ahead(request: pytest.FixtureRequest, state: PluginState, context: Ru
 
 def _to_har(state: PluginState, events: Sequence[Event], redact: Callable[[str], str]) -> None:
     """Exchanges no case reports (Allure has no test for them), to the HAR, which holds every one the run sent."""
-    har: list[Reporter] = [r for r in state.events.reporters if isinstance(r, HarRecorder)]
-    stream = EventStream(har, redact, errors=state.record.report_errors)
+    har = [r for r in state.events.reporters if isinstance(r, HarRecorder)]
+    stream = EventStream([*har], redact, errors=state.record.report_errors)
     for event in events:
         stream.emit(event)
+    for reporter in har:  # what follows (the final sweep) is on no case's page
+        reporter.pytest_runtest_logfinish()
 
 
 def _journal(state: PluginState, target: Target) -> Journal:
@@ -501,13 +523,27 @@ def scim_case(request: pytest.FixtureRequest, scim_session: Session) -> Iterator
             release(scim_session.events, ahead.started)
             yield ahead
         finally:
-            release(scim_session.events, ahead.ended)
+            _release_ended(scim_session, ahead)
         if ahead.cleanup_error is not None:
             raise ahead.cleanup_error
         return
     # Run here, in pytest's thread; beside cases running ahead (a case pytest runs again) it shares the run.
     with scim_session.ahead.quiet.case() if scim_session.ahead is not None else nullcontext():
         yield from _run_here(request, scim_session, state, param)
+
+
+def _release_ended(scim_session: Session, ahead: RanAhead) -> None:
+    """The case's end and cleanup, reported. A second stop here (pytest tears the case down as the session ends)
+    must not break off the session's own teardown, which stops the cases still running and sweeps: it stops the
+    report instead, and what is still held goes to the HAR (`CasesAhead.unreported`)."""
+    try:
+        release(scim_session.events, ahead.ended)
+    except KeyboardInterrupt:
+        ledger = scim_session.context.ledger
+        ledger.interrupted = True
+        if interrupts.received() < 2:
+            raise
+        ledger.stop.set()
 
 
 def _run_here(

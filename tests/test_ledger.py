@@ -302,3 +302,16 @@ def test_a_settled_create_is_journaled_as_gone(tmp_path: Path) -> None:
     assert _lines(path)[-1] == {"key": 1, "outcome": GONE, "status": 201, "id": "ours-1"}
     assert Journal.read(path)[1] == []
     ledger.close()
+
+
+def test_an_id_the_server_reuses_after_a_cleanup_is_the_new_create_s() -> None:
+    """With cases at once, a case's deleted entry lingers until its whole cleanup ends; an id the server hands out
+    again meanwhile (an integer key) belongs to the create that received it, not to the gone one."""
+    target = ScriptedTarget([], held=[OURS])
+    ledger = Ledger(run_tag=TAG)
+    gone = intend(ledger)
+    ledger.answered(gone, answer(201, {"id": "ours-1"}), client_for(target))
+    gone.outcome = GONE
+    assert not ledger.owns("User", "ours-1")
+    later = intend(ledger)
+    assert ledger.answered(later, answer(201, {"id": "ours-1"}), client_for(target)) == "ours-1"

@@ -12,8 +12,9 @@ The steps of a case marked `alone` run with no other case sending (`Quiet`), as 
 A stop (Ctrl-C, SIGTERM) reaches only pytest's thread. `close` then stops every case still running at its next
 request, lets each clean up after itself, and waits for every thread, so that the run's final sweep never runs
 beside a case that may still create something. A second stop cuts the cases' cleanup short, as in a serial run,
-and waits `GRACE_SECONDS` at most for requests still in flight: the sweep then only lists what is left (a case
-still sending writes its creates into the journal before it sends them), and the threads end with the process.
+and waits `GRACE_SECONDS` at most for requests still in flight: the sweep then only lists what is left, and the
+threads end with the process. A case sends nothing once the run stops (`CaseRun._request`); a create already
+on its way was written into the journal before it was sent, for `scimconform cleanup`.
 """
 
 from __future__ import annotations
@@ -136,6 +137,9 @@ class CasesAhead:
         with self._lock:
             self._queue.clear()
         stops, deadline = 0, None
+        if interrupts.received() >= 2:  # stopped twice already: cleanup stops, requests in flight get a grace
+            self.context.ledger.stop.set()
+            deadline = time.monotonic() + GRACE_SECONDS
         while True:
             try:
                 _, running = wait(self._futures(), timeout=None if deadline is None else deadline - time.monotonic())
@@ -198,7 +202,12 @@ class CasesAhead:
         self._running += 1
         ahead.future = Future()
         name = f"scimconform-case-{ahead.planned.key}"
-        threading.Thread(target=self._run, args=(ahead, ahead.future), name=name, daemon=True).start()
+        try:
+            threading.Thread(target=self._run, args=(ahead, ahead.future), name=name, daemon=True).start()
+        except BaseException as error:  # no thread (or a stop as it started): the case ends here, with the error
+            self._running -= 1
+            ahead.error = error
+            ahead.future.set_result(None)
 
     def _run(self, ahead: RanAhead, done: Future[None]) -> None:
         events, case_run = self.context.events, ahead.case_run
@@ -219,10 +228,12 @@ class CasesAhead:
                     except BaseException as error:  # a harness fault: the case's teardown raises it
                         ahead.cleanup_error = error
         finally:
-            with self._lock:  # its place goes to the next planned case
-                self._running -= 1
-                self._fill()
-            done.set_result(None)
+            try:
+                with self._lock:  # its place goes to the next planned case
+                    self._running -= 1
+                    self._fill()
+            finally:
+                done.set_result(None)
 
 
 class Quiet:
@@ -255,9 +266,14 @@ class Quiet:
         with self._changed:
             self._sharing -= 1
             self._changed.notify_all()
-        with self._gate, self._changed:
-            self._changed.wait_for(lambda: not self._sharing and not self._alone)
-            self._alone = True
+        try:
+            with self._gate, self._changed:
+                self._changed.wait_for(lambda: not self._sharing and not self._alone)
+                self._alone = True
+        except BaseException:  # a stop while waiting: the case shares the run again, as `case` expects
+            with self._changed:
+                self._sharing += 1
+            raise
         try:
             yield
         finally:

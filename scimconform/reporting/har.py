@@ -105,6 +105,8 @@ class HarRecorder:
             self.entries.append(entry)
         elif isinstance(event, CaseStarted):
             self._page = case_name(event.case_id, event.dialect)
+            if any(page["id"] == self._page for page in self.pages):  # a stopped case's rest, after its start
+                return
             began = datetime.now(UTC).isoformat(timespec="milliseconds")
             self.pages.append({"startedDateTime": began, "id": self._page, "title": event.title, "pageTimings": {}})
         elif isinstance(event, RunFinished):
