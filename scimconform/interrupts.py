@@ -31,9 +31,12 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 @contextmanager
 def interrupts_as_keyboard_interrupt() -> Iterator[None]:
     """Within the block, every stop signal raises KeyboardInterrupt; only the main thread can take signals."""
+    global _received
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    if signal.getsignal(STOP_SIGNALS[0]) is not _stop:  # the outermost block: a run counts its own stops
+        _received = 0
     previous = {number: signal.signal(number, _stop) for number in STOP_SIGNALS}
     try:
         yield

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from scimconform import interrupts
 from scimconform.catalogue import SEQUENCE_SUITE, Case, catalogue_with
 from scimconform.client import RecordingClient
 from scimconform.documents import trust_validated, validated_digests
@@ -455,10 +454,10 @@ def _finish_ahead(state: PluginState, ahead: CasesAhead | None, client: Recordin
         return
     try:
         state.record.leftovers += ahead.close()
-        _to_har(state, ahead.unreported(), client.redact)
     except BaseException:
         ahead.context.ledger.stop.set()
         raise
+    _to_har(state, ahead.unreported(), client.redact)
 
 
 def _sweep(state: PluginState, ledger: Ledger, client: RecordingClient) -> None:
@@ -523,7 +522,7 @@ def scim_case(request: pytest.FixtureRequest, scim_session: Session) -> Iterator
             release(scim_session.events, ahead.started)
             yield ahead
         finally:
-            _release_ended(scim_session, ahead)
+            _release_ended(request.session, scim_session, ahead)
         if ahead.cleanup_error is not None:
             raise ahead.cleanup_error
         return
@@ -532,16 +531,16 @@ def scim_case(request: pytest.FixtureRequest, scim_session: Session) -> Iterator
         yield from _run_here(request, scim_session, state, param)
 
 
-def _release_ended(scim_session: Session, ahead: RanAhead) -> None:
-    """The case's end and cleanup, reported. A second stop here (pytest tears the case down as the session ends)
-    must not break off the session's own teardown, which stops the cases still running and sweeps: it stops the
-    report instead, and what is still held goes to the HAR (`CasesAhead.unreported`)."""
+def _release_ended(session: pytest.Session, scim_session: Session, ahead: RanAhead) -> None:
+    """The case's end and cleanup, reported. A further stop while pytest tears the case down as an interrupted
+    session ends must not break off the session's own teardown, which stops the cases still running and sweeps:
+    it stops the report instead, and what is still held goes to the HAR (`CasesAhead.unreported`)."""
     try:
         release(scim_session.events, ahead.ended)
     except KeyboardInterrupt:
         ledger = scim_session.context.ledger
         ledger.interrupted = True
-        if interrupts.received() < 2:
+        if session.exitstatus != pytest.ExitCode.INTERRUPTED:  # the first stop: pytest stops the run
             raise
         ledger.stop.set()
 
@@ -558,7 +557,9 @@ def _run_here(
         scim_session.events.emit(CaseEnded(case_id=param.case.id, dialect=param.dialect, failed=failed))
         state.record.leftovers += run.cleanup()
     ledger = scim_session.context.ledger
-    if ledger.interrupted and not ledger.stop.is_set():  # a first interrupt during cleanup: it finished, now stop
+    # A stop during cleanup let it finish (or, a second one, cut it short): now the run stops, unless pytest is
+    # already ending an interrupted session, whose own teardown must go on.
+    if ledger.interrupted and request.session.exitstatus != pytest.ExitCode.INTERRUPTED:
         raise KeyboardInterrupt
 
 

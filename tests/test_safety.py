@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -124,3 +125,37 @@ def test_a_worker_killed_mid_case_leaves_no_case_without_one_verdict_and_what_it
     assert len(summary["leftovers"]) >= left, (left, summary["leftovers"])
     # pytest counts the crash report of the killed worker's case as a failure, though xdist runs it again.
     assert process.returncode == 1 or (process.returncode == 0 and not summary["leftovers"]), out + err
+
+
+class SlowDeletes:
+    """Answers DELETEs half a second late, and says when the first arrives: a stop can land in a cleanup."""
+
+    def __init__(self, app: ReferenceServer) -> None:
+        self.app, self.base_path = app, app.base_path
+        self.deleting = threading.Event()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ["REQUEST_METHOD"] == "DELETE":
+            self.deleting.set()
+            time.sleep(0.5)
+        return self.app(environ, start_response)
+
+
+def test_two_stops_during_a_serial_case_s_cleanup_stop_the_run(tmp_path: Path) -> None:
+    """Both stops land in a case's cleanup, which absorbs them: the run must still stop there, judge nothing
+    more, and list what the cut-off cleanup left."""
+    server = ReferenceServer(token=TOKEN)
+    slow = SlowDeletes(server)
+    with serve_in_thread(slow) as url:  # type: ignore[arg-type]
+        process = run_in_background(tmp_path, url, "--workers", "1")
+        assert slow.deleting.wait(60), "no case reached its cleanup"
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=90)
+        left = sum(server.resource_count().values())
+    assert process.returncode == 130, out + err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["interrupted"] is True
+    assert len(summary["cases"]) < 30, "the run went on after the stops"
+    assert len(summary["leftovers"]) >= left, (left, summary["leftovers"])

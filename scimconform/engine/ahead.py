@@ -204,7 +204,7 @@ class CasesAhead:
         name = f"scimconform-case-{ahead.planned.key}"
         try:
             threading.Thread(target=self._run, args=(ahead, ahead.future), name=name, daemon=True).start()
-        except BaseException as error:  # no thread (or a stop as it started): the case ends here, with the error
+        except RuntimeError as error:  # no thread could start: the case ends here, with the error
             self._running -= 1
             ahead.error = error
             ahead.future.set_result(None)
@@ -266,13 +266,16 @@ class Quiet:
         with self._changed:
             self._sharing -= 1
             self._changed.notify_all()
+        took = False
         try:
             with self._gate, self._changed:
                 self._changed.wait_for(lambda: not self._sharing and not self._alone)
-                self._alone = True
+                self._alone = took = True
         except BaseException:  # a stop while waiting: the case shares the run again, as `case` expects
             with self._changed:
+                self._alone = self._alone and not took
                 self._sharing += 1
+                self._changed.notify_all()
             raise
         try:
             yield
