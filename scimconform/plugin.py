@@ -499,7 +499,7 @@ def _to_har(state: PluginState, events: Sequence[Event], redact: Callable[[str],
     for event in events:
         stream.emit(event)
     for reporter in har:  # what follows (the final sweep) is on no case's page
-        reporter.pytest_runtest_logfinish()
+        reporter.end_page()
 
 
 def _journal(state: PluginState, target: Target) -> Journal:

@@ -114,6 +114,10 @@ class HarRecorder:
 
     def pytest_runtest_logfinish(self) -> None:
         """A case's cleanup is on its page; what comes after its teardown (the final sweep) on none."""
+        self.end_page()
+
+    def end_page(self) -> None:
+        """The exchanges recorded from now on belong to no case's page."""
         self._page = None
 
     @pytest.hookimpl(optionalhook=True)
