@@ -16,7 +16,7 @@ import copy
 import re
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import ClassVar, Protocol
 
@@ -74,14 +74,22 @@ class _AtOnce:
 
     def run(self, width: int) -> None:
         interrupted = False
-        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="scimconform-member") as pool:
-            futures = [pool.submit(self._member, index) for index in range(len(self.members))]
-            while not all(future.done() for future in futures):
-                try:
-                    wait(futures)
-                except KeyboardInterrupt:  # every branch ends its current step; none is left sending
-                    interrupted, self.first = True, -1
-                    self._stop.set()
+        pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="scimconform-member")
+        futures: list[Future[None]] = []
+        try:
+            for index in range(len(self.members)):
+                futures.append(pool.submit(self._member, index))
+        except KeyboardInterrupt:  # while threads start: those begun end at once (`_member`), shutdown joins them
+            interrupted, self.first = True, -1
+            self._stop.set()
+        while True:
+            try:
+                wait(futures)
+                pool.shutdown(wait=True)  # an interrupt even here is taken in, so that no thread outlives the run
+                break
+            except KeyboardInterrupt:  # every branch ends its current step; none is left sending
+                interrupted, self.first = True, -1
+                self._stop.set()
         if interrupted:
             self._release(0)
             raise KeyboardInterrupt
