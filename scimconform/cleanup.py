@@ -82,7 +82,8 @@ def _clean_journal(path: Path, settings: Settings, out: TextIO) -> int:
     try:
         if (problem := preflight(client).problem) is not None:
             raise ConfigError(f"{path}: {problem}")
-        ledger = Ledger(run_tag=header["run_tag"], journal=Journal(path, header), entries=list(entries))
+        journal = Journal(path, header)
+        ledger = Ledger(run_tag=header["run_tag"], journal=journal, entries=list(entries), stop=client.halt)
         stayed = ledger.clean(client)
         ledger.close()
     finally:

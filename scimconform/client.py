@@ -167,6 +167,10 @@ def encode_query(params: Mapping[str, str]) -> str:
     return urlencode(list(params.items()), quote_via=quote_plus)
 
 
+class _Halted(Exception):
+    """A retry the client's `halt` stopped before it was sent."""
+
+
 class RecordingClient:
     """Sends requests to one target and records each exchange for checks and reports."""
 
@@ -191,6 +195,9 @@ class RecordingClient:
         # stopping the run and notes its failure once (scimconform.events.EventStream).
         self.listeners: list[ExchangeListener] = []
         self.tokens = TokenKeeper(target.oauth, self.fetch_token) if target.oauth else None
+        # Set when the run must stop at once (a second stop, `Ledger.stop`): a refused request is not sent again,
+        # as a retry after Retry-After could go out after the run has listed what it left.
+        self.halt = threading.Event()
         headers = {"User-Agent": f"scimconform/{__version__}", "Accept": SCIM_MEDIA_TYPE, **target.headers}
         if target.token:
             headers["Authorization"] = f"Bearer {target.token}"
@@ -249,13 +256,16 @@ class RecordingClient:
             token = self.tokens.token()
             request.headers["Authorization"] = f"Bearer {token}"
         exchange = self._attempt(http, request, 1, record)
-        if exchange.status == 401 and token is not None and self.tokens is not None:
-            request.headers["Authorization"] = f"Bearer {self.tokens.refused(token)}"
-            exchange = self._attempt(http, request, 2, record)
-        while exchange.status in RETRY_STATUSES and exchange.attempt <= retries:
-            delay = retry_delay(exchange.header("retry-after"))
-            self._pacer.hold(delay)  # every thread waits, this one too: its next attempt waits for the pace
-            exchange = self._attempt(http, request, exchange.attempt + 1, record)
+        try:
+            if exchange.status == 401 and token is not None and self.tokens is not None:
+                request.headers["Authorization"] = f"Bearer {self.tokens.refused(token)}"
+                exchange = self._attempt(http, request, 2, record)
+            while exchange.status in RETRY_STATUSES and exchange.attempt <= retries:
+                delay = retry_delay(exchange.header("retry-after"))
+                self._pacer.hold(delay)  # every thread waits, this one too: its next attempt waits for the pace
+                exchange = self._attempt(http, request, exchange.attempt + 1, record)
+        except _Halted:  # the last answer stands
+            pass
         return exchange
 
     def _refused(self, request: httpx.Request, reason: str) -> Exchange:
@@ -313,6 +323,8 @@ class RecordingClient:
             redact=self.redact,
         )
         self._pacer()
+        if attempt > 1 and self.halt.is_set():  # checked after the wait: the halt may come during it
+            raise _Halted
         started = time.perf_counter()
         try:
             response = http.send(request, stream=True)

@@ -416,7 +416,8 @@ def scim_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         for exchange in judged.exchanges if judged else ():  # sent before the reports were listening
             events.exchange(exchange)
         client.listeners.append(events.exchange)
-        ledger = Ledger(run_tag=state.run_tag, journal=None if target.embedded else _journal(state, target))
+        journal = None if target.embedded else _journal(state, target)
+        ledger = Ledger(run_tag=state.run_tag, journal=journal, stop=client.halt)
         at_once, alone_at_once = _members_at_once(request.config, state.settings.workers or 1)
         context = RunContext(
             client=client,

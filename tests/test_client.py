@@ -144,3 +144,24 @@ def test_a_body_nested_too_deeply_is_no_json_and_both_report_writers_keep_it(
     assert attached["request and response"].endswith(f"Response: HTTP 200\n{deep}"), "kept as it came"
     har.write()
     assert json.loads(har.path.read_text())["log"]["entries"][0]["response"]["content"]["text"] == deep
+
+
+def test_a_halted_client_sends_no_retry_even_when_halted_during_the_retry_wait() -> None:
+    """A second stop (`Ledger.stop`, the client's `halt`) lists what the run left after a short grace: a retry
+    that went out later could create what that list misses."""
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(429, headers={"Retry-After": "2"}, json={})
+
+    target = Target(base_url="https://scim.example.com/v2", token=SECRET)
+    waits: list[float] = []
+    client = RecordingClient(target, transport=httpx.MockTransport(handler), pause=waits.append)
+    client.send("POST", "/Users", body={"userName": "ann"})
+    assert len(sent) == MAX_RETRIES + 1, "not halted: every retry goes out"
+
+    sent.clear()
+    halting = RecordingClient(target, transport=httpx.MockTransport(handler), pause=lambda _: halting.halt.set())
+    exchange = halting.send("POST", "/Users", body={"userName": "ann"})
+    assert len(sent) == 1 and exchange.status == 429 and exchange.attempt == 1

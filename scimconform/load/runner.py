@@ -124,6 +124,8 @@ class Runner:
         self.result = LoadResult(workload=workload, concurrency=concurrency, rate=rate)
         tls = tls_context(target)
         self._clients = [RecordingClient(target, timeout=timeout, tls=tls) for _ in range(concurrency)]
+        for client in self._clients:  # a second stop halts the cleanup's retries too
+            client.halt = workload.ledger.stop
         self._stats = [Stats() for _ in range(concurrency)]
         self._pace = Pacer(rate)
         self._stop = threading.Event()
