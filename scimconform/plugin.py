@@ -575,7 +575,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         pytest.skip(str(skip))
     except REPORTED_BY_MESSAGE as failure:
         # Its report is its message (`pytest_runtest_makereport`): pytest would format the engine's frames, source
-        # and all, only for the text to be replaced, some 30 ms a failure.
+        # and all, only for the text to be replaced, some 30 ms a failure; and this frame's own, parsing this whole
+        # module once more for each failure, unless it is hidden.
+        __tracebackhide__ = True
         raise failure.with_traceback(None) from failure.__cause__  # the same exception, its cause kept
 
 
