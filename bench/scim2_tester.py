@@ -2,7 +2,7 @@
 
 Run: python -m bench.scim2_tester [--repeat 5]. scim2-tester is installed at first use into its own
 venv under $TMPDIR (never into scimconform's dependencies) and run as a library: its check_server()
-through scim2-client's httpx2 engine, timed from outside the whole process.
+through scim2-client's httpx2 engine, timed from outside the whole process, counting the requests it sends.
 """
 
 from __future__ import annotations
@@ -24,10 +24,17 @@ import collections, json, sys
 import httpx2
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import check_server
-client = SyncSCIMClient(httpx2.Client(base_url=sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]}))
+sent = []
+http = httpx2.Client(
+    base_url=sys.argv[1],
+    headers={"Authorization": "Bearer " + sys.argv[2]},
+    event_hooks={"request": [sent.append]},
+)
+client = SyncSCIMClient(http)
 client.discover()
 results = check_server(client)
-print(json.dumps({"checks": len(results), "statuses": collections.Counter(r.status.name for r in results)}))
+statuses = collections.Counter(r.status.name for r in results)
+print(json.dumps({"checks": len(results), "statuses": statuses, "requests": len(sent)}))
 """
 
 
