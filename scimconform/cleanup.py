@@ -12,6 +12,7 @@ ledger written for another URL is skipped and said so.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TextIO
 
@@ -44,9 +45,10 @@ def run_cleanup(settings: Settings, out: TextIO) -> int:
         print(f"scimconform cleanup: nothing to clean up: no ledger in {report_dir / 'ledger'}", file=out)
         return EXIT_OK
     left = 0
+    stop = threading.Event()  # a second stop, in any ledger's sweep: the ledgers after it only list what they hold
     with interrupts_as_keyboard_interrupt():
         for path in journals:
-            left += _clean_journal(path, settings, out)
+            left += _clean_journal(path, settings, out, stop)
     print(f"scimconform cleanup: {left} resource(s) left" if left else "scimconform cleanup: nothing left", file=out)
     return EXIT_LEFT if left else EXIT_OK
 
@@ -62,8 +64,8 @@ def _same_endpoint(recorded: str, given: str) -> bool:
     )
 
 
-def _clean_journal(path: Path, settings: Settings, out: TextIO) -> int:
-    """Clean up after one ledger; returns how many resources stayed."""
+def _clean_journal(path: Path, settings: Settings, out: TextIO, stop: threading.Event) -> int:
+    """Clean up after one ledger; returns how many resources stayed. Once `stop` is set, nothing is sent."""
     try:
         header, entries = Journal.read(path)
     except FileNotFoundError:  # listed a moment ago: a run still going settled it and removed it
@@ -79,11 +81,12 @@ def _clean_journal(path: Path, settings: Settings, out: TextIO) -> int:
         print(f"scimconform cleanup: {path}: skipped, it was written for another Tenant URL", file=out)
         return len(entries)
     client = RecordingClient(target, timeout=settings.timeout)
+    client.halt = stop
     try:
-        if (problem := preflight(client).problem) is not None:
+        if not stop.is_set() and (problem := preflight(client).problem) is not None:
             raise ConfigError(f"{path}: {problem}")
         journal = Journal(path, header)
-        ledger = Ledger(run_tag=header["run_tag"], journal=journal, entries=list(entries), stop=client.halt)
+        ledger = Ledger(run_tag=header["run_tag"], journal=journal, entries=list(entries), stop=stop)
         stayed = ledger.clean(client)
         ledger.close()
     finally:

@@ -168,7 +168,10 @@ def encode_query(params: Mapping[str, str]) -> str:
 
 
 class _Halted(Exception):
-    """A retry the client's `halt` stopped before it was sent."""
+    """A request the client's `halt` stopped before it was sent."""
+
+
+HALTED = "the run was stopped"
 
 
 class RecordingClient:
@@ -180,7 +183,7 @@ class RecordingClient:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
-        pause: Callable[[float], None] = time.sleep,
+        pause: Callable[[float], None] | None = None,
         rate: float | None = None,
         tls: ssl.SSLContext | None = None,
         shared_pace: Path | None = None,
@@ -189,15 +192,16 @@ class RecordingClient:
         `shared_pace` is the file through which the clients of a run's worker processes share one `Pacer`."""
         self.target = target
         self.rate = rate
-        self._pacer = Pacer(rate, shared_pace, sleep=pause)
+        # Set when the run must stop at once (a second stop, `Ledger.stop`): nothing more is sent, not even a
+        # retry after Retry-After, which could go out after the run has listed what it left.
+        self.halt = threading.Event()
+        # A wait for the pace ends early at a halt; `pause` (tests) stands in for every such wait.
+        self._pacer = Pacer(rate, shared_pace, sleep=pause or self._wait_unless_halted)
         self.redact = Redactor(target.secrets, target.headers)
         # Who hears of each recorded exchange: the run's event stream, which keeps a failing reporter from
         # stopping the run and notes its failure once (scimconform.events.EventStream).
         self.listeners: list[ExchangeListener] = []
         self.tokens = TokenKeeper(target.oauth, self.fetch_token) if target.oauth else None
-        # Set when the run must stop at once (a second stop, `Ledger.stop`): a refused request is not sent again,
-        # as a retry after Retry-After could go out after the run has listed what it left.
-        self.halt = threading.Event()
         headers = {"User-Agent": f"scimconform/{__version__}", "Accept": SCIM_MEDIA_TYPE, **target.headers}
         if target.token:
             headers["Authorization"] = f"Bearer {target.token}"
@@ -215,6 +219,9 @@ class RecordingClient:
         }
         self._http = httpx.Client(verify=tls or tls_context(target), **self._options)
         self._tls12_http: dict[str, httpx.Client] = {}  # cipher string -> its pool
+
+    def _wait_unless_halted(self, seconds: float) -> None:
+        self.halt.wait(seconds)
 
     def close(self) -> None:
         self._http.close()
@@ -248,16 +255,21 @@ class RecordingClient:
         for left_out in {name for name, value in (headers or {}).items() if value is None}:
             request.headers.pop(left_out, None)  # a header the client sends by default, left out on purpose
         if (escape := self.target.escape(request.url)) is not None:
-            return self._refused(request, escape)
+            return self._unsent(request, f"the request would leave the Tenant URL ({escape})")
+        if self.halt.is_set():  # before a token is fetched for it
+            return self._unsent(request, HALTED)
         token = None
         if without_credentials:
             request.headers.pop("Authorization", None)
         elif self.tokens is not None and "Authorization" not in (headers or {}):
             token = self.tokens.token()
             request.headers["Authorization"] = f"Bearer {token}"
-        exchange = self._attempt(http, request, 1, record)
         try:
-            if exchange.status == 401 and token is not None and self.tokens is not None:
+            exchange = self._attempt(http, request, 1, record)
+        except _Halted:
+            return self._unsent(request, HALTED)
+        try:
+            if exchange.status == 401 and token is not None and self.tokens is not None and not self.halt.is_set():
                 request.headers["Authorization"] = f"Bearer {self.tokens.refused(token)}"
                 exchange = self._attempt(http, request, 2, record)
             while exchange.status in RETRY_STATUSES and exchange.attempt <= retries:
@@ -268,14 +280,15 @@ class RecordingClient:
             pass
         return exchange
 
-    def _refused(self, request: httpx.Request, reason: str) -> Exchange:
-        """The exchange of a request that was never sent: the token goes nowhere outside the Tenant URL."""
+    def _unsent(self, request: httpx.Request, reason: str) -> Exchange:
+        """The exchange of a request that was never sent: the token goes nowhere outside the Tenant URL, and
+        nothing goes anywhere once the client is halted."""
         return Exchange(
             method=request.method,
             url=self.redact(str(request.url)),
             request_headers=self.redact.headers(request.headers),
             request_body=self.redact(request.content.decode()) if request.content else None,
-            transport_error=self.redact(f"not sent: the request would leave the Tenant URL ({reason})"),
+            transport_error=self.redact(f"not sent: {reason}"),
             sent=False,
             redact=self.redact,
         )
@@ -297,7 +310,10 @@ class RecordingClient:
         """One form POST to an OAuth endpoint, recorded like any exchange and never retried; the tokens in
         its answer are secrets."""
         request = self._http.build_request("POST", url, data=form, headers=headers)
-        return self._attempt(self._http, request, 1, True, token_response=True)
+        try:
+            return self._attempt(self._http, request, 1, True, token_response=True)
+        except _Halted:
+            return self._unsent(request, HALTED)
 
     def _tls12_client(self, ciphers: str) -> httpx.Client:
         """A connection pool of its own that offers only what a provider offers: TLS 1.2 and its cipher suites."""
@@ -323,7 +339,7 @@ class RecordingClient:
             redact=self.redact,
         )
         self._pacer()
-        if attempt > 1 and self.halt.is_set():  # checked after the wait: the halt may come during it
+        if self.halt.is_set():  # checked after the wait for the pace: the halt may come during it
             raise _Halted
         started = time.perf_counter()
         try:

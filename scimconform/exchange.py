@@ -38,7 +38,7 @@ class Exchange:
     tls: str | None = None  # the negotiated protocol and cipher, e.g. "TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256"
     attempt: int = 1
     truncated: bool = False
-    sent: bool = True  # False: refused before sending, because the URL would leave the Tenant URL
+    sent: bool = True  # False: never sent (the URL would leave the Tenant URL, or the run was stopped at once)
     # Checks judge the body as it came; only copies that leave the harness are redacted.
     raw_body: str = field(default="", repr=False)
     redact: Callable[[str], str] = field(default=lambda text: text, repr=False)

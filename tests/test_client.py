@@ -2,12 +2,15 @@
 bounded retries and bounded bodies."""
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import allure
 import httpx
 import pytest
 
+from scimconform.auth import OAuthClient
 from scimconform.client import DEFAULT_RETRY_WAIT, MAX_RETRIES, MAX_RETRY_WAIT, RecordingClient, retry_delay
 from scimconform.events import Event, EventStream, ExchangeRecorded
 from scimconform.exchange import MAX_BODY_BYTES, Exchange, NotJsonError
@@ -165,3 +168,64 @@ def test_a_halted_client_sends_no_retry_even_when_halted_during_the_retry_wait()
     halting = RecordingClient(target, transport=httpx.MockTransport(handler), pause=lambda _: halting.halt.set())
     exchange = halting.send("POST", "/Users", body={"userName": "ann"})
     assert len(sent) == 1 and exchange.status == 429 and exchange.attempt == 1
+
+
+def test_a_halt_during_a_retry_after_wait_ends_every_thread_s_wait_and_sends_nothing_more() -> None:
+    """One thread's 429 holds every thread (Retry-After 3 s); a halt 0.3 s later wakes them all at once, and
+    neither the retry nor another thread's first request, waiting in the same hold, goes out."""
+    reached: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        reached.append(request.method)
+        return (
+            httpx.Response(429, headers={"Retry-After": "3"}, json={})
+            if request.method == "GET"
+            else httpx.Response(201)
+        )
+
+    client = recording(httpx.MockTransport(handler))
+    answers: dict[str, Exchange] = {}
+    first = threading.Thread(target=lambda: answers.setdefault("GET", client.send("GET", "/Users")))
+    first.start()
+    while not reached:
+        time.sleep(0.01)
+    second = threading.Thread(target=lambda: answers.setdefault("POST", client.send("POST", "/Users", body={})))
+    second.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    client.halt.set()
+    first.join(2)
+    second.join(2)
+    assert time.monotonic() - started < 1, "the wait for the pace ends at the halt"
+    assert reached == ["GET"]
+    assert answers["GET"].status == 429 and answers["GET"].attempt == 1
+    assert not answers["POST"].sent and answers["POST"].transport_error == "not sent: the run was stopped"
+
+
+def test_a_halt_while_a_401_comes_back_renews_no_token_and_sends_nothing_more() -> None:
+    """The 401 stands: no token request goes to the identity provider after the halt, and nothing is retried;
+    a halted client sends nothing at all."""
+    reached: list[str] = []
+    halt_at_401 = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        reached.append(request.url.path)
+        if request.url.path == "/token":
+            return httpx.Response(
+                200, json={"access_token": "tok-abcdefgh", "token_type": "Bearer", "expires_in": 3600}
+            )
+        if halt_at_401.is_set():
+            client.halt.set()
+        return httpx.Response(401, json={})
+
+    oauth = OAuthClient(token_url="https://idp.example.com/token", client_id="cid", client_secret="csecret-123456")
+    client = RecordingClient(
+        Target(base_url="https://scim.example.com/v2", oauth=oauth), transport=httpx.MockTransport(handler)
+    )
+    client.send("GET", "/Users")
+    assert reached == ["/token", "/v2/Users", "/token", "/v2/Users"], "not halted: the token is renewed once"
+    reached.clear()
+    halt_at_401.set()
+    exchange = client.send("DELETE", "/Users/1")
+    assert reached == ["/v2/Users/1"] and exchange.status == 401 and exchange.attempt == 1
+    assert not client.send("GET", "/Users").sent and reached == ["/v2/Users/1"]

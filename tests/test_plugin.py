@@ -107,3 +107,13 @@ def test_a_bad_value_is_named_by_the_option_the_user_typed(
     result = pytester.runpytest(str(data_dir("suites")), option, value)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{message}"])
+
+
+def test_a_second_stop_halts_the_session_client(pytester: pytest.Pytester) -> None:
+    """The ledger's stop (set by a second stop) is the client's halt: after it, not even a retry is sent."""
+    pytester.makepyfile(
+        "def test_wiring(scim_session):\n"
+        "    context = scim_session.context\n"
+        "    assert context.ledger.stop is context.client.halt\n"
+    )
+    pytester.runpytest("-p", "scimconform", "-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -224,6 +224,8 @@ class Runner:
                     interrupts += 1
                     if interrupts >= patience:
                         stop.set()
+                    if interrupts >= 2:  # a second stop while the phases wind down: cleanup is cut short too
+                        self.workload.ledger.stop.set()
         if interrupts:
             raise KeyboardInterrupt
         if errors:
