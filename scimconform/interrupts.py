@@ -15,6 +15,7 @@ from types import FrameType
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _received = 0
+_deferring = 0  # `deferred` blocks the main thread is in
 
 
 def received() -> int:
@@ -25,7 +26,20 @@ def received() -> int:
 def _stop(signum: int, frame: FrameType | None) -> None:
     global _received
     _received += 1
-    raise KeyboardInterrupt
+    if not _deferring:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Within the block, a stop is counted but raises nothing: what must not be left half done once begun (the
+    run's reports) is finished. Only for work that cannot hang on the target: no stop can cut it short."""
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, nullcontext, suppress
 from dataclasses import asdict, dataclass, fields
 from itertools import zip_longest
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from scimconform import interrupts
 from scimconform.catalogue import SEQUENCE_SUITE, Case, catalogue_with
 from scimconform.client import RecordingClient
 from scimconform.documents import trust_validated, validated_digests
@@ -697,6 +698,7 @@ class ResultCollector:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self.finished = False  # the run's end is reported once, also when a stop broke off pytest's own hook
 
     def _state(self) -> PluginState | None:
         return self.config.stash.get(STATE, None)
@@ -751,6 +753,14 @@ class ResultCollector:
 
     @pytest.hookimpl(trylast=True)  # after the runner's teardown, so the final sweep's leftovers are in
     def pytest_sessionfinish(self, exitstatus: int) -> None:
+        """The run's verdict and reports; a stop while they are written waits until they are."""
+        if self.finished:
+            return
+        self.finished = True
+        with interrupts.deferred():
+            self._finish(exitstatus)
+
+    def _finish(self, exitstatus: int) -> None:
         state = self._state()
         if state is None:
             return
@@ -788,18 +798,40 @@ def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]
     """pytest-xdist's controller waits here for its workers to stop; a further stop signal must not break off
     the session before any report is written (pytest would skip the hooks still to run)."""
     state = session.config.stash.get(STATE, None)
+    if state is None:
+        return (yield)
     interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
-    if state is None or not interrupted or not session.config.pluginmanager.hasplugin("dsession"):
-        return (yield)
-    with stop_kills_workers(shared_folder(state.settings.report_dir, state.run_tag)):
-        return (yield)
+    try:
+        if not interrupted or not session.config.pluginmanager.hasplugin("dsession"):
+            return (yield)
+        with stop_kills_workers(shared_folder(state.settings.report_dir, state.run_tag)):
+            return (yield)
+    except KeyboardInterrupt:
+        _finish_broken_off(session)
+        return None
+
+
+def _finish_broken_off(session: pytest.Session) -> None:
+    """A further stop broke off the end of an interrupted session, where nothing guards it (between the final
+    sweep and the reports, say): pytest would skip every hook still to run, reports included. What is left of
+    the teardown runs once more (the cases' cleanup, the final sweep, each guarded as usual), then the reports
+    are written; a journal whose sweep never reported is listed (`_stranded_ledgers`)."""
+    session.exitstatus = pytest.ExitCode.INTERRUPTED
+    try:
+        with suppress(KeyboardInterrupt):  # cut off again: the journals say what stays
+            session._setupstate.teardown_exact(None)  # the runner's own pytest_sessionfinish, resumed
+    finally:
+        collector = session.config.pluginmanager.get_plugin("scimconform-results")
+        if isinstance(collector, ResultCollector):
+            collector.pytest_sessionfinish(exitstatus=pytest.ExitCode.INTERRUPTED)
 
 
 def _stranded_ledgers(record: RunRecord, report_dir: Path, run_tag: str) -> None:
-    """A worker that never reported (stopped while its cleanup ran, or crashed) left its ledger on disk with
-    creates not settled: each is reported as possibly left, and the file kept for `scimconform cleanup`."""
+    """A ledger no sweep reported (a worker stopped while its cleanup ran, or crashed; a run whose end a further
+    stop broke off) is on disk with creates not settled: each is reported as possibly left, and the file kept
+    for `scimconform cleanup`."""
     known = {Path(journal).resolve() for journal in record.journals}
-    for path in sorted((report_dir / "ledger").glob(f"{run_tag}-gw*.jsonl")):
+    for path in sorted((report_dir / "ledger").glob(f"{run_tag}-*.jsonl")):
         if path.resolve() in known:
             continue
         try:
@@ -809,6 +841,6 @@ def _stranded_ledgers(record: RunRecord, report_dir: Path, run_tag: str) -> None
         if unsettled:
             record.journals.append(str(path))
             record.leftovers += [
-                f"possibly left: {entry.resource_type} {entry.label} (its worker stopped before it reported)"
+                f"possibly left: {entry.resource_type} {entry.label} (its cleanup stopped before it reported)"
                 for entry in unsettled
             ]

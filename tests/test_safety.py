@@ -1,5 +1,6 @@
 """Never harm the target: an interrupted run still deletes what it created and writes its reports."""
 
+import io
 import json
 import os
 import signal
@@ -11,10 +12,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from scimconform import cleanup, interrupts
+from scimconform.client import RecordingClient
 from scimconform.datafiles import data_dir
 from scimconform.server import ReferenceServer, serve_in_thread
+from scimconform.settings import Settings
+from scimconform.target import Target
 from tests.harness import TOKEN, child_processes
 
 
@@ -159,3 +165,94 @@ def test_two_stops_during_a_serial_case_s_cleanup_stop_the_run(tmp_path: Path) -
     assert summary["interrupted"] is True
     assert len(summary["cases"]) < 30, "the run went on after the stops"
     assert len(summary["leftovers"]) >= left, (left, summary["leftovers"])
+
+
+def test_after_a_second_stop_scimconform_cleanup_sends_nothing_for_the_ledgers_left(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two stops in the first ledger's sweep: the second ledger is only listed, with no request of its own."""
+    base = "https://scim.example.com/v2"
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE" and interrupts.received() < 2:  # the signal handler, twice, mid-DELETE
+            monkeypatch.setattr(interrupts, "_received", interrupts.received() + 1)
+            raise KeyboardInterrupt
+        sent.append(f"{request.method} {request.url.path}")
+        return httpx.Response(200, json={"id": request.url.path.rsplit("/", 1)[-1], "userName": "RUN-x"})
+
+    monkeypatch.setattr(interrupts, "_received", 0)
+    monkeypatch.setattr(
+        cleanup,
+        "RecordingClient",
+        lambda target, timeout: RecordingClient(target, timeout=timeout, transport=httpx.MockTransport(handler)),
+    )
+    monkeypatch.setattr(cleanup, "preflight", lambda client: type("Judged", (), {"problem": None})())
+    monkeypatch.setattr(cleanup, "configured_target", lambda settings: Target(base_url=base, token=TOKEN))
+    (tmp_path / "ledger").mkdir()
+    for number, resource_id in ((1, "a"), (2, "b")):
+        lines = [
+            {"format": "scimconform-ledger/1", "run_tag": "RUN", "target": base, "command": "run"},
+            {
+                "intend": {
+                    "key": 1,
+                    "resource_type": "User",
+                    "label": f"user {resource_id}",
+                    "scope": "s",
+                    "match": 'userName eq "x"',
+                    "sent": {},
+                    "before": [],
+                }
+            },
+            {"key": 1, "outcome": "owned", "status": 201, "id": resource_id},
+        ]
+        (tmp_path / "ledger" / f"RUN-{number}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = io.StringIO()
+    assert cleanup.run_cleanup(Settings(url=base, report_dir=tmp_path), out) == cleanup.EXIT_LEFT
+    assert not any(line.endswith("/Users/b") for line in sent), sent
+    assert "LEFT   User user b: not cleaned up, interrupted" in out.getvalue()
+    assert (tmp_path / "ledger" / "RUN-2.jsonl").exists(), "kept for the next `scimconform cleanup`"
+
+
+STOPPED_TWICE = """
+import os, signal, sys
+from scimconform.cli import main
+from scimconform.events import CaseEnded, ExchangeRecorded
+from scimconform.reporting import registry
+from scimconform.reporting.registry import ReportFormat
+
+class Stopper:
+    '''A stop mid-case (its fourth exchange); a second one as that case's end is reported, before its cleanup:
+    outside every block that guards against a stop.'''
+    exchanges = stops = 0
+    def handle(self, event):
+        if isinstance(event, ExchangeRecorded):
+            Stopper.exchanges += 1
+            if Stopper.exchanges == 4:
+                Stopper.stops = 1
+                os.kill(os.getpid(), signal.SIGINT)
+        elif isinstance(event, CaseEnded) and Stopper.stops == 1:
+            Stopper.stops = 2
+            os.kill(os.getpid(), signal.SIGINT)
+
+registry.REPORTERS = (*registry.REPORTERS, ReportFormat(build=lambda request: Stopper()))
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_second_stop_where_nothing_guards_the_end_of_the_run_loses_no_report_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    """pytest skips every hook still to run once a stop breaks off its end: the rest of the teardown (the
+    final sweep) and the reports are finished all the same."""
+    server = ReferenceServer(token=TOKEN)
+    with serve_in_thread(server) as url:
+        command = [sys.executable, "-c", STOPPED_TWICE, "run", "--url", url, "--report-dir", str(tmp_path), "-q"]
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=120, env={**os.environ, "SCIM_TOKEN": TOKEN}
+        )
+        assert server.resource_count() == {"User": 0, "Group": 0}
+    assert done.returncode == 130 and "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["leftovers"] == []
+    assert (tmp_path / "junit.xml").is_file() and "NOT JUDGED — interrupted" in done.stdout
