@@ -35,6 +35,9 @@ def deferred() -> Iterator[None]:
     """Within the block, a stop is counted but raises nothing: what must not be left half done once begun (the
     run's reports) is finished. Only for work that cannot hang on the target: no stop can cut it short."""
     global _deferring
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
     _deferring += 1
     try:
         yield

@@ -368,6 +368,8 @@ class Ledger:
             self._gone(entry)  # deleted by its case, or its id now names someone else's resource
             return None
         deleted = client.send("DELETE", path)  # a read may hide what a DELETE still removes (a disabled user)
+        if not deleted.sent and client.halt.is_set():  # the run stopped at once: the target said nothing
+            return f"{entry.resource_type} {entry.label}: not cleaned up, interrupted ({entry.finder})"
         if client.send("GET", path).status in (404, 410):
             if verdict == NOT_THERE and deleted.status in (404, 410) and not moved:
                 return self._look_up(client, entry, f"its id {resource_id} finds nothing")

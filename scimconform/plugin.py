@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import ExitStack, nullcontext, suppress
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, fields
 from itertools import zip_longest
 from pathlib import Path
@@ -698,7 +698,6 @@ class ResultCollector:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.finished = False  # the run's end is reported once, also when a stop broke off pytest's own hook
 
     def _state(self) -> PluginState | None:
         return self.config.stash.get(STATE, None)
@@ -753,14 +752,6 @@ class ResultCollector:
 
     @pytest.hookimpl(trylast=True)  # after the runner's teardown, so the final sweep's leftovers are in
     def pytest_sessionfinish(self, exitstatus: int) -> None:
-        """The run's verdict and reports; a stop while they are written waits until they are."""
-        if self.finished:
-            return
-        self.finished = True
-        with interrupts.deferred():
-            self._finish(exitstatus)
-
-    def _finish(self, exitstatus: int) -> None:
         state = self._state()
         if state is None:
             return
@@ -795,35 +786,38 @@ class ResultCollector:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
-    """pytest-xdist's controller waits here for its workers to stop; a further stop signal must not break off
-    the session before any report is written (pytest would skip the hooks still to run)."""
+    """The end of the session in two parts. First what is left of the teardown of an interrupted session (the
+    cases' cleanup, the final sweep), where a further stop still cuts a hung request short. Then the reports
+    (junit.xml, summary.json, the HAR, the verdict, an xdist worker's hand-over), which no stop breaks off:
+    pytest would skip every hook still to run. pytest-xdist's controller waits here for its workers to stop."""
     state = session.config.stash.get(STATE, None)
     if state is None:
         return (yield)
-    interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
-    try:
-        if not interrupted or not session.config.pluginmanager.hasplugin("dsession"):
-            return (yield)
-        with stop_kills_workers(shared_folder(state.settings.report_dir, state.run_tag)):
-            return (yield)
-    except KeyboardInterrupt:
-        _finish_broken_off(session)
-        return None
+    error = _tear_down(session)
+    with interrupts.deferred():
+        if session.exitstatus != pytest.ExitCode.INTERRUPTED or not session.config.pluginmanager.hasplugin("dsession"):
+            yield
+        else:
+            with stop_kills_workers(shared_folder(state.settings.report_dir, state.run_tag)):
+                yield
+    if error is not None:  # a fixture's teardown failed: reported as pytest reports it, after the reports
+        raise error
 
 
-def _finish_broken_off(session: pytest.Session) -> None:
-    """A further stop broke off the end of an interrupted session, where nothing guards it (between the final
-    sweep and the reports, say): pytest would skip every hook still to run, reports included. What is left of
-    the teardown runs once more (the cases' cleanup, the final sweep, each guarded as usual), then the reports
-    are written; a journal whose sweep never reported is listed (`_stranded_ledgers`)."""
-    session.exitstatus = pytest.ExitCode.INTERRUPTED
-    try:
-        with suppress(KeyboardInterrupt):  # cut off again: the journals say what stays
-            session._setupstate.teardown_exact(None)  # the runner's own pytest_sessionfinish, resumed
-    finally:
-        collector = session.config.pluginmanager.get_plugin("scimconform-results")
-        if isinstance(collector, ResultCollector):
-            collector.pytest_sessionfinish(exitstatus=pytest.ExitCode.INTERRUPTED)
+def _tear_down(session: pytest.Session) -> Exception | None:
+    """The runner's own teardown (its pytest_sessionfinish then finds nothing left), taken here; the error a
+    teardown raised, if any. A stop that lands where nothing guards it (between the final sweep and the
+    journal's close, say) breaks it off: it is resumed once, with the next fixture; a ledger no sweep reported is
+    listed (`_stranded_ledgers`)."""
+    for _ in range(2):
+        try:
+            session._setupstate.teardown_exact(None)
+            return None
+        except KeyboardInterrupt:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
+        except Exception as error:
+            return error
+    return None
 
 
 def _stranded_ledgers(record: RunRecord, report_dir: Path, run_tag: str) -> None:

@@ -315,3 +315,13 @@ def test_an_id_the_server_reuses_after_a_cleanup_is_the_new_create_s() -> None:
     assert not ledger.owns("User", "ours-1")
     later = intend(ledger)
     assert ledger.answered(later, answer(201, {"id": "ours-1"}), client_for(target)) == "ours-1"
+
+
+def test_a_delete_the_halt_kept_from_being_sent_is_listed_as_interrupted_not_as_the_target_s_refusal() -> None:
+    target = ScriptedTarget([], held=[dict(OURS)])
+    ledger = Ledger(run_tag=TAG)
+    ledger.answered(intend(ledger), answer(201, OURS), client_for(target))
+    client = client_for(target)
+    client.halt.set()  # a second stop as this ledger's sweep began (another ledger's stop, say)
+    (left,) = ledger.clean(client)
+    assert "not cleaned up, interrupted" in left and target.writes() == []
