@@ -271,7 +271,7 @@ class Ledger:
             if self.stop.is_set():
                 done = {id(entry) for entry in handled_entries}
                 for entry in (entry for entry in todo if id(entry) not in done):
-                    stayed.append(f"{entry.resource_type} {entry.label}: not cleaned up, interrupted ({entry.finder})")
+                    stayed.append(_interrupted(entry))
                     handled_entries.append(entry)
             self._drop(handled_entries)
             self.leftovers += stayed
@@ -368,14 +368,12 @@ class Ledger:
             self._gone(entry)  # deleted by its case, or its id now names someone else's resource
             return None
         deleted = client.send("DELETE", path)  # a read may hide what a DELETE still removes (a disabled user)
-        if not deleted.sent and client.halt.is_set():  # the run stopped at once: the target said nothing
-            return f"{entry.resource_type} {entry.label}: not cleaned up, interrupted ({entry.finder})"
         if client.send("GET", path).status in (404, 410):
             if verdict == NOT_THERE and deleted.status in (404, 410) and not moved:
                 return self._look_up(client, entry, f"its id {resource_id} finds nothing")
             self._gone(entry)
             return None
-        return f"{entry.resource_type} {resource_id} ({entry.label}) could not be deleted"
+        return _not_deleted(entry, resource_id, client)
 
     def _gone(self, entry: Created) -> None:
         entry.outcome = GONE
@@ -417,6 +415,18 @@ def _clean_at_once(
     ledger._drop(todo)
     ledger.leftovers += stayed
     return stayed
+
+
+def _interrupted(entry: Created) -> str:
+    return f"{entry.resource_type} {entry.label}: not cleaned up, interrupted ({entry.finder})"
+
+
+def _not_deleted(entry: Created, resource_id: str, client: RecordingClient) -> str:
+    """What stayed after a DELETE: once the run stopped at once (the client's halt), nothing was sent and the
+    target said nothing."""
+    if client.halt.is_set():
+        return _interrupted(entry)
+    return f"{entry.resource_type} {resource_id} ({entry.label}) could not be deleted"
 
 
 def _read(client: RecordingClient, run_tag: str, resource_type: str, resource_id: str) -> str:
